@@ -1,4 +1,103 @@
-//! The anycast failover policy as a pure state machine.
+//! The anycast failover policy as a pure, sans-IO state machine.
 //!
-//! This crate will turn health observations, what peers advertise, admin commands and
-//! time into what this node advertises for each anycast prefix.
+//! Every server puts the same IPv6 anycast address on its loopback and advertises it
+//! through OSPFv3 while it is healthy. This crate decides, for each anycast prefix,
+//! **what this node advertises**: with which metric, or not at all, and when the
+//! loopback address is added or removed. The daemon (`ha_node`) executes the decisions.
+//!
+//! Inputs, each with the current `now`:
+//!
+//! * [`Policy::handle_probe_result`]: a health probe passed, failed or timed out;
+//! * [`Policy::handle_peer_advertisements`]: what the *other* nodes currently advertise
+//!   for a prefix, as `(Router ID, metric)` pairs read from the OSPFv3 LSDB;
+//! * [`Policy::handle_command`]: drain, undrain, sync confirmed, shutdown, force standby…;
+//! * [`Policy::handle_timeout`]: time passed.
+//!
+//! Outputs: [`Policy::poll_action`] ([`Action`]: add address, advertise, withdraw,
+//! remove address), [`Policy::poll_event`] ([`Event`]: for logs and metrics) and
+//! [`Policy::poll_timeout`]. The crate never reads a clock, opens a socket, sleeps or
+//! spawns; it has no protocol of its own: roles are read from the metrics peers
+//! advertise (see [`config`] for the encoding and [`role`] for the election).
+//!
+//! The `README.md` of this crate explains each mode with a timeline, for operators
+//! choosing between them.
+//!
+//! # Example
+//!
+//! East and west serve `2001:db8::53/128` in active/standby mode with the default
+//! metrics (active 10, standby 20). East starts alone, settles, and becomes active.
+//!
+//! ```
+//! use anycast_failover::{
+//!     Action, NodeConfig, Policy, PrefixConfig, ProbeOutcome, ProbeResult, Role,
+//!     RouterId, CheckSpec, CheckKind, Scope, AdminCommand,
+//! };
+//! use std::time::{Duration, Instant};
+//!
+//! let prefix = "2001:db8::53/128".parse().unwrap();
+//! let mut cfg = PrefixConfig::new(prefix);
+//! cfg.checks.push(CheckSpec::new("dns", CheckKind::TcpConnect {
+//!     addr: "[2001:db8::53]:53".parse().unwrap(),
+//! }));
+//! let t0 = Instant::now();
+//! let mut east = Policy::new(t0, NodeConfig {
+//!     router_id: RouterId(0x0a00_0001),
+//!     prefixes: vec![cfg],
+//!     ..NodeConfig::default()
+//! }).unwrap();
+//! let (check, _, spec) = east.checks().next().unwrap();
+//! let interval = spec.interval;
+//!
+//! // Three passing probes (rise = 3): healthy, so east advertises as standby first.
+//! let mut now = t0;
+//! for _ in 0..3 {
+//!     now += interval;
+//!     east.handle_probe_result(now, check, ProbeResult { outcome: ProbeOutcome::Pass, started: now }).unwrap();
+//! }
+//! assert_eq!(east.poll_action(), Some(Action::AddLoopbackAddress { prefix }));
+//! assert_eq!(east.poll_action(), Some(Action::Advertise { prefix, metric: 20 }));
+//! assert_eq!(east.poll_action(), None);
+//!
+//! // No peer advertises the active metric: once the settle delay (5 s) has passed
+//! // since east became standby, it claims the active role.
+//! east.handle_peer_advertisements(now, prefix, []).unwrap();
+//! for _ in 0..5 {
+//!     now += interval;
+//!     east.handle_probe_result(now, check, ProbeResult { outcome: ProbeOutcome::Pass, started: now }).unwrap();
+//! }
+//! assert_eq!(east.role(prefix), Some(Role::Active));
+//! assert_eq!(east.poll_action(), Some(Action::Advertise { prefix, metric: 10 }));
+//!
+//! // Shutdown: withdraw now, remove the address after the grace period (5 s).
+//! east.handle_command(now, Scope::All, AdminCommand::Shutdown).unwrap();
+//! assert_eq!(east.poll_action(), Some(Action::Withdraw { prefix }));
+//! assert_eq!(east.poll_action(), None);
+//! let when = east.poll_timeout().unwrap();
+//! assert_eq!(when, now + Duration::from_secs(5));
+//! east.handle_timeout(when);
+//! assert_eq!(east.poll_action(), Some(Action::RemoveLoopbackAddress { prefix }));
+//! assert!(east.is_stopped());
+//! ```
+//!
+//! # Dependencies
+//!
+//! Only `thiserror` (typed errors) and, behind the `serde` feature, `serde` for the
+//! configuration types. Everything here is arithmetic on instants; nothing needed a
+//! larger crate.
+
+pub mod config;
+pub mod damping;
+pub mod error;
+pub mod health;
+pub mod policy;
+pub mod prefix;
+pub mod ratelimit;
+pub mod role;
+
+pub use config::{Limits, Mode, NodeConfig, PeerRole, Preempt, PrefixConfig, SoftFail};
+pub use damping::DampingConfig;
+pub use error::Error;
+pub use health::{CheckId, CheckKind, CheckSpec, Combine, ProbeOutcome, ProbeResult};
+pub use policy::{Action, AdminCommand, Counters, Event, Policy, Scope};
+pub use prefix::{Ipv6Prefix, MAX_METRIC, Metric, RouterId};
+pub use role::{Role, RoleEvent};
