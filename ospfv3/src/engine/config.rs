@@ -1,0 +1,224 @@
+//! Configuration of a router instance and of its interfaces, with the defaults of
+//! RFC 2328 Appendix C (and FRR's for the values the RFC leaves open).
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use super::throttle::ThrottleConfig;
+
+/// An IPv6 prefix as configured or routed: address (bits past `len` are zero) and
+/// length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ipv6Prefix {
+    /// The address, host bits cleared.
+    pub addr: Ipv6Addr,
+    /// The prefix length, 0..=128.
+    pub len: u8,
+}
+
+impl Ipv6Prefix {
+    /// A prefix; host bits are cleared and `len` is capped at 128.
+    pub fn new(addr: Ipv6Addr, len: u8) -> Self {
+        let len = len.min(128);
+        let mask = if len == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(len))
+        };
+        Ipv6Prefix {
+            addr: Ipv6Addr::from(u128::from(addr) & mask),
+            len,
+        }
+    }
+}
+
+impl core::fmt::Display for Ipv6Prefix {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// Interface network type (RFC 2328 9, RFC 5340 4.1.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetworkType {
+    /// Point-to-point: one neighbor, no DR election, hellos to ff02::5.
+    PointToPoint,
+    /// Broadcast: DR and BDR election (RFC 2328 9.4).
+    Broadcast,
+    /// Loopback: no packets; its prefixes are advertised as /128 host routes with the
+    /// LA bit (RFC 5340 4.4.3.9).
+    Loopback,
+}
+
+/// What a received or sent packet's checksum is left to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ChecksumOffload {
+    /// The engine fills in and verifies the OSPFv3 checksum itself (default).
+    #[default]
+    Engine,
+    /// The socket uses `IPV6_CHECKSUM` (offset 12): the kernel fills it on send and
+    /// drops bad packets on receive, so the engine leaves it zero and skips checks.
+    Kernel,
+}
+
+/// RFC 7166 authentication of one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Security Association ID.
+    pub sa_id: u16,
+    /// The key.
+    pub key: Vec<u8>,
+    /// HMAC algorithm.
+    pub algorithm: crate::auth::HmacAlgorithm,
+    /// The high half of the sending sequence number persisted by the last run
+    /// (`None` on first boot). The engine emits
+    /// [`super::Event::PersistAuthSeqHigh`] whenever a new value must be stored.
+    pub stored_seq_high: Option<u32>,
+}
+
+/// Configuration of one interface.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InterfaceConfig {
+    /// Network type.
+    pub network_type: NetworkType,
+    /// Passive: no hellos, no adjacencies; its prefixes are still advertised.
+    pub passive: bool,
+    /// The interface's link-local address (source of every packet we send on it).
+    pub link_local: Ipv6Addr,
+    /// Global prefixes on the link (stub prefixes, or /128 host addresses on loopback).
+    pub prefixes: Vec<Ipv6Prefix>,
+    /// Instance ID (RFC 5340 2.4), default 0.
+    pub instance_id: u8,
+    /// Interface output cost, default 10.
+    pub cost: u16,
+    /// Router priority for DR election, default 1 (0: never DR).
+    pub priority: u8,
+    /// HelloInterval, default 10 s.
+    pub hello_interval: u16,
+    /// RouterDeadInterval, default 40 s.
+    pub dead_interval: u16,
+    /// RxmtInterval, default 5 s.
+    pub retransmit_interval: u16,
+    /// InfTransDelay, default 1 s.
+    pub transmit_delay: u16,
+    /// IPv6 MTU of the interface, default 1500; bounds our packets and is checked
+    /// against the neighbor's in DD packets.
+    pub mtu: u16,
+    /// Skip the DD MTU check (FRR's `mtu-ignore`), default false.
+    pub mtu_ignore: bool,
+    /// RFC 7166 authentication, default none.
+    pub auth: Option<AuthConfig>,
+}
+
+impl InterfaceConfig {
+    /// A point-to-point interface with default timers.
+    pub fn point_to_point(link_local: Ipv6Addr) -> Self {
+        InterfaceConfig {
+            network_type: NetworkType::PointToPoint,
+            passive: false,
+            link_local,
+            prefixes: Vec::new(),
+            instance_id: 0,
+            cost: 10,
+            priority: 1,
+            hello_interval: 10,
+            dead_interval: 40,
+            retransmit_interval: 5,
+            transmit_delay: 1,
+            mtu: 1500,
+            mtu_ignore: false,
+            auth: None,
+        }
+    }
+
+    /// A broadcast interface with default timers.
+    pub fn broadcast(link_local: Ipv6Addr) -> Self {
+        InterfaceConfig {
+            network_type: NetworkType::Broadcast,
+            ..Self::point_to_point(link_local)
+        }
+    }
+
+    /// A loopback interface carrying the given host prefixes.
+    pub fn loopback(prefixes: Vec<Ipv6Prefix>) -> Self {
+        InterfaceConfig {
+            network_type: NetworkType::Loopback,
+            passive: true,
+            prefixes,
+            cost: 0,
+            ..Self::point_to_point(Ipv6Addr::UNSPECIFIED)
+        }
+    }
+
+    /// The same with HelloInterval and RouterDeadInterval set.
+    pub fn with_timers(mut self, hello: u16, dead: u16) -> Self {
+        self.hello_interval = hello.max(1);
+        self.dead_interval = dead.max(1);
+        self
+    }
+}
+
+/// Limits on what input can grow; each has a documented default and a drop counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// LSAs in the database (all scopes), default 100 000. New LSAs beyond it are
+    /// dropped (counter `lsdb_full`).
+    pub max_lsas: usize,
+    /// Neighbors per interface, default 64 (counter `neighbors_full`).
+    pub max_neighbors: usize,
+    /// Packets waiting in `poll_transmit`, default 4096 (counter `tx_dropped`).
+    pub max_tx_queue: usize,
+    /// Events waiting in `poll_event`, default 65 536 (counter `events_dropped`).
+    pub max_events: usize,
+    /// Entries of one neighbor's link-state request list, default 100 000
+    /// (counter `requests_dropped`; the exchange restarts).
+    pub max_requests: usize,
+    /// Pending delayed acknowledgements per interface, default 1024
+    /// (counter `acks_dropped`; the sender retransmits).
+    pub max_delayed_acks: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_lsas: 100_000,
+            max_neighbors: 64,
+            max_tx_queue: 4096,
+            max_events: 65_536,
+            max_requests: 100_000,
+            max_delayed_acks: 1024,
+        }
+    }
+}
+
+/// Configuration of a router instance.
+#[derive(Debug, Clone)]
+pub struct RouterConfig {
+    /// Router ID.
+    pub router_id: Ipv4Addr,
+    /// The single area this instance runs (default the backbone 0.0.0.0).
+    pub area_id: Ipv4Addr,
+    /// Who computes the OSPFv3 packet checksum.
+    pub checksum: ChecksumOffload,
+    /// SPF back-off timers (RFC 8405).
+    pub spf_throttle: ThrottleConfig,
+    /// Queue and table limits.
+    pub limits: Limits,
+    /// Delay before delayed acknowledgements are sent, default 1 s (below the
+    /// RxmtInterval, RFC 2328 13.5).
+    pub ack_delay: Duration,
+}
+
+impl RouterConfig {
+    /// Defaults for the given router ID, in the backbone.
+    pub fn new(router_id: Ipv4Addr) -> Self {
+        RouterConfig {
+            router_id,
+            area_id: Ipv4Addr::UNSPECIFIED,
+            checksum: ChecksumOffload::Engine,
+            spf_throttle: ThrottleConfig::default(),
+            limits: Limits::default(),
+            ack_delay: Duration::from_secs(1),
+        }
+    }
+}

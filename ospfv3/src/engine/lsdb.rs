@@ -1,0 +1,197 @@
+//! The link-state database: every LSA keyed by flooding scope, LS type, advertising
+//! router and Link State ID (RFC 5340 4.4.3, 2328 12.2), with its age computed from
+//! `now` instead of being ticked (RFC 2328 14), and a size limit.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::ops::Bound;
+use std::time::Instant;
+
+use crate::constants::{DO_NOT_AGE, MAX_AGE};
+use crate::lsa::{FloodingScope, Lsa, LsaHeader, LsaType};
+
+/// Where an LSA lives: one interface's link, the area, or the whole AS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    /// Link-local scope on the interface with this ifindex.
+    Link(u32),
+    /// Area scope (this instance runs one area).
+    Area,
+    /// AS scope.
+    As,
+}
+
+impl Scope {
+    /// The scope an LSA received on `ifindex` is stored in (RFC 5340 4.5.2: an
+    /// unknown type without the U bit is treated as link-local). `None` for the
+    /// reserved scope, which is discarded.
+    pub fn of(ls_type: LsaType, ifindex: u32) -> Option<Scope> {
+        if !ls_type.is_known() && !ls_type.u_bit() {
+            return Some(Scope::Link(ifindex));
+        }
+        match ls_type.scope() {
+            FloodingScope::LinkLocal => Some(Scope::Link(ifindex)),
+            FloodingScope::Area => Some(Scope::Area),
+            FloodingScope::As => Some(Scope::As),
+            FloodingScope::Reserved => None,
+        }
+    }
+}
+
+/// The LSDB key. Ordered so that all LSAs of one type and router are adjacent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LsaKey {
+    /// Flooding scope.
+    pub scope: Scope,
+    /// LS type.
+    pub ls_type: LsaType,
+    /// Advertising Router.
+    pub adv_router: Ipv4Addr,
+    /// Link State ID.
+    pub ls_id: Ipv4Addr,
+}
+
+impl LsaKey {
+    /// The key of a header stored in `scope`.
+    pub fn new(scope: Scope, h: &LsaHeader) -> Self {
+        LsaKey {
+            scope,
+            ls_type: h.ls_type,
+            adv_router: h.advertising_router,
+            ls_id: h.link_state_id,
+        }
+    }
+}
+
+/// One installed LSA.
+#[derive(Debug, Clone)]
+pub struct LsdbEntry {
+    /// The decoded LSA; `header.age` is the age at installation.
+    pub lsa: Lsa,
+    /// The LSA's bytes exactly as received or originated (checksum valid).
+    pub bytes: Vec<u8>,
+    /// When it was installed (for aging and MinLSArrival).
+    pub installed: Instant,
+}
+
+impl LsdbEntry {
+    /// Current LS age: age at installation plus seconds since, capped at MaxAge;
+    /// DoNotAge LSAs keep their age.
+    pub fn age(&self, now: Instant) -> u16 {
+        let a = self.lsa.header.age;
+        if a & DO_NOT_AGE != 0 {
+            return (a & !DO_NOT_AGE).min(MAX_AGE);
+        }
+        let secs = now.saturating_duration_since(self.installed).as_secs();
+        (u64::from(a) + secs).min(u64::from(MAX_AGE)) as u16
+    }
+
+    /// The header with the current age.
+    pub fn header(&self, now: Instant) -> LsaHeader {
+        let mut h = self.lsa.header;
+        h.age = self.age(now);
+        h
+    }
+
+    /// Whether the LSA has reached MaxAge.
+    pub fn is_max_age(&self, now: Instant) -> bool {
+        self.age(now) >= MAX_AGE
+    }
+
+    /// The bytes to transmit: age advanced by `delay` seconds (RFC 2328 13.3 step 5).
+    pub fn bytes_for_tx(&self, now: Instant, delay: u16) -> Vec<u8> {
+        let mut b = self.bytes.clone();
+        let age = self.age(now);
+        let age = if age >= MAX_AGE {
+            MAX_AGE
+        } else {
+            age.saturating_add(delay).min(MAX_AGE)
+        };
+        b[0..2].copy_from_slice(&age.to_be_bytes());
+        b
+    }
+}
+
+/// The database.
+#[derive(Debug, Clone, Default)]
+pub struct Lsdb {
+    entries: BTreeMap<LsaKey, LsdbEntry>,
+}
+
+impl Lsdb {
+    /// An empty database.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of LSAs.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Looks an LSA up.
+    pub fn get(&self, key: &LsaKey) -> Option<&LsdbEntry> {
+        self.entries.get(key)
+    }
+
+    /// Installs (or replaces) an LSA; returns the previous entry.
+    pub fn insert(&mut self, key: LsaKey, entry: LsdbEntry) -> Option<LsdbEntry> {
+        self.entries.insert(key, entry)
+    }
+
+    /// Removes an LSA.
+    pub fn remove(&mut self, key: &LsaKey) -> Option<LsdbEntry> {
+        self.entries.remove(key)
+    }
+
+    /// Every LSA in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&LsaKey, &LsdbEntry)> {
+        self.entries.iter()
+    }
+
+    /// The LSAs of one scope and type, optionally of one advertising router.
+    pub fn of_type(
+        &self,
+        scope: Scope,
+        ls_type: LsaType,
+        adv_router: Option<Ipv4Addr>,
+    ) -> impl Iterator<Item = (&LsaKey, &LsdbEntry)> {
+        let (lo_r, hi_r) = match adv_router {
+            Some(r) => (r, r),
+            None => (Ipv4Addr::UNSPECIFIED, Ipv4Addr::BROADCAST),
+        };
+        let lo = LsaKey {
+            scope,
+            ls_type,
+            adv_router: lo_r,
+            ls_id: Ipv4Addr::UNSPECIFIED,
+        };
+        let hi = LsaKey {
+            scope,
+            ls_type,
+            adv_router: hi_r,
+            ls_id: Ipv4Addr::BROADCAST,
+        };
+        self.entries
+            .range((Bound::Included(lo), Bound::Included(hi)))
+    }
+
+    /// Removes every LSA of a link scope (the interface went away).
+    pub fn remove_scope(&mut self, scope: Scope) -> Vec<LsaKey> {
+        let keys: Vec<LsaKey> = self
+            .entries
+            .keys()
+            .filter(|k| k.scope == scope)
+            .copied()
+            .collect();
+        for k in &keys {
+            self.entries.remove(k);
+        }
+        keys
+    }
+}

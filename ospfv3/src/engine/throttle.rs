@@ -1,0 +1,200 @@
+//! SPF back-off (RFC 8405): a QUIET / SHORT_WAIT / LONG_WAIT state machine with three
+//! timers (SPF, HOLDDOWN, LEARN). A burst of IGP events first gets fast SPF runs
+//! (`initial_delay`, then `short_delay`); if the burst lasts longer than
+//! `time_to_learn`, SPF runs are spaced by `long_delay` until the network has been
+//! quiet for `holddown`.
+
+use std::time::{Duration, Instant};
+
+/// The five configurable values of RFC 8405 section 6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// INITIAL_SPF_DELAY: delay of the first SPF in QUIET (default 50 ms).
+    pub initial_delay: Duration,
+    /// SHORT_SPF_DELAY: delay while in SHORT_WAIT (default 200 ms).
+    pub short_delay: Duration,
+    /// LONG_SPF_DELAY: delay while in LONG_WAIT (default 5 s).
+    pub long_delay: Duration,
+    /// TIME_TO_LEARN_INTERVAL: time spent in SHORT_WAIT (default 500 ms).
+    pub time_to_learn: Duration,
+    /// HOLDDOWN_INTERVAL: quiet time needed to return to QUIET (default 10 s).
+    pub holddown: Duration,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        ThrottleConfig {
+            initial_delay: Duration::from_millis(50),
+            short_delay: Duration::from_millis(200),
+            long_delay: Duration::from_secs(5),
+            time_to_learn: Duration::from_millis(500),
+            holddown: Duration::from_secs(10),
+        }
+    }
+}
+
+/// States of RFC 8405 section 5.1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleState {
+    /// No IGP event for at least HOLDDOWN_INTERVAL.
+    Quiet,
+    /// Events seen recently; SPF runs after SHORT_SPF_DELAY.
+    ShortWait,
+    /// Events keep coming; SPF runs after LONG_SPF_DELAY.
+    LongWait,
+}
+
+/// Inputs of the state machine (RFC 8405 section 5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThrottleEvent {
+    /// A change that needs an SPF computation.
+    IgpEvent,
+    /// The SPF timer fired: run SPF now.
+    SpfTimer,
+    /// The HOLDDOWN timer fired.
+    HolddownTimer,
+    /// The LEARN timer fired.
+    LearnTimer,
+}
+
+/// The SPF delay state machine; sans-IO, driven by `now`.
+#[derive(Debug, Clone)]
+pub struct SpfThrottle {
+    config: ThrottleConfig,
+    state: ThrottleState,
+    spf_at: Option<Instant>,
+    holddown_at: Option<Instant>,
+    learn_at: Option<Instant>,
+}
+
+impl SpfThrottle {
+    /// A throttle in QUIET with no timer running.
+    pub fn new(config: ThrottleConfig) -> Self {
+        SpfThrottle {
+            config,
+            state: ThrottleState::Quiet,
+            spf_at: None,
+            holddown_at: None,
+            learn_at: None,
+        }
+    }
+
+    /// The current state.
+    pub fn state(&self) -> ThrottleState {
+        self.state
+    }
+
+    /// Whether an SPF run is scheduled.
+    pub fn pending(&self) -> bool {
+        self.spf_at.is_some()
+    }
+
+    /// The earliest running timer.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [self.spf_at, self.holddown_at, self.learn_at]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// An IGP event happened (RFC 8405 5.2 transitions 1, 2 and 3).
+    pub fn igp_event(&mut self, now: Instant) {
+        self.step(now, ThrottleEvent::IgpEvent);
+    }
+
+    /// Fires expired timers; returns true when SPF must run now.
+    pub fn handle_timeout(&mut self, now: Instant) -> bool {
+        let mut run = false;
+        if self.spf_at.is_some_and(|t| t <= now) {
+            run |= self.step(now, ThrottleEvent::SpfTimer);
+        }
+        if self.learn_at.is_some_and(|t| t <= now) {
+            self.step(now, ThrottleEvent::LearnTimer);
+        }
+        if self.holddown_at.is_some_and(|t| t <= now) {
+            self.step(now, ThrottleEvent::HolddownTimer);
+        }
+        run
+    }
+
+    /// One transition; returns true when the SPF computation must run.
+    fn step(&mut self, now: Instant, event: ThrottleEvent) -> bool {
+        use ThrottleEvent as E;
+        use ThrottleState as S;
+        let c = self.config;
+        match (self.state, event) {
+            (S::Quiet, E::IgpEvent) => {
+                self.spf_at = Some(now + c.initial_delay);
+                self.learn_at = Some(now + c.time_to_learn);
+                self.holddown_at = Some(now + c.holddown);
+                self.state = S::ShortWait;
+                false
+            }
+            (S::ShortWait, E::IgpEvent) => {
+                self.holddown_at = Some(now + c.holddown);
+                self.spf_at.get_or_insert(now + c.short_delay);
+                false
+            }
+            (S::LongWait, E::IgpEvent) => {
+                self.holddown_at = Some(now + c.holddown);
+                self.spf_at.get_or_insert(now + c.long_delay);
+                false
+            }
+            (S::ShortWait | S::LongWait, E::SpfTimer) => {
+                self.spf_at = None;
+                true
+            }
+            (S::ShortWait, E::LearnTimer) => {
+                self.learn_at = None;
+                self.state = S::LongWait;
+                false
+            }
+            (S::ShortWait | S::LongWait, E::HolddownTimer) => {
+                self.holddown_at = None;
+                self.learn_at = None;
+                self.state = S::Quiet;
+                // A scheduled SPF still runs; it is just not throttled any more.
+                false
+            }
+            // Timers that cannot be running in this state: clear them.
+            (_, E::SpfTimer) => {
+                self.spf_at = None;
+                true
+            }
+            (_, E::LearnTimer) => {
+                self.learn_at = None;
+                false
+            }
+            (_, E::HolddownTimer) => {
+                self.holddown_at = None;
+                false
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn burst_moves_to_long_wait_then_quiet() {
+        let t0 = Instant::now();
+        let mut t = SpfThrottle::new(ThrottleConfig::default());
+        t.igp_event(t0);
+        assert_eq!(t.state(), ThrottleState::ShortWait);
+        assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_millis(50)));
+        assert!(t.handle_timeout(t0 + Duration::from_millis(50)));
+        t.igp_event(t0 + Duration::from_millis(100));
+        assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_millis(300)));
+        assert!(t.handle_timeout(t0 + Duration::from_millis(300)));
+        assert!(!t.handle_timeout(t0 + Duration::from_millis(500)));
+        assert_eq!(t.state(), ThrottleState::LongWait);
+        t.igp_event(t0 + Duration::from_millis(600));
+        assert_eq!(t.poll_timeout(), Some(t0 + Duration::from_millis(5600)));
+        assert!(t.handle_timeout(t0 + Duration::from_millis(5600)));
+        assert!(!t.handle_timeout(t0 + Duration::from_millis(10600)));
+        assert_eq!(t.state(), ThrottleState::Quiet);
+        assert_eq!(t.poll_timeout(), None);
+    }
+}
