@@ -1,0 +1,224 @@
+//! Link, IP and UDP layers around L2TPv3, for the examples and tests only: reading
+//! pcap/pcapng files (with the `pcap-file` crate), finding the L2TPv3 payload in a
+//! frame, and building Ethernet/IPv4/UDP frames to write test captures.
+//!
+//! Shared by `examples/decode_pcap.rs`, `examples/tshark_pcap.rs` and
+//! `tests/captures.rs` through `#[path]`, so not every item is used by each.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::Duration;
+
+use l2tpv3::header::{Encapsulation, IP_PROTOCOL, UDP_PORT};
+use pcap_file::DataLink;
+use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
+use pcap_file::pcapng::{Block, PcapNgReader};
+
+/// One captured frame.
+pub struct Frame {
+    /// 1-based frame number, as Wireshark counts.
+    pub number: u64,
+    /// Link-layer type of the interface it was captured on.
+    pub link: DataLink,
+    /// The captured bytes.
+    pub data: Vec<u8>,
+}
+
+/// Calls `f` for every frame of a pcap or pcapng file.
+pub fn for_each_frame(
+    path: &Path,
+    mut f: impl FnMut(Frame),
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut file = File::open(path)?;
+    let mut magic = [0u8; 4];
+    file.read_exact(&mut magic)?;
+    file.seek(SeekFrom::Start(0))?;
+    let mut number = 0;
+    if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
+        let mut reader = PcapNgReader::new(BufReader::new(file))?;
+        while let Some(block) = reader.next_block() {
+            let (iface, data) = match block? {
+                Block::EnhancedPacket(epb) => (epb.interface_id as usize, epb.data.into_owned()),
+                Block::SimplePacket(spb) => (0, spb.data.into_owned()),
+                Block::Packet(pb) => (usize::from(pb.interface_id), pb.data.into_owned()),
+                _ => continue,
+            };
+            number += 1;
+            let link = reader
+                .interfaces()
+                .get(iface)
+                .map_or(DataLink::ETHERNET, |i| i.linktype);
+            f(Frame { number, link, data });
+        }
+    } else {
+        let mut reader = PcapReader::new(BufReader::new(file))?;
+        let link = reader.header().datalink;
+        while let Some(pkt) = reader.next_packet() {
+            number += 1;
+            f(Frame {
+                number,
+                link,
+                data: pkt?.data.into_owned(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Where an L2TPv3 packet was found in a frame.
+pub struct L2tpInFrame<'a> {
+    /// Over UDP (port 1701) or directly over IP (protocol 115).
+    pub encapsulation: Encapsulation,
+    /// Source address.
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// The UDP payload or IP payload: the L2TPv3 packet.
+    pub payload: &'a [u8],
+}
+
+const ETHERTYPE_IPV4: u16 = 0x0800;
+const ETHERTYPE_IPV6: u16 = 0x86dd;
+const ETHERTYPE_VLAN: [u16; 2] = [0x8100, 0x88a8];
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+/// Finds an L2TPv3 packet in a frame of the given link type (Ethernet with optional
+/// VLAN tags, Linux cooked v1/v2, raw IP), over IPv4 or IPv6.
+pub fn l2tp_in_frame(link: DataLink, frame: &[u8]) -> Option<L2tpInFrame<'_>> {
+    let (ethertype, ip) = match link {
+        DataLink::ETHERNET => {
+            let mut at = 12;
+            let mut et = be16(frame, at)?;
+            while ETHERTYPE_VLAN.contains(&et) {
+                at += 4;
+                et = be16(frame, at)?;
+            }
+            (et, frame.get(at + 2..)?)
+        }
+        DataLink::LINUX_SLL => (be16(frame, 14)?, frame.get(16..)?),
+        DataLink::LINUX_SLL2 => (be16(frame, 0)?, frame.get(20..)?),
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => match frame.first()? >> 4 {
+            4 => (ETHERTYPE_IPV4, frame),
+            6 => (ETHERTYPE_IPV6, frame),
+            _ => return None,
+        },
+        _ => return None,
+    };
+    let (proto, src, dst, l4) = match ethertype {
+        ETHERTYPE_IPV4 => {
+            let ihl = usize::from(ip.first()? & 0x0f) * 4;
+            let total = usize::from(be16(ip, 2)?);
+            let frag = be16(ip, 6)?;
+            if frag & 0x1fff != 0 || frag & 0x2000 != 0 || ihl < 20 {
+                return None; // fragments are not reassembled
+            }
+            let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
+            let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
+            let end = total.min(ip.len());
+            (
+                *ip.get(9)?,
+                IpAddr::from(src),
+                IpAddr::from(dst),
+                ip.get(ihl..end)?,
+            )
+        }
+        ETHERTYPE_IPV6 => {
+            let plen = usize::from(be16(ip, 4)?);
+            let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
+            let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
+            let mut next = *ip.get(6)?;
+            let mut rest = ip.get(40..(40 + plen).min(ip.len()))?;
+            // Hop-by-hop, routing and destination options headers.
+            while matches!(next, 0 | 43 | 60) {
+                let len = (usize::from(*rest.get(1)?) + 1) * 8;
+                next = *rest.first()?;
+                rest = rest.get(len..)?;
+            }
+            (next, IpAddr::from(src), IpAddr::from(dst), rest)
+        }
+        _ => return None,
+    };
+    match proto {
+        17 => {
+            let sport = be16(l4, 0)?;
+            let dport = be16(l4, 2)?;
+            if sport != UDP_PORT && dport != UDP_PORT {
+                return None;
+            }
+            let ulen = usize::from(be16(l4, 4)?).clamp(8, l4.len());
+            Some(L2tpInFrame {
+                encapsulation: Encapsulation::Udp,
+                src,
+                dst,
+                payload: l4.get(8..ulen)?,
+            })
+        }
+        p if p == IP_PROTOCOL => Some(L2tpInFrame {
+            encapsulation: Encapsulation::Ip,
+            src,
+            dst,
+            payload: l4,
+        }),
+        _ => None,
+    }
+}
+
+fn ipv4_checksum(header: &[u8]) -> u16 {
+    let mut sum: u32 = header
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Builds an Ethernet + IPv4 frame carrying `payload` as L2TPv3 over UDP (1701 to
+/// 1701, checksum 0) or directly over IP protocol 115.
+pub fn build_frame(encap: Encapsulation, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
+    let mut l4 = Vec::with_capacity(payload.len() + 8);
+    let proto = match encap {
+        Encapsulation::Udp => {
+            l4.extend(UDP_PORT.to_be_bytes());
+            l4.extend(UDP_PORT.to_be_bytes());
+            l4.extend(((payload.len() + 8) as u16).to_be_bytes());
+            l4.extend([0, 0]);
+            17
+        }
+        Encapsulation::Ip => IP_PROTOCOL,
+    };
+    l4.extend_from_slice(payload);
+    let mut ip = vec![0x45, 0];
+    ip.extend(((l4.len() + 20) as u16).to_be_bytes());
+    ip.extend([0, 1, 0x40, 0, 64, proto, 0, 0]);
+    ip.extend(src.octets());
+    ip.extend(dst.octets());
+    let c = ipv4_checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    let mut frame = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00];
+    frame.extend(ip);
+    frame.extend(l4);
+    frame
+}
+
+/// Writes Ethernet frames to a pcap file, one millisecond apart.
+pub fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> Result<(), Box<dyn std::error::Error>> {
+    let file = File::create(path)?;
+    let header = PcapHeader {
+        datalink: DataLink::ETHERNET,
+        ..Default::default()
+    };
+    let mut w = PcapWriter::with_header(file, header)?;
+    for (i, f) in frames.iter().enumerate() {
+        let ts = Duration::from_millis(1_700_000_000_000 + i as u64);
+        w.write_packet(&PcapPacket::new(ts, f.len() as u32, f))?;
+    }
+    Ok(())
+}

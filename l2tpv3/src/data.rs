@@ -1,0 +1,539 @@
+//! Data messages (RFC 3931 sections 3.2.2, 4.1.1.1, 4.1.2.1) with the Default
+//! L2-Specific Sublayer (section 4.6).
+//!
+//! The session header carries no length and no cookie size: how long the cookie is
+//! and whether a sublayer follows are per-session configuration ([`SessionConfig`]),
+//! learned from the Assigned Cookie and L2-Specific Sublayer AVPs or set statically.
+//!
+//! Nothing here copies a payload. [`encapsulate`] writes the header into headroom the
+//! caller left in front of the payload in a [`BytesMut`] and moves the buffer's start
+//! back over it; [`decapsulate`] moves the start past the header; [`DataPacket::parse`]
+//! returns a borrowed view.
+
+use std::fmt;
+
+use bytes::{Buf, BufMut, BytesMut};
+use nom::number::complete::{be_u16, be_u32};
+
+use crate::error::{DataError, EncodeError};
+use crate::header::{Encapsulation, FLAG_T, VERSION, VERSION_MASK};
+
+/// Largest data header: 4-byte UDP flags word, Session ID, 8-byte cookie, sublayer.
+pub const MAX_DATA_HEADER_LEN: usize = 4 + 4 + 8 + 4;
+
+/// The session cookie (RFC 3931 section 4.1): absent, 32 or 64 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Cookie {
+    /// No cookie.
+    #[default]
+    None,
+    /// A 4-byte cookie.
+    Four([u8; 4]),
+    /// An 8-byte cookie.
+    Eight([u8; 8]),
+}
+
+impl Cookie {
+    /// The cookie's length in bytes: 0, 4 or 8.
+    pub const fn len(&self) -> usize {
+        match self {
+            Cookie::None => 0,
+            Cookie::Four(_) => 4,
+            Cookie::Eight(_) => 8,
+        }
+    }
+
+    /// Whether there is no cookie.
+    pub const fn is_empty(&self) -> bool {
+        matches!(self, Cookie::None)
+    }
+
+    /// The cookie bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Cookie::None => &[],
+            Cookie::Four(c) => c,
+            Cookie::Eight(c) => c,
+        }
+    }
+
+    /// A cookie from 0, 4 or 8 bytes; `None` for any other length.
+    pub fn from_slice(b: &[u8]) -> Option<Cookie> {
+        match b.len() {
+            0 => Some(Cookie::None),
+            4 => b.try_into().ok().map(Cookie::Four),
+            8 => b.try_into().ok().map(Cookie::Eight),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Cookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        crate::avp::fmt_hex(f, self.as_bytes())
+    }
+}
+
+/// Cookie size configured for a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CookieLen {
+    /// No cookie.
+    #[default]
+    Zero,
+    /// 32-bit cookie.
+    Four,
+    /// 64-bit cookie.
+    Eight,
+}
+
+impl CookieLen {
+    /// Length in bytes.
+    pub const fn bytes(self) -> usize {
+        match self {
+            CookieLen::Zero => 0,
+            CookieLen::Four => 4,
+            CookieLen::Eight => 8,
+        }
+    }
+
+    /// The setting for 0, 4 or 8 bytes.
+    pub const fn from_bytes(n: usize) -> Option<CookieLen> {
+        match n {
+            0 => Some(CookieLen::Zero),
+            4 => Some(CookieLen::Four),
+            8 => Some(CookieLen::Eight),
+            _ => None,
+        }
+    }
+}
+
+/// Which L2-Specific Sublayer a session uses (the L2-Specific Sublayer AVP, 5.4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SublayerKind {
+    /// No sublayer (type 0).
+    None,
+    /// The Default L2-Specific Sublayer of section 4.6 (type 1).
+    #[default]
+    Default,
+}
+
+/// What a receiver must know about a session to parse its data messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionConfig {
+    /// Over IP or over UDP.
+    pub encapsulation: Encapsulation,
+    /// Cookie size.
+    pub cookie_len: CookieLen,
+    /// Sublayer presence.
+    pub sublayer: SublayerKind,
+}
+
+impl SessionConfig {
+    /// Header length for this configuration.
+    pub const fn header_len(&self) -> usize {
+        let udp = match self.encapsulation {
+            Encapsulation::Udp => 4,
+            Encapsulation::Ip => 0,
+        };
+        let sublayer = match self.sublayer {
+            SublayerKind::Default => 4,
+            SublayerKind::None => 0,
+        };
+        udp + 4 + self.cookie_len.bytes() + sublayer
+    }
+}
+
+/// The Default L2-Specific Sublayer (RFC 3931 figure 4.6): S bit and 24-bit sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DefaultSublayer {
+    /// S bit: `sequence` is valid.
+    pub sequenced: bool,
+    /// The 24-bit sequence number (undefined when `sequenced` is false, but kept).
+    pub sequence: u32,
+}
+
+impl DefaultSublayer {
+    /// Largest sequence number (2^24 - 1).
+    pub const MAX_SEQUENCE: u32 = 0x00ff_ffff;
+    const S_BIT: u32 = 0x4000_0000;
+
+    /// A sublayer carrying sequence number `seq` (masked to 24 bits).
+    pub const fn sequenced(seq: u32) -> Self {
+        DefaultSublayer {
+            sequenced: true,
+            sequence: seq & Self::MAX_SEQUENCE,
+        }
+    }
+
+    /// A sublayer with the S bit clear.
+    pub const fn unsequenced() -> Self {
+        DefaultSublayer {
+            sequenced: false,
+            sequence: 0,
+        }
+    }
+
+    fn word(&self) -> u32 {
+        let s = if self.sequenced { Self::S_BIT } else { 0 };
+        s | (self.sequence & Self::MAX_SEQUENCE)
+    }
+
+    fn from_word(w: u32) -> Self {
+        DefaultSublayer {
+            sequenced: w & Self::S_BIT != 0,
+            sequence: w & Self::MAX_SEQUENCE,
+        }
+    }
+}
+
+/// The fields of a data message header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DataHeader {
+    /// Session ID (non-zero), chosen by the receiver.
+    pub session_id: u32,
+    /// The session cookie.
+    pub cookie: Cookie,
+    /// The Default L2-Specific Sublayer, when the session uses it.
+    pub sublayer: Option<DefaultSublayer>,
+}
+
+impl DataHeader {
+    /// Header length for the given encapsulation.
+    pub const fn len(&self, encap: Encapsulation) -> usize {
+        let udp = match encap {
+            Encapsulation::Udp => 4,
+            Encapsulation::Ip => 0,
+        };
+        let sublayer = if self.sublayer.is_some() { 4 } else { 0 };
+        udp + 4 + self.cookie.len() + sublayer
+    }
+
+    /// The session configuration this header matches.
+    pub const fn config(&self, encapsulation: Encapsulation) -> SessionConfig {
+        SessionConfig {
+            encapsulation,
+            cookie_len: match self.cookie {
+                Cookie::None => CookieLen::Zero,
+                Cookie::Four(_) => CookieLen::Four,
+                Cookie::Eight(_) => CookieLen::Eight,
+            },
+            sublayer: if self.sublayer.is_some() {
+                SublayerKind::Default
+            } else {
+                SublayerKind::None
+            },
+        }
+    }
+
+    /// Writes the header (without payload) into `out`.
+    pub fn encode(&self, encap: Encapsulation, out: &mut impl BufMut) -> Result<(), EncodeError> {
+        let needed = self.len(encap);
+        if out.remaining_mut() < needed {
+            return Err(EncodeError::BufferTooSmall {
+                needed,
+                available: out.remaining_mut(),
+            });
+        }
+        if let Some(s) = self.sublayer
+            && s.sequence > DefaultSublayer::MAX_SEQUENCE
+        {
+            return Err(EncodeError::SequenceOutOfRange(s.sequence));
+        }
+        if encap == Encapsulation::Udp {
+            // T=0, reserved bits zero, Ver=3, Reserved 16 bits zero.
+            out.put_u16(u16::from(VERSION));
+            out.put_u16(0);
+        }
+        out.put_u32(self.session_id);
+        out.put_slice(self.cookie.as_bytes());
+        if let Some(s) = self.sublayer {
+            out.put_u32(s.word());
+        }
+        Ok(())
+    }
+
+    /// Decodes a data header and returns it with the offset at which the payload starts.
+    pub fn decode(buf: &[u8], config: &SessionConfig) -> Result<(DataHeader, usize), DataError> {
+        let mut at = 0;
+        if config.encapsulation == Encapsulation::Udp {
+            let (rest, flags) = be_u16::<_, ()>(buf).map_err(|_| truncated(buf, 0, 4))?;
+            let (_, _reserved) = be_u16::<_, ()>(rest).map_err(|_| truncated(buf, 0, 4))?;
+            if flags & FLAG_T != 0 {
+                return Err(DataError::ControlMessage { offset: 0 });
+            }
+            let version = (flags & VERSION_MASK) as u8;
+            if version != VERSION {
+                return Err(DataError::UnsupportedVersion { offset: 0, version });
+            }
+            at = 4;
+        }
+        let (_, session_id) = be_u32::<_, ()>(&buf[at..]).map_err(|_| truncated(buf, at, 4))?;
+        if session_id == 0 {
+            return Err(DataError::ZeroSessionId { offset: at });
+        }
+        at += 4;
+        let clen = config.cookie_len.bytes();
+        let cookie_bytes = buf
+            .get(at..at + clen)
+            .ok_or_else(|| truncated(buf, at, clen))?;
+        let cookie = Cookie::from_slice(cookie_bytes).unwrap_or_default();
+        at += clen;
+        let sublayer = match config.sublayer {
+            SublayerKind::None => None,
+            SublayerKind::Default => {
+                let (_, w) = be_u32::<_, ()>(&buf[at..]).map_err(|_| truncated(buf, at, 4))?;
+                at += 4;
+                Some(DefaultSublayer::from_word(w))
+            }
+        };
+        Ok((
+            DataHeader {
+                session_id,
+                cookie,
+                sublayer,
+            },
+            at,
+        ))
+    }
+}
+
+fn truncated(buf: &[u8], offset: usize, needed: usize) -> DataError {
+    DataError::Truncated {
+        offset,
+        needed,
+        available: buf.len().saturating_sub(offset),
+    }
+}
+
+impl fmt::Display for DataHeader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "session={:#010x} cookie={}",
+            self.session_id, self.cookie
+        )?;
+        match self.sublayer {
+            None => f.write_str(" sublayer=none"),
+            Some(s) if s.sequenced => write!(f, " sublayer=S seq={}", s.sequence),
+            Some(_) => f.write_str(" sublayer=unsequenced"),
+        }
+    }
+}
+
+/// A decoded data message borrowing its payload from the packet buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataPacket<'a> {
+    /// The session header.
+    pub header: DataHeader,
+    /// The tunnelled frame (for an Ethernet pseudowire, starting at the destination MAC).
+    pub payload: &'a [u8],
+}
+
+impl<'a> DataPacket<'a> {
+    /// Parses a data message without copying: the payload is a slice of `buf`.
+    pub fn parse(buf: &'a [u8], config: &SessionConfig) -> Result<DataPacket<'a>, DataError> {
+        let (header, at) = DataHeader::decode(buf, config)?;
+        Ok(DataPacket {
+            header,
+            payload: &buf[at..],
+        })
+    }
+}
+
+/// Prepends the data header in place.
+///
+/// `buf[..headroom]` is scratch space and `buf[headroom..]` the payload (for example
+/// an Ethernet frame read from a TAP device into a buffer allocated with
+/// [`MAX_DATA_HEADER_LEN`] bytes of headroom). The header is written into the end of
+/// the headroom and `buf` is advanced so that it starts at the header; the payload
+/// is not moved or copied.
+pub fn encapsulate(
+    buf: &mut BytesMut,
+    headroom: usize,
+    header: &DataHeader,
+    encap: Encapsulation,
+) -> Result<(), EncodeError> {
+    let needed = header.len(encap);
+    if headroom > buf.len() || needed > headroom {
+        return Err(EncodeError::InsufficientHeadroom {
+            needed,
+            available: headroom.min(buf.len()),
+        });
+    }
+    let start = headroom - needed;
+    let mut slot = &mut buf[start..headroom];
+    header.encode(encap, &mut slot)?;
+    buf.advance(start);
+    Ok(())
+}
+
+/// Removes the data header in place: parses it and advances `buf` to the payload.
+///
+/// On error `buf` is left unchanged.
+pub fn decapsulate(buf: &mut BytesMut, config: &SessionConfig) -> Result<DataHeader, DataError> {
+    let (header, at) = DataHeader::decode(buf, config)?;
+    buf.advance(at);
+    Ok(header)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(encapsulation: Encapsulation, cookie: usize, sub: bool) -> SessionConfig {
+        SessionConfig {
+            encapsulation,
+            cookie_len: CookieLen::from_bytes(cookie).unwrap(),
+            sublayer: if sub {
+                SublayerKind::Default
+            } else {
+                SublayerKind::None
+            },
+        }
+    }
+
+    #[test]
+    fn ip_header_figure_4_1_1_1_with_sublayer_figure_4_6() {
+        // Session ID 0x00000001, 4-byte cookie, sublayer S=1 seq=0x000102.
+        let wire = [
+            0, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef, 0x40, 0x00, 0x01, 0x02, 0xaa,
+        ];
+        let c = cfg(Encapsulation::Ip, 4, true);
+        let p = DataPacket::parse(&wire, &c).unwrap();
+        assert_eq!(
+            p.header,
+            DataHeader {
+                session_id: 1,
+                cookie: Cookie::Four([0xde, 0xad, 0xbe, 0xef]),
+                sublayer: Some(DefaultSublayer::sequenced(0x102)),
+            }
+        );
+        assert_eq!(p.payload, &[0xaa]);
+        let mut out = Vec::new();
+        p.header.encode(Encapsulation::Ip, &mut out).unwrap();
+        assert_eq!(out, wire[..12]);
+    }
+
+    #[test]
+    fn udp_header_figure_4_1_2_1() {
+        // T=0, Ver=3, Reserved, Session ID 0x11223344, 8-byte cookie, no sublayer.
+        let wire = [
+            0x00, 0x03, 0x00, 0x00, 0x11, 0x22, 0x33, 0x44, 1, 2, 3, 4, 5, 6, 7, 8, 0xff,
+        ];
+        let c = cfg(Encapsulation::Udp, 8, false);
+        let (h, at) = DataHeader::decode(&wire, &c).unwrap();
+        assert_eq!(at, 16);
+        assert_eq!(h.session_id, 0x1122_3344);
+        assert_eq!(h.cookie, Cookie::Eight([1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(h.sublayer, None);
+        let mut out = Vec::new();
+        h.encode(Encapsulation::Udp, &mut out).unwrap();
+        assert_eq!(out, wire[..16]);
+    }
+
+    #[test]
+    fn s_bit_clear_keeps_bits_and_x_bits_are_ignored() {
+        let wire = [0, 0, 0, 5, 0xbf, 0x12, 0x34, 0x56];
+        let c = cfg(Encapsulation::Ip, 0, true);
+        let (h, _) = DataHeader::decode(&wire, &c).unwrap();
+        assert_eq!(
+            h.sublayer,
+            Some(DefaultSublayer {
+                sequenced: false,
+                sequence: 0x12_3456
+            })
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let c = cfg(Encapsulation::Udp, 4, true);
+        assert_eq!(
+            DataHeader::decode(&[0xc8, 3, 0, 12], &c),
+            Err(DataError::ControlMessage { offset: 0 })
+        );
+        assert_eq!(
+            DataHeader::decode(&[0x00, 2, 0, 0, 0, 0, 0, 1], &c),
+            Err(DataError::UnsupportedVersion {
+                offset: 0,
+                version: 2
+            })
+        );
+        assert_eq!(
+            DataHeader::decode(&[0x00, 3, 0, 0, 0, 0, 0, 0], &c),
+            Err(DataError::ZeroSessionId { offset: 4 })
+        );
+        assert_eq!(
+            DataHeader::decode(&[0x00, 3, 0, 0, 0, 0, 0, 1, 9, 9], &c),
+            Err(DataError::Truncated {
+                offset: 8,
+                needed: 4,
+                available: 2
+            })
+        );
+        assert_eq!(
+            DataHeader::decode(&[0x00, 3, 0, 0, 0, 0, 0, 1, 9, 9, 9, 9, 0x40], &c),
+            Err(DataError::Truncated {
+                offset: 12,
+                needed: 4,
+                available: 1
+            })
+        );
+        assert!(matches!(
+            DataHeader::decode(&[], &cfg(Encapsulation::Ip, 0, false)),
+            Err(DataError::Truncated { offset: 0, .. })
+        ));
+    }
+
+    #[test]
+    fn encap_decap_in_place_without_moving_the_payload() {
+        let payload: Vec<u8> = (0..100u8).collect();
+        for encap in [Encapsulation::Ip, Encapsulation::Udp] {
+            for cookie in [
+                Cookie::None,
+                Cookie::Four([1, 2, 3, 4]),
+                Cookie::Eight([8; 8]),
+            ] {
+                for sublayer in [None, Some(DefaultSublayer::sequenced(0xab_cdef))] {
+                    let h = DataHeader {
+                        session_id: 42,
+                        cookie,
+                        sublayer,
+                    };
+                    let mut buf = BytesMut::with_capacity(MAX_DATA_HEADER_LEN + payload.len());
+                    buf.resize(MAX_DATA_HEADER_LEN, 0);
+                    buf.extend_from_slice(&payload);
+                    let payload_ptr = buf[MAX_DATA_HEADER_LEN..].as_ptr();
+                    encapsulate(&mut buf, MAX_DATA_HEADER_LEN, &h, encap).unwrap();
+                    assert_eq!(buf.len(), h.len(encap) + payload.len());
+                    assert_eq!(buf[h.len(encap)..].as_ptr(), payload_ptr);
+                    let got = decapsulate(&mut buf, &h.config(encap)).unwrap();
+                    assert_eq!(got, h);
+                    assert_eq!(&buf[..], &payload[..]);
+                    assert_eq!(buf.as_ptr(), payload_ptr);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn encapsulate_checks_headroom() {
+        let h = DataHeader {
+            session_id: 1,
+            cookie: Cookie::Eight([0; 8]),
+            sublayer: Some(DefaultSublayer::unsequenced()),
+        };
+        let mut buf = BytesMut::from(&[0u8; 30][..]);
+        assert_eq!(
+            encapsulate(&mut buf, 10, &h, Encapsulation::Udp),
+            Err(EncodeError::InsufficientHeadroom {
+                needed: 20,
+                available: 10
+            })
+        );
+        assert_eq!(buf.len(), 30);
+    }
+}
