@@ -383,11 +383,12 @@ impl PrefixState {
     }
 
     /// When (and why) this standby may claim the active role, if it may at all.
-    fn claim_at(&self, router_id: RouterId) -> Option<(Instant, RoleEvent)> {
+    /// With `ignore_gate`, answers as if the sync gate were confirmed.
+    fn claim_at(&self, router_id: RouterId, ignore_gate: bool) -> Option<(Instant, RoleEvent)> {
         if self.role != Role::Standby
             || !self.effective_up()
             || self.force_standby
-            || !self.sync_ok()
+            || !(ignore_gate || self.sync_ok())
             || self.ctx().active_active
         {
             return None;
@@ -459,20 +460,19 @@ impl PrefixState {
             }
             Role::Standby if !up => Some(RoleEvent::HealthDown),
             Role::Standby => {
-                if self.cfg.sync_gate && !self.sync_confirmed && !self.force_standby {
-                    // Would the node claim if the gate were open? Report once.
-                    let view = View {
-                        me: self.me(router_id),
-                        peers: &self.classified,
-                    };
-                    if !view.any_active() && view.position() == 0 && !self.sync_wait_reported {
-                        self.sync_wait_reported = true;
-                        out.push(Event::SyncGateWaiting {
-                            prefix: self.prefix(),
-                        });
-                    }
+                if !self.sync_ok()
+                    && !self.sync_wait_reported
+                    && self
+                        .claim_at(router_id, true)
+                        .is_some_and(|(at, _)| now >= at)
+                {
+                    // The node would claim now but for the sync gate: report it once.
+                    self.sync_wait_reported = true;
+                    out.push(Event::SyncGateWaiting {
+                        prefix: self.prefix(),
+                    });
                 }
-                match self.claim_at(router_id) {
+                match self.claim_at(router_id, false) {
                     Some((at, ev)) if now >= at => Some(ev),
                     _ => None,
                 }
@@ -650,7 +650,13 @@ impl PrefixState {
             consider(self.damping.reuse_at(d));
         }
         match self.role {
-            Role::Standby => consider(self.claim_at(router_id).map(|(t, _)| t)),
+            Role::Standby => {
+                consider(self.claim_at(router_id, false).map(|(t, _)| t));
+                if !self.sync_ok() && !self.sync_wait_reported {
+                    // Wake up to report that only the sync gate holds the claim back.
+                    consider(self.claim_at(router_id, true).map(|(t, _)| t));
+                }
+            }
             Role::Draining => consider(self.drain_until),
             Role::ShuttingDown => consider(self.remove_at),
             _ => {}
