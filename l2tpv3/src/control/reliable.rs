@@ -145,11 +145,12 @@ struct Queued<M> {
     ever_sent: bool,
 }
 
-/// The reliable delivery state of one control connection.
-pub struct Reliable<M> {
+/// The reliable delivery state of one control connection: messages of type `S` are
+/// sent, messages of type `R` received.
+pub struct Reliable<S, R = S> {
     config: ReliableConfig,
     /// Unacknowledged messages; the front has Ns `una`.
-    queue: VecDeque<Queued<M>>,
+    queue: VecDeque<Queued<S>>,
     una: u16,
     /// One past the highest Ns ever transmitted.
     high_sent: u16,
@@ -163,14 +164,14 @@ pub struct Reliable<M> {
     timer: Option<Instant>,
     /// Next Ns expected from the peer (our Nr).
     expected: u16,
-    held: BTreeMap<u16, M>,
-    delivered: VecDeque<M>,
+    held: BTreeMap<u16, R>,
+    delivered: VecDeque<(u16, R)>,
     ack_due: bool,
     failed: bool,
     stats: ReliableStats,
 }
 
-impl<M: Clone> Reliable<M> {
+impl<S: Clone, R> Reliable<S, R> {
     /// A fresh transport: Ns and Nr start at 0, the peer window at 4.
     pub fn new(config: ReliableConfig) -> Self {
         Reliable {
@@ -260,7 +261,7 @@ impl<M: Clone> Reliable<M> {
     }
 
     /// Queues a message and returns its Ns, or gives it back when the queue is full.
-    pub fn send(&mut self, message: M) -> Result<u16, M> {
+    pub fn send(&mut self, message: S) -> Result<u16, S> {
         if self.queue.len() >= self.config.max_send_queue
             || self.queue.len() >= usize::from(seq::HALF)
         {
@@ -278,7 +279,7 @@ impl<M: Clone> Reliable<M> {
     }
 
     /// Handles a received header and body (`None` for an explicit acknowledgement).
-    pub fn receive(&mut self, now: Instant, ns: u16, nr: u16, message: Option<M>) -> Received {
+    pub fn receive(&mut self, now: Instant, ns: u16, nr: u16, message: Option<R>) -> Received {
         let in_flight = seq::distance(self.una, self.high_sent);
         let acked = seq::distance(self.una, nr);
         if acked > in_flight {
@@ -318,10 +319,10 @@ impl<M: Clone> Reliable<M> {
         }
     }
 
-    fn deliver(&mut self, message: M) {
+    fn deliver(&mut self, message: R) {
+        self.delivered.push_back((self.expected, message));
         self.expected = self.expected.wrapping_add(1);
         self.stats.delivered += 1;
-        self.delivered.push_back(message);
     }
 
     fn on_ack(&mut self, now: Instant, acked: u16) {
@@ -348,13 +349,13 @@ impl<M: Clone> Reliable<M> {
             .map(|_| now + self.config.retransmit_initial);
     }
 
-    /// The next message received in order, for the upper layer.
-    pub fn poll_delivered(&mut self) -> Option<M> {
+    /// The next message received in order, with its Ns, for the upper layer.
+    pub fn poll_delivered(&mut self) -> Option<(u16, R)> {
         self.delivered.pop_front()
     }
 
     /// The next thing to put on the wire, if any. Call until `None`.
-    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<M>> {
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit<S>> {
         if self.failed {
             return None;
         }
@@ -462,7 +463,7 @@ mod tests {
         let tx = drain(&mut a, t);
         assert_eq!((tx[0].ns, tx[0].nr), (0, 0));
         assert_eq!(b.receive(t, 0, 0, Some(1)), Received::InOrder);
-        assert_eq!(b.poll_delivered(), Some(1));
+        assert_eq!(b.poll_delivered(), Some((0, 1)));
         b.send(2).unwrap(); // SCCRP piggybacks the acknowledgement
         let tx = drain(&mut b, t);
         assert_eq!(tx.len(), 1);
@@ -494,8 +495,8 @@ mod tests {
         b.receive(t, 1, 0, Some(11));
         let _ = drain(&mut b, t);
         assert_eq!(b.receive(t, 1, 0, Some(11)), Received::Duplicate);
-        assert_eq!(b.poll_delivered(), Some(10));
-        assert_eq!(b.poll_delivered(), Some(11));
+        assert_eq!(b.poll_delivered(), Some((0, 10)));
+        assert_eq!(b.poll_delivered(), Some((1, 11)));
         assert_eq!(b.poll_delivered(), None);
         let tx = drain(&mut b, t);
         assert_eq!(tx.len(), 1);
@@ -511,7 +512,7 @@ mod tests {
         assert_eq!(b.receive(t, 2, 0, Some(2)), Received::Duplicate);
         assert_eq!(b.poll_delivered(), None);
         assert_eq!(b.receive(t, 0, 0, Some(0)), Received::InOrder);
-        let got: Vec<u32> = std::iter::from_fn(|| b.poll_delivered()).collect();
+        let got: Vec<u32> = std::iter::from_fn(|| b.poll_delivered().map(|d| d.1)).collect();
         assert_eq!(got, [0, 1, 2]);
         assert_eq!(b.held(), 0);
         assert_eq!(b.receive(t, 40, 0, Some(40)), Received::OutOfWindow);
@@ -623,7 +624,7 @@ mod tests {
         for tx in drain(&mut a, t) {
             b.receive(t, tx.ns, tx.nr, tx.message);
         }
-        let got: Vec<u32> = std::iter::from_fn(|| b.poll_delivered()).collect();
+        let got: Vec<u32> = std::iter::from_fn(|| b.poll_delivered().map(|d| d.1)).collect();
         assert_eq!(got, [0, 1, 2, 3, 4, 5]);
         assert_eq!(b.next_expected(), 4);
         let ack = drain(&mut b, t).pop().unwrap();

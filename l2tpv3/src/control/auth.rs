@@ -1,0 +1,415 @@
+//! Control message authentication (RFC 3931 sections 4.3 and 5.4.1) and AVP
+//! hiding (section 5.3).
+//!
+//! The primitives come from the RustCrypto crates `hmac`, `md-5` and `sha1`, and
+//! digests are compared with `subtle` in constant time: nothing here is hand-rolled.
+//!
+//! * Keys: the digest key is `HMAC-MD5(secret, 0x02)`, the hiding key
+//!   `HMAC-MD5(secret, 0x01)`, whatever the digest type.
+//! * Digest: `HMAC-H(key, sender_nonce || receiver_nonce || message)` over the whole
+//!   control message (from the control header on, after the zero Session ID over
+//!   IP) with the digest bytes of every Message Digest AVP set to zero. The SCCRQ
+//!   carries only its own nonce and is digested without nonces.
+//! * The Message Digest AVP immediately follows the 8-byte Message Type AVP, so its
+//!   value starts at a fixed offset (27 for the digest itself); a second one may
+//!   follow it directly.
+
+use hmac::{Hmac, Mac};
+use md5::{Digest as _, Md5};
+use rand_core::RngCore;
+use sha1::Sha1;
+use subtle::ConstantTimeEq;
+use thiserror::Error;
+
+/// Length of a derived key (an HMAC-MD5 output).
+pub const KEY_LEN: usize = 16;
+/// Nonce length this crate sends (the RFC recommends at least 16 bytes).
+pub const NONCE_LEN: usize = 16;
+/// Offset of the first Message Digest AVP in a control message (after the 12-byte
+/// header and the 8-byte Message Type AVP).
+pub const DIGEST_AVP_OFFSET: usize = 20;
+/// Attribute type of the Message Digest AVP.
+const MESSAGE_DIGEST: u16 = 59;
+
+/// The hash in a Message Digest AVP (section 5.4.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum DigestAlgorithm {
+    /// Digest Type 0, 16 bytes; every implementation must support it.
+    #[default]
+    HmacMd5,
+    /// Digest Type 1, 20 bytes.
+    HmacSha1,
+}
+
+impl DigestAlgorithm {
+    /// The Digest Type octet.
+    pub const fn digest_type(self) -> u8 {
+        match self {
+            DigestAlgorithm::HmacMd5 => 0,
+            DigestAlgorithm::HmacSha1 => 1,
+        }
+    }
+
+    /// The algorithm for a Digest Type octet.
+    pub const fn from_type(t: u8) -> Option<Self> {
+        match t {
+            0 => Some(DigestAlgorithm::HmacMd5),
+            1 => Some(DigestAlgorithm::HmacSha1),
+            _ => None,
+        }
+    }
+
+    /// Bytes of digest output.
+    pub const fn len(self) -> usize {
+        match self {
+            DigestAlgorithm::HmacMd5 => 16,
+            DigestAlgorithm::HmacSha1 => 20,
+        }
+    }
+
+    /// The Message Digest AVP Length: 6 header + 1 type + digest.
+    pub const fn avp_len(self) -> usize {
+        7 + self.len()
+    }
+}
+
+/// Why a message failed authentication. None of these changes any state.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum AuthError {
+    /// No Message Digest AVP at offset 20, where section 5.4.1 requires it.
+    #[error("no Message Digest AVP at offset {offset}")]
+    MissingDigest {
+        /// Where it was expected.
+        offset: usize,
+    },
+    /// The Message Digest AVP names an unknown digest type or has the wrong length.
+    #[error("Message Digest AVP at offset {offset}: digest type {digest_type} with AVP length {len}")]
+    BadDigestAvp {
+        /// Offset of the AVP.
+        offset: usize,
+        /// The Digest Type octet.
+        digest_type: u8,
+        /// The AVP Length.
+        len: usize,
+    },
+    /// No Message Digest AVP matched the expected value.
+    #[error("message digest does not verify")]
+    Mismatch,
+    /// A hidden AVP's embedded original length exceeds its value.
+    #[error("hidden AVP value of {available} bytes claims an original length of {claimed}")]
+    BadHiddenLength {
+        /// The Length of Original Value field.
+        claimed: usize,
+        /// Bytes after that field.
+        available: usize,
+    },
+    /// A hidden AVP is shorter than the 2-byte original length field.
+    #[error("hidden AVP value of {0} bytes is too short")]
+    HiddenTooShort(usize),
+}
+
+/// Keys derived from one shared secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// `HMAC-MD5(secret, 2)`: the Message Digest key.
+    pub digest: [u8; KEY_LEN],
+    /// `HMAC-MD5(secret, 1)`: the AVP hiding key.
+    pub hiding: [u8; KEY_LEN],
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys { .. }")
+    }
+}
+
+impl Keys {
+    /// Derives both keys from a shared secret (sections 5.3 and 5.4.1).
+    pub fn derive(secret: &[u8]) -> Keys {
+        Keys {
+            digest: hmac_md5(secret, &[&[2]]),
+            hiding: hmac_md5(secret, &[&[1]]),
+        }
+    }
+}
+
+fn hmac_md5(key: &[u8], parts: &[&[u8]]) -> [u8; 16] {
+    let mut mac = Hmac::<Md5>::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn hmac_sha1(key: &[u8], parts: &[&[u8]]) -> [u8; 20] {
+    let mut mac = Hmac::<Sha1>::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// The nonces of a control connection as the *sender* of a message sees them.
+///
+/// For a message we send, `sender` is our nonce and `receiver` the peer's; to
+/// verify a received message the roles swap. The SCCRQ uses [`Nonces::NONE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Nonces<'a> {
+    /// Nonce of the message's sender ("local_nonce" in section 5.4.1).
+    pub sender: &'a [u8],
+    /// Nonce of the message's receiver ("remote_nonce").
+    pub receiver: &'a [u8],
+}
+
+impl Nonces<'_> {
+    /// No nonces: the SCCRQ's digest (and the unauthenticated integrity check).
+    pub const NONE: Nonces<'static> = Nonces {
+        sender: &[],
+        receiver: &[],
+    };
+}
+
+/// Computes the digest of `message`, whose digest fields must already be zero.
+pub fn compute_digest(
+    algorithm: DigestAlgorithm,
+    key: &[u8],
+    nonces: Nonces<'_>,
+    message: &[u8],
+) -> Vec<u8> {
+    let parts: [&[u8]; 3] = [nonces.sender, nonces.receiver, message];
+    match algorithm {
+        DigestAlgorithm::HmacMd5 => hmac_md5(key, &parts).to_vec(),
+        DigestAlgorithm::HmacSha1 => hmac_sha1(key, &parts).to_vec(),
+    }
+}
+
+/// Finds the Message Digest AVPs at their fixed place: `(value offset, algorithm)`
+/// of the first and, if present, the second.
+fn digest_fields(message: &[u8]) -> Result<Vec<(usize, DigestAlgorithm)>, AuthError> {
+    let mut found = Vec::with_capacity(2);
+    let mut offset = DIGEST_AVP_OFFSET;
+    while found.len() < 2 {
+        let Some(h) = message.get(offset..offset + 7) else {
+            break;
+        };
+        let len = usize::from(u16::from_be_bytes([h[0], h[1]]) & 0x3ff);
+        let vendor = u16::from_be_bytes([h[2], h[3]]);
+        let attr = u16::from_be_bytes([h[4], h[5]]);
+        if vendor != 0 || attr != MESSAGE_DIGEST {
+            break;
+        }
+        let alg = DigestAlgorithm::from_type(h[6])
+            .filter(|a| a.avp_len() == len && offset + len <= message.len())
+            .ok_or(AuthError::BadDigestAvp {
+                offset,
+                digest_type: h[6],
+                len,
+            })?;
+        found.push((offset + 7, alg));
+        offset += len;
+    }
+    if found.is_empty() {
+        return Err(AuthError::MissingDigest {
+            offset: DIGEST_AVP_OFFSET,
+        });
+    }
+    Ok(found)
+}
+
+/// Fills the Message Digest AVP(s) of an encoded control message in place.
+///
+/// `message` starts at the control header and must hold a Message Digest AVP (with
+/// any digest bytes) right after the Message Type AVP.
+pub fn sign(message: &mut [u8], key: &[u8], nonces: Nonces<'_>) -> Result<(), AuthError> {
+    let fields = digest_fields(message)?;
+    for &(at, alg) in &fields {
+        message[at..at + alg.len()].fill(0);
+    }
+    for &(at, alg) in &fields {
+        let d = compute_digest(alg, key, nonces, message);
+        message[at..at + alg.len()].copy_from_slice(&d);
+    }
+    Ok(())
+}
+
+/// Checks a received control message: accepted if any of its (at most two)
+/// Message Digest AVPs matches under any of `keys`. Comparison is constant time.
+pub fn verify(message: &[u8], keys: &[&[u8]], nonces: Nonces<'_>) -> Result<(), AuthError> {
+    let fields = digest_fields(message)?;
+    let mut zeroed = message.to_vec();
+    for &(at, alg) in &fields {
+        zeroed[at..at + alg.len()].fill(0);
+    }
+    let mut ok = subtle::Choice::from(0);
+    for &(at, alg) in &fields {
+        let received = &message[at..at + alg.len()];
+        for key in keys {
+            ok |= compute_digest(alg, key, nonces, &zeroed).ct_eq(received);
+        }
+    }
+    if bool::from(ok) {
+        Ok(())
+    } else {
+        Err(AuthError::Mismatch)
+    }
+}
+
+/// A fresh nonce from the caller's RNG.
+pub fn new_nonce(rng: &mut dyn RngCore) -> [u8; NONCE_LEN] {
+    let mut n = [0u8; NONCE_LEN];
+    rng.fill_bytes(&mut n);
+    n
+}
+
+/// Hides an AVP value (section 5.3): `2-byte length || value || padding`, XORed
+/// with the MD5 chain seeded by `attr_type || hiding key || random vector`.
+pub fn hide(
+    hiding_key: &[u8],
+    attr_type: u16,
+    random_vector: &[u8],
+    value: &[u8],
+    padding: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(2 + value.len() + padding.len());
+    out.extend_from_slice(&(value.len() as u16).to_be_bytes());
+    out.extend_from_slice(value);
+    out.extend_from_slice(padding);
+    let mut block = md5_block(&[&attr_type.to_be_bytes(), hiding_key, random_vector]);
+    for chunk_start in (0..out.len()).step_by(16) {
+        let end = (chunk_start + 16).min(out.len());
+        for (b, k) in out[chunk_start..end].iter_mut().zip(block.iter()) {
+            *b ^= k;
+        }
+        // The next block hashes the key with this ciphertext (the full 16 bytes).
+        if end < out.len() {
+            block = md5_block(&[hiding_key, &out[chunk_start..end]]);
+        }
+    }
+    out
+}
+
+/// Reverses [`hide`] and returns the original value without padding.
+pub fn unhide(
+    hiding_key: &[u8],
+    attr_type: u16,
+    random_vector: &[u8],
+    hidden: &[u8],
+) -> Result<Vec<u8>, AuthError> {
+    if hidden.len() < 2 {
+        return Err(AuthError::HiddenTooShort(hidden.len()));
+    }
+    let mut out = hidden.to_vec();
+    let mut block = md5_block(&[&attr_type.to_be_bytes(), hiding_key, random_vector]);
+    for chunk_start in (0..out.len()).step_by(16) {
+        let end = (chunk_start + 16).min(out.len());
+        let next = md5_block(&[hiding_key, &hidden[chunk_start..end]]);
+        for (b, k) in out[chunk_start..end].iter_mut().zip(block.iter()) {
+            *b ^= k;
+        }
+        block = next;
+    }
+    let claimed = usize::from(u16::from_be_bytes([out[0], out[1]]));
+    if claimed > out.len() - 2 {
+        return Err(AuthError::BadHiddenLength {
+            claimed,
+            available: out.len() - 2,
+        });
+    }
+    out.drain(..2);
+    out.truncate(claimed);
+    Ok(out)
+}
+
+fn md5_block(parts: &[&[u8]]) -> [u8; 16] {
+    let mut h = Md5::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hand-built SCCRQ-like message: header, Message Type AVP, an MD5 digest AVP
+    /// and a Host Name AVP.
+    fn message(alg: DigestAlgorithm) -> Vec<u8> {
+        let mut m = vec![0xc8, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+        m.extend_from_slice(&[0x80, 0x08, 0, 0, 0, 0, 0, 1]);
+        m.extend_from_slice(&[0x80, alg.avp_len() as u8, 0, 0, 0, 59, alg.digest_type()]);
+        m.extend(std::iter::repeat_n(0xaa, alg.len()));
+        m.extend_from_slice(&[0x80, 0x0a, 0, 0, 0, 7, b'l', b'c', b'c', b'e']);
+        let len = m.len() as u16;
+        m[2..4].copy_from_slice(&len.to_be_bytes());
+        m
+    }
+
+    #[test]
+    fn sign_then_verify_both_algorithms() {
+        let keys = Keys::derive(b"secret");
+        for alg in [DigestAlgorithm::HmacMd5, DigestAlgorithm::HmacSha1] {
+            let mut m = message(alg);
+            let ours = [1u8; 16];
+            let theirs = [2u8; 16];
+            let send = Nonces {
+                sender: &ours,
+                receiver: &theirs,
+            };
+            sign(&mut m, &keys.digest, send).unwrap();
+            let recv = Nonces {
+                sender: &ours,
+                receiver: &theirs,
+            };
+            verify(&m, &[&keys.digest], recv).unwrap();
+            // Swapped nonces, another key, or one flipped bit all fail.
+            let swapped = Nonces {
+                sender: &theirs,
+                receiver: &ours,
+            };
+            assert_eq!(verify(&m, &[&keys.digest], swapped), Err(AuthError::Mismatch));
+            let other = Keys::derive(b"other");
+            assert_eq!(verify(&m, &[&other.digest], recv), Err(AuthError::Mismatch));
+            // Either of two configured secrets is accepted.
+            verify(&m, &[&other.digest, &keys.digest], recv).unwrap();
+            let last = m.len() - 1;
+            m[last] ^= 1;
+            assert_eq!(verify(&m, &[&keys.digest], recv), Err(AuthError::Mismatch));
+        }
+    }
+
+    #[test]
+    fn missing_or_bad_digest_avp() {
+        let mut m = message(DigestAlgorithm::HmacMd5);
+        m[25] = 7; // attribute type no longer 59
+        assert_eq!(
+            verify(&m, &[b"k"], Nonces::NONE),
+            Err(AuthError::MissingDigest { offset: 20 })
+        );
+        let mut m = message(DigestAlgorithm::HmacMd5);
+        m[26] = 1; // claims SHA-1 with an MD5-sized AVP
+        assert!(matches!(
+            verify(&m, &[b"k"], Nonces::NONE),
+            Err(AuthError::BadDigestAvp { offset: 20, .. })
+        ));
+        assert!(verify(&m[..22], &[b"k"], Nonces::NONE).is_err());
+    }
+
+    #[test]
+    fn hide_unhide_round_trip() {
+        let keys = Keys::derive(b"secret");
+        let rv = [9u8; 16];
+        for len in [0usize, 1, 13, 14, 15, 30, 100] {
+            let value: Vec<u8> = (0..len as u8).collect();
+            let hidden = hide(&keys.hiding, 7, &rv, &value, &[0x55; 5]);
+            assert_eq!(hidden.len(), 2 + len + 5);
+            if len > 0 {
+                assert_ne!(&hidden[2..2 + len], &value[..]);
+            }
+            assert_eq!(unhide(&keys.hiding, 7, &rv, &hidden).unwrap(), value);
+            // A different attribute type yields different bytes.
+            assert_ne!(unhide(&keys.hiding, 8, &rv, &hidden).ok(), Some(value));
+        }
+        assert_eq!(unhide(&keys.hiding, 7, &rv, &[1]), Err(AuthError::HiddenTooShort(1)));
+    }
+}
