@@ -50,6 +50,15 @@ impl ReplayWindow {
         }
     }
 
+    /// A window whose highest accepted number is `top` and in which every number at
+    /// or below `top` counts as seen: for resuming an SA from persisted state.
+    pub fn resume_at(top: u64) -> Self {
+        ReplayWindow {
+            top,
+            ring: [u64::MAX; BLOCKS],
+        }
+    }
+
     /// Highest sequence number accepted so far.
     pub fn top(&self) -> u64 {
         self.top
@@ -110,8 +119,9 @@ impl ReplayWindow {
                 th.checked_add(1)
             }
         } else if seq_lo >= bottom {
-            // Window spans two subspaces; this one is in the lower.
-            th.checked_sub(1)
+            // Window spans two subspaces; this one is in the lower. In subspace 0
+            // there is no lower one: the number is ahead of the window.
+            Some(th.saturating_sub(1))
         } else {
             Some(th)
         };
@@ -164,7 +174,11 @@ mod tests {
         // Late packet from before the wrap still maps to the lower subspace.
         assert_eq!(w.infer_esn(0xffff_fff8), Some(0xffff_fff8));
         assert_eq!(w.infer_esn(10), Some(0x1_0000_000a));
-        // Before anything, low numbers are in subspace 0.
+        // Before anything, every number is in subspace 0.
         assert_eq!(ReplayWindow::new().infer_esn(7), Some(7));
+        assert_eq!(
+            ReplayWindow::new().infer_esn(0xffff_fffd),
+            Some(0xffff_fffd)
+        );
     }
 }

@@ -237,6 +237,12 @@ impl SecurityAssociation {
         self.seq = next.saturating_sub(1);
     }
 
+    /// Inbound: resume after `highest`, the last sequence number accepted before a
+    /// restart; every number at or below it is refused from now on.
+    pub fn resume_inbound_at(&mut self, highest: u64) {
+        self.replay = ReplayWindow::resume_at(highest);
+    }
+
     /// Lifecycle transitions as a table over (state, event).
     fn on(&mut self, ev: LimitEvent) {
         let (spi, direction) = (self.spi, self.direction);

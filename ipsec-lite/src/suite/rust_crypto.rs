@@ -120,7 +120,9 @@ pub(super) fn mac(alg: MacAlgorithm, key: &[u8]) -> Result<Box<dyn IcvMac>, Cryp
     let bad = |_| CryptoError::Backend;
     Ok(Box::new(match alg {
         MacAlgorithm::Sha1 => RcMac::Sha1(<Hmac<Sha1> as Mac>::new_from_slice(key).map_err(bad)?),
-        MacAlgorithm::Sha256 => RcMac::Sha256(<Hmac<Sha256> as Mac>::new_from_slice(key).map_err(bad)?),
+        MacAlgorithm::Sha256 => {
+            RcMac::Sha256(<Hmac<Sha256> as Mac>::new_from_slice(key).map_err(bad)?)
+        }
     }))
 }
 
