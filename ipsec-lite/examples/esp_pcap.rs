@@ -1,0 +1,174 @@
+//! Write ESP packets produced by this crate, for every suite, into a pcap file plus
+//! the matching Wireshark `esp_sa` table, so tshark can decrypt and check them.
+//!
+//! ```text
+//! cargo run -p ipsec-lite --example esp_pcap -- OUTDIR
+//! ```
+//!
+//! Writes `OUTDIR/esp.pcap`, `OUTDIR/esp_sa` and `OUTDIR/expected.txt` (one line per
+//! packet: SPI, suite and whether it is UDP-encapsulated). Each packet carries an
+//! L2TPv3 data message (UDP port 1701, session 1, default L2-specific sublayer) with
+//! an Ethernet ARP request inside, in transport mode; for each suite a second packet
+//! goes through RFC 3948 UDP encapsulation on port 4500.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use ipsec_lite::natt;
+use ipsec_lite::sa::{Direction, Lifetimes, SaParams, SecurityAssociation};
+use ipsec_lite::suite::{Backend, Suite};
+use pcap_file::pcap::{PcapPacket, PcapWriter};
+
+/// Wireshark 4.x `esp_sa` names of a suite; `None` where tshark has no decoder.
+fn wireshark_names(suite: Suite) -> Option<(&'static str, &'static str)> {
+    Some(match suite {
+        Suite::AesGcm128 | Suite::AesGcm256 => ("AES-GCM with 16 octet ICV [RFC4106]", "NULL"),
+        Suite::AesCbc128HmacSha1 | Suite::AesCbc256HmacSha1 => {
+            ("AES-CBC [RFC3602]", "HMAC-SHA-1-96 [RFC2404]")
+        }
+        Suite::AesCbc128HmacSha256 | Suite::AesCbc256HmacSha256 => {
+            ("AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]")
+        }
+        Suite::ChaCha20Poly1305 => return None,
+    })
+}
+
+fn ipv4_checksum(h: &[u8]) -> u16 {
+    let mut s: u32 = 0;
+    for c in h.chunks(2) {
+        s += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// Ethernet + IPv4 around `l4` (protocol `proto`).
+fn frame(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + l4.len()) as u16;
+    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip.extend(src.octets());
+    ip.extend(dst.octets());
+    let c = ipv4_checksum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend(ip);
+    f.extend(l4);
+    f
+}
+
+/// UDP/1701 carrying an L2TPv3 data message with an ARP request inside, followed by
+/// `extra` bytes of Ethernet trailer (so payload lengths, and so padding, vary).
+fn l2tp_udp(n: u8, extra: usize) -> Vec<u8> {
+    // Flags and version 3, reserved, session ID 1, L2-specific sublayer (RFC 3931 4.1.2.2).
+    let mut l2tp = vec![0, 3, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
+    // Inner Ethernet: broadcast ARP request.
+    l2tp.extend([0xff; 6]);
+    l2tp.extend([0x02, 0, 0, 0, 0x10, n]);
+    l2tp.extend([0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 1]);
+    l2tp.extend([0x02, 0, 0, 0, 0x10, n, 10, 0, 0, 1]);
+    l2tp.extend([0; 6]);
+    l2tp.extend([10, 0, 0, 2]);
+    l2tp.extend(vec![0u8; extra]);
+    let mut udp = vec![0x06, 0xa5, 0x06, 0xa5, 0, 0, 0, 0];
+    let len = (8 + l2tp.len()) as u16;
+    udp[4..6].copy_from_slice(&len.to_be_bytes());
+    udp.extend(l2tp);
+    udp
+}
+
+fn main() {
+    let out = std::env::args().nth(1).expect("usage: esp_pcap OUTDIR");
+    std::fs::create_dir_all(&out).unwrap();
+    let now = Instant::now();
+    let mut pcap =
+        PcapWriter::new(std::fs::File::create(format!("{out}/esp.pcap")).unwrap()).unwrap();
+    let mut sa_table = String::new();
+    let mut expected = String::new();
+    let mut t = 0u64;
+    for (i, suite) in Suite::ALL.into_iter().enumerate() {
+        let Some((enc_name, auth_name)) = wireshark_names(suite) else {
+            continue;
+        };
+        let i = i as u8;
+        let src = Ipv4Addr::new(192, 0, 2, 1);
+        let dst = Ipv4Addr::new(192, 0, 2, 10 + i);
+        let spi = 0x0001_0000 + u32::from(i);
+        let enc_key: Vec<u8> = (0..suite.enc_key_len())
+            .map(|k| (k as u8).wrapping_mul(7) ^ i)
+            .collect();
+        let auth_key: Vec<u8> = (0..suite.auth_key_len())
+            .map(|k| (k as u8).wrapping_mul(13) ^ i)
+            .collect();
+        let params = SaParams {
+            spi,
+            direction: Direction::Outbound,
+            suite,
+            enc_key: enc_key.clone(),
+            auth_key: auth_key.clone(),
+            esn: false,
+            lifetimes: Lifetimes::default(),
+        };
+        let mut sa = SecurityAssociation::new(now, &params, Backend::default()).unwrap();
+        writeln!(
+            sa_table,
+            "\"IPv4\",\"{src}\",\"{dst}\",\"{spi:#010x}\",\"{enc_name}\",\"0x{}\",\"{auth_name}\",\"0x{}\"",
+            hex::encode(&enc_key),
+            hex::encode(&auth_key)
+        )
+        .unwrap();
+        for natt_encap in [false, true] {
+            let payload = l2tp_udp(i, usize::from(i) * 3 + usize::from(natt_encap) * 5);
+            let head = natt::UDP_HEADER_LEN + sa.headroom();
+            let mut buf = vec![0u8; head + payload.len() + sa.tailroom(payload.len())];
+            buf[head..head + payload.len()].copy_from_slice(&payload);
+            let esp = sa
+                .seal(now, &mut buf, head..head + payload.len(), 17)
+                .unwrap()
+                .to_vec();
+            let f = if natt_encap {
+                let mut udp = vec![0u8; natt::UDP_HEADER_LEN];
+                natt::emit_udp_header(&mut udp, natt::NATT_PORT, natt::NATT_PORT, esp.len())
+                    .unwrap();
+                udp.extend(&esp);
+                frame(src, dst, 17, &udp)
+            } else {
+                frame(src, dst, 50, &esp)
+            };
+            t += 1;
+            pcap.write_packet(&PcapPacket::new(
+                Duration::from_millis(t),
+                f.len() as u32,
+                &f,
+            ))
+            .unwrap();
+            writeln!(expected, "{spi:#010x} {suite} natt={natt_encap}").unwrap();
+        }
+    }
+    // A NAT keepalive too: tshark must show it as such, not as malformed ESP.
+    let mut udp = vec![0u8; natt::UDP_HEADER_LEN];
+    natt::emit_udp_header(&mut udp, natt::NATT_PORT, natt::NATT_PORT, 1).unwrap();
+    udp.extend(natt::KEEPALIVE);
+    let f = frame(
+        Ipv4Addr::new(192, 0, 2, 1),
+        Ipv4Addr::new(192, 0, 2, 10),
+        17,
+        &udp,
+    );
+    pcap.write_packet(&PcapPacket::new(
+        Duration::from_millis(t + 1),
+        f.len() as u32,
+        &f,
+    ))
+    .unwrap();
+    std::fs::File::create(format!("{out}/esp_sa"))
+        .unwrap()
+        .write_all(sa_table.as_bytes())
+        .unwrap();
+    std::fs::write(format!("{out}/expected.txt"), expected).unwrap();
+    println!("wrote {out}/esp.pcap, {out}/esp_sa, {out}/expected.txt");
+}
