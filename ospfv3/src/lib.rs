@@ -74,3 +74,4 @@ pub use compare::{Freshness, compare};
 pub use error::{DecodeError, Result};
 pub use lsa::{ChecksumMode, Lsa, LsaBody, LsaHeader, LsaType, RawLsa};
 pub use packet::{Datagram, DecodeOptions, Packet, PacketBody, PacketHeader, PacketType};
+pub mod engine;

@@ -159,7 +159,9 @@ impl Iface {
 
     /// The most LSA headers (20 bytes) or bytes of LSAs one packet can carry.
     pub(super) fn payload_room(&self) -> usize {
-        usize::from(self.cfg.mtu).saturating_sub(PACKET_OVERHEAD).max(200)
+        usize::from(self.cfg.mtu)
+            .saturating_sub(PACKET_OVERHEAD)
+            .max(200)
     }
 }
 
@@ -181,6 +183,7 @@ pub struct Router {
     pub(super) next_ext_id: u32,
     pub(super) last_originated: HashMap<LsaKey, Instant>,
     pub(super) originate_needed: bool,
+    pub(super) originating: bool,
     pub(super) originate_at: Option<Instant>,
     pub(super) wrap_pending: BTreeSet<LsaKey>,
     pub(super) housekeeping_at: Option<Instant>,
@@ -211,6 +214,7 @@ impl Router {
             next_ext_id: 1,
             last_originated: HashMap::new(),
             originate_needed: false,
+            originating: false,
             originate_at: None,
             wrap_pending: BTreeSet::new(),
             housekeeping_at: None,
@@ -255,7 +259,12 @@ impl Router {
     pub fn neighbors(&self, ifindex: u32) -> Vec<(Ipv4Addr, NeighborState)> {
         self.ifaces
             .get(&ifindex)
-            .map(|i| i.neighbors.values().map(|n| (n.router_id, n.state)).collect())
+            .map(|i| {
+                i.neighbors
+                    .values()
+                    .map(|n| (n.router_id, n.state))
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -443,11 +452,15 @@ impl Router {
             }
             let nbrs: Vec<Ipv4Addr> = self.ifaces[&ifindex].neighbors.keys().copied().collect();
             for rid in nbrs {
-                let Some(n) = self.ifaces.get(&ifindex).and_then(|i| i.neighbors.get(&rid))
+                let Some(n) = self
+                    .ifaces
+                    .get(&ifindex)
+                    .and_then(|i| i.neighbors.get(&rid))
                 else {
                     continue;
                 };
-                let (inact, dd, lsr, rx) = (n.inactivity_at, n.dd_rxmt_at, n.lsr_rxmt_at, n.rxmt_at);
+                let (inact, dd, lsr, rx) =
+                    (n.inactivity_at, n.dd_rxmt_at, n.lsr_rxmt_at, n.rxmt_at);
                 if inact <= now {
                     self.nsm(now, ifindex, rid, NeighborEvent::InactivityTimer);
                     continue;
@@ -634,7 +647,8 @@ impl Router {
         }
         // Addressing (RFC 5340 4.2.2 / 2328 8.2): AllDRouters only as DR or BDR.
         let dst_ok = dst == ALL_SPF_ROUTERS
-            || (dst == ALL_D_ROUTERS && matches!(i.state, InterfaceState::Dr | InterfaceState::Backup))
+            || (dst == ALL_D_ROUTERS
+                && matches!(i.state, InterfaceState::Dr | InterfaceState::Backup))
             || dst == i.cfg.link_local;
         if !dst_ok || src == i.cfg.link_local {
             self.counters.rx_dropped += 1;
@@ -703,7 +717,9 @@ impl Router {
             }
         };
         if !matches!(packet.body, PacketBody::Hello(_))
-            && !self.ifaces[&ifindex].neighbors.contains_key(&header.router_id)
+            && !self.ifaces[&ifindex]
+                .neighbors
+                .contains_key(&header.router_id)
         {
             self.counters.rx_dropped += 1;
             return;
@@ -731,7 +747,14 @@ impl Router {
     }
 
     /// Hello receipt (RFC 2328 10.5, RFC 5340 4.2.2.1).
-    fn receive_hello(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, src: Ipv6Addr, h: Hello) {
+    fn receive_hello(
+        &mut self,
+        now: Instant,
+        ifindex: u32,
+        rid: Ipv4Addr,
+        src: Ipv6Addr,
+        h: Hello,
+    ) {
         let me = self.cfg.router_id;
         let max_nbrs = self.cfg.limits.max_neighbors;
         let Some(i) = self.ifaces.get_mut(&ifindex) else {

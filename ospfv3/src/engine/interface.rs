@@ -131,7 +131,11 @@ pub fn elect(me: Candidate, neighbors: &[Candidate]) -> (Ipv4Addr, Ipv4Addr) {
         }
         return (dr2, bdr2);
     }
-    let bdr = if bdr == dr { Ipv4Addr::UNSPECIFIED } else { bdr };
+    let bdr = if bdr == dr {
+        Ipv4Addr::UNSPECIFIED
+    } else {
+        bdr
+    };
     (dr, bdr)
 }
 
@@ -154,8 +158,16 @@ mod tests {
         Candidate {
             router_id: Ipv4Addr::new(id, id, id, id),
             priority: prio,
-            dr: if dr == 0 { Ipv4Addr::UNSPECIFIED } else { Ipv4Addr::new(dr, dr, dr, dr) },
-            bdr: if bdr == 0 { Ipv4Addr::UNSPECIFIED } else { Ipv4Addr::new(bdr, bdr, bdr, bdr) },
+            dr: if dr == 0 {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                Ipv4Addr::new(dr, dr, dr, dr)
+            },
+            bdr: if bdr == 0 {
+                Ipv4Addr::UNSPECIFIED
+            } else {
+                Ipv4Addr::new(bdr, bdr, bdr, bdr)
+            },
         }
     }
     fn ip(id: u8) -> Ipv4Addr {
@@ -164,13 +176,19 @@ mod tests {
 
     #[test]
     fn fresh_lan_elects_highest_as_dr_and_next_as_bdr() {
-        let (dr, bdr) = elect(c(1, 1, 0, 0), &[c(2, 1, 0, 0), c(3, 1, 0, 0), c(4, 1, 0, 0)]);
+        let (dr, bdr) = elect(
+            c(1, 1, 0, 0),
+            &[c(2, 1, 0, 0), c(3, 1, 0, 0), c(4, 1, 0, 0)],
+        );
         // No one declared: BDR is the best (4), DR falls back to it, then step 4 does
         // not apply to router 1; the result must not name the same router twice.
         assert_eq!(dr, ip(4));
         assert_ne!(bdr, dr);
         // Router 4 itself runs step 4 and ends up DR with 3 as BDR.
-        let (dr, bdr) = elect(c(4, 1, 0, 0), &[c(1, 1, 0, 0), c(2, 1, 0, 0), c(3, 1, 0, 0)]);
+        let (dr, bdr) = elect(
+            c(4, 1, 0, 0),
+            &[c(1, 1, 0, 0), c(2, 1, 0, 0), c(3, 1, 0, 0)],
+        );
         assert_eq!((dr, bdr), (ip(4), ip(3)));
     }
 
@@ -191,11 +209,29 @@ mod tests {
     fn ism_table() {
         use InterfaceEvent as E;
         use InterfaceState as S;
-        assert_eq!(ism_transition(S::Down, E::InterfaceUp, false, true).0, S::PointToPoint);
-        assert_eq!(ism_transition(S::Down, E::InterfaceUp, true, true).0, S::Waiting);
-        assert_eq!(ism_transition(S::Down, E::InterfaceUp, true, false).0, S::DrOther);
-        assert_eq!(ism_transition(S::Waiting, E::WaitTimer, true, true).1, IsmAction::Elect);
-        assert_eq!(ism_transition(S::Dr, E::InterfaceDown, true, true), (S::Down, IsmAction::Reset));
-        assert_eq!(ism_transition(S::PointToPoint, E::NeighborChange, false, true).1, IsmAction::None);
+        assert_eq!(
+            ism_transition(S::Down, E::InterfaceUp, false, true).0,
+            S::PointToPoint
+        );
+        assert_eq!(
+            ism_transition(S::Down, E::InterfaceUp, true, true).0,
+            S::Waiting
+        );
+        assert_eq!(
+            ism_transition(S::Down, E::InterfaceUp, true, false).0,
+            S::DrOther
+        );
+        assert_eq!(
+            ism_transition(S::Waiting, E::WaitTimer, true, true).1,
+            IsmAction::Elect
+        );
+        assert_eq!(
+            ism_transition(S::Dr, E::InterfaceDown, true, true),
+            (S::Down, IsmAction::Reset)
+        );
+        assert_eq!(
+            ism_transition(S::PointToPoint, E::NeighborChange, false, true).1,
+            IsmAction::None
+        );
     }
 }

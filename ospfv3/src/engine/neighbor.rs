@@ -46,6 +46,7 @@ pub struct Neighbor {
     pub(super) summary: VecDeque<LsaHeader>,
     pub(super) requests: BTreeMap<LsaKey, LsaHeader>,
     pub(super) lsr_rxmt_at: Option<Instant>,
+    pub(super) last_lsr: Vec<LsaKey>,
     pub(super) retransmit: BTreeMap<LsaKey, LsaHeader>,
     pub(super) rxmt_at: Option<Instant>,
     pub(super) auth_seq: u64,
@@ -72,6 +73,7 @@ impl Neighbor {
             summary: VecDeque::new(),
             requests: BTreeMap::new(),
             lsr_rxmt_at: None,
+            last_lsr: Vec::new(),
             retransmit: BTreeMap::new(),
             rxmt_at: None,
             auth_seq: 0,
@@ -125,7 +127,13 @@ impl Router {
         n.master = true;
         n.sent_more = true;
         n.last_rx_dd = None;
-        self.send_dd(now, ifindex, rid, DdFlags::I | DdFlags::M | DdFlags::MS, Vec::new());
+        self.send_dd(
+            now,
+            ifindex,
+            rid,
+            DdFlags::I | DdFlags::M | DdFlags::MS,
+            Vec::new(),
+        );
     }
 
     /// Builds the database summary list (RFC 2328 10.3, NegotiationDone).
@@ -145,7 +153,11 @@ impl Router {
         }
     }
 
-    pub(super) fn nbr_mut(&mut self, ifindex: u32, rid: Ipv4Addr) -> Option<&mut super::neighbor::Neighbor> {
+    pub(super) fn nbr_mut(
+        &mut self,
+        ifindex: u32,
+        rid: Ipv4Addr,
+    ) -> Option<&mut super::neighbor::Neighbor> {
         self.ifaces
             .get_mut(&ifindex)
             .and_then(|i| i.neighbors.get_mut(&rid))
@@ -201,10 +213,7 @@ impl Router {
 
     /// Sends the next DD of the exchange: as many summary headers as fit.
     fn send_next_dd(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr) {
-        let room = self
-            .ifaces
-            .get(&ifindex)
-            .map_or(200, |i| i.payload_room());
+        let room = self.ifaces.get(&ifindex).map_or(200, |i| i.payload_room());
         let per = (room.saturating_sub(12) / 20).max(1);
         let Some(n) = self.nbr_mut(ifindex, rid) else {
             return;
@@ -409,8 +418,10 @@ impl Router {
                 advertising_router: h.advertising_router,
             })
             .collect();
+        let keys: Vec<LsaKey> = n.requests.keys().take(per).copied().collect();
         if let Some(n) = self.nbr_mut(ifindex, rid) {
             n.lsr_rxmt_at = Some(now + rxmt);
+            n.last_lsr = keys;
         }
         self.send_packet(
             ifindex,
@@ -420,7 +431,13 @@ impl Router {
     }
 
     /// Link State Request receipt (RFC 2328 10.7).
-    pub(super) fn receive_lsr(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, r: LinkStateRequest) {
+    pub(super) fn receive_lsr(
+        &mut self,
+        now: Instant,
+        ifindex: u32,
+        rid: Ipv4Addr,
+        r: LinkStateRequest,
+    ) {
         let Some(n) = self.nbr_mut(ifindex, rid) else {
             return;
         };

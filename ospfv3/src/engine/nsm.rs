@@ -101,9 +101,7 @@ pub fn nsm_transition(
         (S::Exchange, E::ExchangeDone) => (S::Loading, NsmAction::None),
         (S::Loading, E::LoadingDone) => (S::Full, NsmAction::None),
         (S::TwoWay, E::AdjOk) if input.adjacency_wanted => (S::ExStart, NsmAction::StartExStart),
-        (S::ExStart | S::Exchange | S::Loading | S::Full, E::AdjOk)
-            if !input.adjacency_wanted =>
-        {
+        (S::ExStart | S::Exchange | S::Loading | S::Full, E::AdjOk) if !input.adjacency_wanted => {
             (S::TwoWay, NsmAction::ClearLists)
         }
         (S::Exchange | S::Loading | S::Full, E::SeqNumberMismatch | E::BadLsReq) => {
@@ -141,11 +139,20 @@ mod tests {
             s = nsm_transition(s, ev, adj).0;
             assert_eq!(s, want);
         }
-        assert_eq!(nsm_transition(s, E::SeqNumberMismatch, adj), (S::ExStart, NsmAction::RestartExchange));
+        assert_eq!(
+            nsm_transition(s, E::SeqNumberMismatch, adj),
+            (S::ExStart, NsmAction::RestartExchange)
+        );
         assert_eq!(nsm_transition(s, E::OneWayReceived, adj).0, S::Init);
         assert_eq!(nsm_transition(s, E::InactivityTimer, adj).0, S::Down);
         // DROther to DROther stays 2-Way; ExchangeDone in ExStart is ignored.
-        assert_eq!(nsm_transition(S::Init, E::TwoWayReceived, NsmInput::default()).0, S::TwoWay);
-        assert_eq!(nsm_transition(S::ExStart, E::ExchangeDone, adj).0, S::ExStart);
+        assert_eq!(
+            nsm_transition(S::Init, E::TwoWayReceived, NsmInput::default()).0,
+            S::TwoWay
+        );
+        assert_eq!(
+            nsm_transition(S::ExStart, E::ExchangeDone, adj).0,
+            S::ExStart
+        );
     }
 }

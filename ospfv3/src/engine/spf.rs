@@ -92,8 +92,11 @@ impl Graph {
         nkeys.sort_unstable();
         ids.extend(rkeys.iter().map(|&r| VertexId::Router(r)));
         ids.extend(nkeys.iter().map(|&(d, i)| VertexId::Network(d, i)));
-        let index: HashMap<VertexId, u32> =
-            ids.iter().enumerate().map(|(i, v)| (*v, i as u32)).collect();
+        let index: HashMap<VertexId, u32> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (*v, i as u32))
+            .collect();
         // Back-link sets for the two-way check.
         let mut p2p: HashSet<(u32, u32)> = HashSet::new();
         let mut transit: HashSet<(u32, (u32, u32))> = HashSet::new();
@@ -372,9 +375,14 @@ mod tests {
     fn triangle_with_ecmp_and_one_way_link() {
         let mut t = Topology::default();
         // 1 -1- 2 -1- 3, 1 -2- 3; and 1 -> 4 one-way only.
-        t.routers.insert(1, vec![p2p(1, 10, 20, 2), p2p(2, 11, 30, 3), p2p(1, 12, 40, 4)]);
-        t.routers.insert(2, vec![p2p(1, 20, 10, 1), p2p(1, 21, 31, 3)]);
-        t.routers.insert(3, vec![p2p(2, 30, 11, 1), p2p(1, 31, 21, 2)]);
+        t.routers.insert(
+            1,
+            vec![p2p(1, 10, 20, 2), p2p(2, 11, 30, 3), p2p(1, 12, 40, 4)],
+        );
+        t.routers
+            .insert(2, vec![p2p(1, 20, 10, 1), p2p(1, 21, 31, 3)]);
+        t.routers
+            .insert(3, vec![p2p(2, 30, 11, 1), p2p(1, 31, 21, 2)]);
         t.routers.insert(4, vec![]);
         let g = Graph::build(&t);
         let tree = SpfTree::compute(&g, VertexId::Router(1), &ll);
@@ -409,9 +417,21 @@ mod tests {
         let i3 = g.index_of(VertexId::Router(3)).unwrap();
         assert_eq!(tree.distance(i3), Some(10));
         let nh: Vec<_> = tree.next_hops(i3).collect();
-        assert_eq!(nh, vec![NextHop { ifindex: 20, addr: ll(20, 3) }]);
+        assert_eq!(
+            nh,
+            vec![NextHop {
+                ifindex: 20,
+                addr: ll(20, 3)
+            }]
+        );
         let n = g.index_of(VertexId::Network(1, 10)).unwrap();
         let nh: Vec<_> = tree.next_hops(n).collect();
-        assert_eq!(nh, vec![NextHop { ifindex: 20, addr: None }]);
+        assert_eq!(
+            nh,
+            vec![NextHop {
+                ifindex: 20,
+                addr: None
+            }]
+        );
     }
 }

@@ -1,0 +1,390 @@
+//! Origination of our own LSAs (RFC 5340 4.4.3, RFC 2328 12.4): Router-LSA,
+//! Network-LSA as DR, Link-LSA per interface, Intra-Area-Prefix-LSAs (our stub and
+//! loopback prefixes on every router, with the LA bit on /128 host addresses; the
+//! transit network's prefixes as DR), AS-External-LSAs for redistributed prefixes.
+//! Also MinLSInterval, refresh at LSRefreshTime, premature aging (flushing),
+//! sequence-number wrap, and the periodic aging housekeeping (RFC 2328 14).
+
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use crate::compare::{Freshness, compare};
+use crate::constants::{
+    INITIAL_SEQUENCE_NUMBER, LS_REFRESH_TIME, MAX_AGE, MAX_SEQUENCE_NUMBER, MIN_LS_INTERVAL,
+};
+use crate::lsa::{
+    AsExternalLsa, IntraAreaPrefix, IntraAreaPrefixLsa, LinkLsa, Lsa, LsaBody, LsaHeader, LsaType,
+    NetworkLsa, RouterFlags, RouterLink, RouterLinkType, RouterLsa,
+};
+use crate::prefix::{Prefix, PrefixOptions};
+
+use super::config::NetworkType;
+use super::instance::Router;
+use super::interface::InterfaceState;
+use super::lsdb::{LsaKey, Scope};
+use super::nsm::NeighborState;
+
+impl Router {
+    fn own_key(&self, scope: Scope, ls_type: LsaType, ls_id: u32) -> LsaKey {
+        LsaKey {
+            scope,
+            ls_type,
+            adv_router: self.cfg.router_id,
+            ls_id: Ipv4Addr::from(ls_id),
+        }
+    }
+
+    /// The LSAs we should be originating now, by key.
+    pub(super) fn desired(&self) -> Vec<(LsaKey, LsaBody)> {
+        let me = self.cfg.router_id;
+        let opts = self.options(None);
+        let mut out = Vec::new();
+        let mut links = Vec::new();
+        let mut stub = Vec::new();
+        for (&ifindex, i) in &self.ifaces {
+            let cost = i.cfg.cost;
+            let host = |p: &super::config::Ipv6Prefix, metric: u16| {
+                let mut o = PrefixOptions::empty();
+                if p.len == 128 {
+                    o |= PrefixOptions::LA;
+                }
+                IntraAreaPrefix {
+                    prefix: Prefix::new(p.addr, p.len, o),
+                    metric,
+                }
+            };
+            if i.cfg.network_type == NetworkType::Loopback {
+                if i.state != InterfaceState::Down {
+                    stub.extend(i.cfg.prefixes.iter().map(|p| host(p, 0)));
+                }
+                continue;
+            }
+            if i.state == InterfaceState::Down {
+                continue;
+            }
+            if i.cfg.passive {
+                stub.extend(i.cfg.prefixes.iter().map(|p| host(p, cost)));
+                continue;
+            }
+            let full: Vec<_> = i
+                .neighbors
+                .values()
+                .filter(|n| n.state == NeighborState::Full)
+                .collect();
+            let mut transit = false;
+            match i.cfg.network_type {
+                NetworkType::PointToPoint => {
+                    for n in &full {
+                        links.push(RouterLink {
+                            link_type: RouterLinkType::PointToPoint,
+                            metric: cost,
+                            interface_id: ifindex,
+                            neighbor_interface_id: n.interface_id,
+                            neighbor_router_id: n.router_id,
+                        });
+                    }
+                }
+                NetworkType::Broadcast => {
+                    let dr_full = i.dr == me && !full.is_empty();
+                    let to_dr = i
+                        .neighbors
+                        .get(&i.dr)
+                        .filter(|n| n.state == NeighborState::Full);
+                    if dr_full || to_dr.is_some() {
+                        transit = true;
+                        let dr_ifid = to_dr.map_or(ifindex, |n| n.interface_id);
+                        links.push(RouterLink {
+                            link_type: RouterLinkType::Transit,
+                            metric: cost,
+                            interface_id: ifindex,
+                            neighbor_interface_id: dr_ifid,
+                            neighbor_router_id: i.dr,
+                        });
+                    }
+                    if dr_full {
+                        let mut attached = vec![me];
+                        attached.extend(full.iter().map(|n| n.router_id));
+                        out.push((
+                            self.own_key(Scope::Area, LsaType::NETWORK, ifindex),
+                            LsaBody::Network(NetworkLsa {
+                                options: opts,
+                                attached_routers: attached,
+                            }),
+                        ));
+                        // The transit network's prefixes: ours and those in the
+                        // attached routers' Link-LSAs (RFC 5340 4.4.3.9).
+                        let mut prefixes: Vec<IntraAreaPrefix> = i
+                            .cfg
+                            .prefixes
+                            .iter()
+                            .map(|p| IntraAreaPrefix {
+                                prefix: Prefix::new(p.addr, p.len, PrefixOptions::empty()),
+                                metric: 0,
+                            })
+                            .collect();
+                        for n in &full {
+                            for (_, e) in self.lsdb.of_type(
+                                Scope::Link(ifindex),
+                                LsaType::LINK,
+                                Some(n.router_id),
+                            ) {
+                                if let LsaBody::Link(l) = &e.lsa.body {
+                                    for p in &l.prefixes {
+                                        if p.options
+                                            .intersects(PrefixOptions::NU | PrefixOptions::LA)
+                                        {
+                                            continue;
+                                        }
+                                        let np = Prefix::new(
+                                            p.address,
+                                            p.length,
+                                            PrefixOptions::empty(),
+                                        );
+                                        if !prefixes.iter().any(|x| x.prefix == np) {
+                                            prefixes.push(IntraAreaPrefix {
+                                                prefix: np,
+                                                metric: 0,
+                                            });
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        if !prefixes.is_empty() {
+                            out.push((
+                                self.own_key(Scope::Area, LsaType::INTRA_AREA_PREFIX, ifindex),
+                                LsaBody::IntraAreaPrefix(IntraAreaPrefixLsa {
+                                    referenced_ls_type: LsaType::NETWORK,
+                                    referenced_link_state_id: Ipv4Addr::from(ifindex),
+                                    referenced_advertising_router: me,
+                                    prefixes,
+                                }),
+                            ));
+                        }
+                    }
+                }
+                NetworkType::Loopback => {}
+            }
+            if !transit {
+                stub.extend(i.cfg.prefixes.iter().map(|p| host(p, cost)));
+            }
+            out.push((
+                self.own_key(Scope::Link(ifindex), LsaType::LINK, ifindex),
+                LsaBody::Link(LinkLsa {
+                    priority: i.cfg.priority,
+                    options: opts,
+                    link_local_address: i.cfg.link_local,
+                    prefixes: i
+                        .cfg
+                        .prefixes
+                        .iter()
+                        .map(|p| Prefix::new(p.addr, p.len, PrefixOptions::empty()))
+                        .collect(),
+                }),
+            ));
+        }
+        for (p, &metric) in &self.advertised {
+            let mut o = PrefixOptions::empty();
+            if p.len == 128 {
+                o |= PrefixOptions::LA;
+            }
+            let ip = IntraAreaPrefix {
+                prefix: Prefix::new(p.addr, p.len, o),
+                metric,
+            };
+            if let Some(x) = stub
+                .iter_mut()
+                .find(|x| x.prefix.address == p.addr && x.prefix.length == p.len)
+            {
+                x.metric = x.metric.min(metric);
+            } else {
+                stub.push(ip);
+            }
+        }
+        let mut flags = RouterFlags::empty();
+        if !self.redistributed.is_empty() {
+            flags |= RouterFlags::E;
+        }
+        out.push((
+            self.own_key(Scope::Area, LsaType::ROUTER, 0),
+            LsaBody::Router(RouterLsa {
+                flags,
+                options: opts,
+                links,
+            }),
+        ));
+        if !stub.is_empty() {
+            out.push((
+                self.own_key(Scope::Area, LsaType::INTRA_AREA_PREFIX, 0),
+                LsaBody::IntraAreaPrefix(IntraAreaPrefixLsa {
+                    referenced_ls_type: LsaType::ROUTER,
+                    referenced_link_state_id: Ipv4Addr::UNSPECIFIED,
+                    referenced_advertising_router: me,
+                    prefixes: stub,
+                }),
+            ));
+        }
+        for (p, &(metric, metric_type)) in &self.redistributed {
+            let id = self.ext_ids.get(p).copied().unwrap_or(0);
+            out.push((
+                self.own_key(Scope::As, LsaType::AS_EXTERNAL, id),
+                LsaBody::AsExternal(AsExternalLsa {
+                    metric_type,
+                    metric,
+                    prefix: Prefix::new(p.addr, p.len, PrefixOptions::empty()),
+                    forwarding_address: None,
+                    route_tag: None,
+                    referenced: None,
+                }),
+            ));
+        }
+        out
+    }
+
+    /// Brings our LSAs in line with [`Router::desired`]: new instances for changed
+    /// contents (at most one per MinLSInterval), flushes for LSAs no longer wanted.
+    pub(super) fn originate(&mut self, now: Instant) {
+        let desired = self.desired();
+        let me = self.cfg.router_id;
+        let min_interval = Duration::from_secs(u64::from(MIN_LS_INTERVAL));
+        for (key, body) in &desired {
+            let existing = self.lsdb.get(key);
+            if let Some(e) = existing {
+                if !e.is_max_age(now) && e.lsa.body == *body {
+                    continue;
+                }
+                if e.is_max_age(now) && self.wrap_pending.contains(key) {
+                    continue;
+                }
+            }
+            if let Some(&t) = self.last_originated.get(key) {
+                if now < t + min_interval {
+                    let due = t + min_interval;
+                    self.originate_at = Some(self.originate_at.map_or(due, |x| x.min(due)));
+                    continue;
+                }
+            }
+            let seq = match existing {
+                None => INITIAL_SEQUENCE_NUMBER,
+                Some(e) if e.lsa.header.seq_number == MAX_SEQUENCE_NUMBER => {
+                    // RFC 2328 12.1.6: flush the instance, start over once it is gone.
+                    self.wrap_pending.insert(*key);
+                    self.flush(now, *key);
+                    continue;
+                }
+                Some(e) => e.lsa.header.seq_number.wrapping_add(1),
+            };
+            self.new_instance(now, *key, body.clone(), seq);
+        }
+        let own: Vec<LsaKey> = self
+            .lsdb
+            .iter()
+            .filter(|(k, e)| k.adv_router == me && !e.is_max_age(now))
+            .map(|(k, _)| *k)
+            .filter(|k| !desired.iter().any(|(d, _)| d == k))
+            .collect();
+        for k in own {
+            self.flush(now, k);
+        }
+    }
+
+    /// Installs and floods a new instance of one of our LSAs.
+    fn new_instance(&mut self, now: Instant, key: LsaKey, body: LsaBody, seq: u32) {
+        let mut lsa = Lsa {
+            header: LsaHeader {
+                age: 0,
+                ls_type: key.ls_type,
+                link_state_id: key.ls_id,
+                advertising_router: key.adv_router,
+                seq_number: seq,
+                checksum: 0,
+                length: 0,
+            },
+            body,
+        };
+        lsa.update_checksum();
+        let bytes = lsa.to_bytes(crate::lsa::ChecksumMode::Keep);
+        self.originating = true;
+        let ok = self.install(now, key, lsa, bytes);
+        self.originating = false;
+        if ok {
+            self.last_originated.insert(key, now);
+            self.flood(now, None, key);
+        }
+    }
+
+    /// Premature aging (RFC 2328 14.1): set the age to MaxAge and flood.
+    pub(super) fn flush(&mut self, now: Instant, key: LsaKey) {
+        let Some(mut e) = self.lsdb.get(&key).cloned() else {
+            return;
+        };
+        let old = e.clone();
+        e.lsa.header.age = MAX_AGE;
+        e.bytes[0..2].copy_from_slice(&MAX_AGE.to_be_bytes());
+        e.installed = now;
+        self.lsdb.insert(key, e);
+        self.originating = true;
+        self.lsa_changed(now, key, Some(&old));
+        self.originating = false;
+        self.flood(now, None, key);
+    }
+
+    /// Once a second: refresh our LSAs at LSRefreshTime, flood LSAs that aged to
+    /// MaxAge, and remove MaxAge LSAs nobody still needs (RFC 2328 14).
+    pub(super) fn housekeeping(&mut self, now: Instant) {
+        let me = self.cfg.router_id;
+        let mut refresh = Vec::new();
+        let mut aged = Vec::new();
+        let mut remove = Vec::new();
+        let exchanging = self.ifaces.values().any(|i| {
+            i.neighbors
+                .values()
+                .any(|n| matches!(n.state, NeighborState::Exchange | NeighborState::Loading))
+        });
+        for (k, e) in self.lsdb.iter() {
+            let age = e.age(now);
+            if age >= MAX_AGE {
+                if e.lsa.header.age < MAX_AGE {
+                    aged.push(*k);
+                } else if !exchanging
+                    && !self
+                        .ifaces
+                        .values()
+                        .any(|i| i.neighbors.values().any(|n| n.retransmit.contains_key(k)))
+                {
+                    remove.push(*k);
+                }
+            } else if k.adv_router == me && age >= LS_REFRESH_TIME {
+                refresh.push(*k);
+            }
+        }
+        for k in aged {
+            self.flush(now, k);
+        }
+        for k in remove {
+            self.lsdb.remove(&k);
+            self.lsa_removed(now, k);
+            if self.wrap_pending.remove(&k) || k.adv_router == me {
+                self.originate_needed = true;
+            }
+        }
+        for k in refresh {
+            let Some(e) = self.lsdb.get(&k) else {
+                continue;
+            };
+            let (body, seq) = (e.lsa.body.clone(), e.lsa.header.seq_number);
+            if seq == MAX_SEQUENCE_NUMBER {
+                self.wrap_pending.insert(k);
+                self.flush(now, k);
+            } else {
+                self.new_instance(now, k, body, seq.wrapping_add(1));
+            }
+        }
+        // Keep `compare` in use for clarity of the invariant: our instance is newest.
+        debug_assert!(
+            self.lsdb
+                .iter()
+                .all(|(_, e)| compare(&e.lsa.header, &e.lsa.header) == Freshness::Same)
+        );
+    }
+}
