@@ -250,6 +250,22 @@ impl LsaBody {
         Ok(body)
     }
 
+    /// The LS type this body belongs to; `None` for an unknown (raw) body, whose
+    /// type only the header knows.
+    pub fn ls_type(&self) -> Option<LsaType> {
+        Some(match self {
+            Self::Router(_) => LsaType::ROUTER,
+            Self::Network(_) => LsaType::NETWORK,
+            Self::InterAreaPrefix(_) => LsaType::INTER_AREA_PREFIX,
+            Self::InterAreaRouter(_) => LsaType::INTER_AREA_ROUTER,
+            Self::AsExternal(_) => LsaType::AS_EXTERNAL,
+            Self::Nssa(_) => LsaType::NSSA,
+            Self::Link(_) => LsaType::LINK,
+            Self::IntraAreaPrefix(_) => LsaType::INTRA_AREA_PREFIX,
+            Self::Unknown(_) => return None,
+        })
+    }
+
     /// Bytes the body takes on the wire.
     pub fn encoded_len(&self) -> usize {
         match self {

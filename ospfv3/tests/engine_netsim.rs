@@ -314,3 +314,151 @@ fn two_routers_point_to_point() {
     // Only prefix LSAs changed: the route change came from a partial recalculation.
     assert!(net.router(0).counters().partial_runs > 0);
 }
+
+#[test]
+fn triangle_with_link_and_router_failure() {
+    let mut net = Net::new(3, 2);
+    net.connect(&[0, 1], 10, LinkConfig::default());
+    net.connect(&[1, 2], 10, LinkConfig::default());
+    net.connect(&[0, 2], 30, LinkConfig::default());
+    net.run(20);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    // 0 reaches 2 via 1 (cost 20) rather than directly (30).
+    assert_eq!(net.router(0).routes()[&loopback(2)].cost, 20);
+    // Link 0-1 fails: dead interval 4 s, then SPF.
+    net.set_link(0, false);
+    net.run(15);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    assert_eq!(net.router(0).routes()[&loopback(2)].cost, 30);
+    assert_eq!(net.router(0).routes()[&loopback(1)].cost, 40);
+    // It comes back.
+    net.set_link(0, true);
+    net.run(15);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    // Router 1 crashes.
+    net.kill(1);
+    net.run(15);
+    net.assert_routes();
+    assert!(!net.router(0).routes().contains_key(&loopback(1)));
+}
+
+#[test]
+fn equal_cost_square_uses_both_paths() {
+    let mut net = Net::new(4, 3);
+    net.connect(&[0, 1], 10, LinkConfig::default());
+    net.connect(&[1, 3], 10, LinkConfig::default());
+    net.connect(&[0, 2], 10, LinkConfig::default());
+    net.connect(&[2, 3], 10, LinkConfig::default());
+    net.run(20);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    assert_eq!(net.router(0).routes()[&loopback(3)].next_hops.len(), 2);
+}
+
+#[test]
+fn broadcast_lan_of_four_elects_dr_and_survives_dr_failure() {
+    let mut net = Net::new(4, 4);
+    net.connect(&[0, 1, 2, 3], 10, LinkConfig::default());
+    net.run(30);
+    // Equal priorities: highest router ID (router 3) is DR, router 2 BDR.
+    for i in 0..4 {
+        assert_eq!(
+            net.router(i).designated_routers(1),
+            Some((rid(3), rid(2))),
+            "router {i}"
+        );
+    }
+    assert_eq!(net.router(3).interface_state(1), Some(InterfaceState::Dr));
+    assert_eq!(net.router(2).interface_state(1), Some(InterfaceState::Backup));
+    assert_eq!(net.router(0).interface_state(1), Some(InterfaceState::DrOther));
+    // DROthers are Full with DR and BDR, 2-Way with each other.
+    let n0: BTreeMap<_, _> = net.router(0).neighbors(1).into_iter().collect();
+    assert_eq!(n0[&rid(3)], NeighborState::Full);
+    assert_eq!(n0[&rid(2)], NeighborState::Full);
+    assert_eq!(n0[&rid(1)], NeighborState::TwoWay);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    // The DR fails: the BDR takes over, a new BDR is elected, routes reconverge.
+    net.kill(3);
+    net.run(30);
+    for i in 0..3 {
+        assert_eq!(
+            net.router(i).designated_routers(1),
+            Some((rid(2), rid(1))),
+            "router {i}"
+        );
+    }
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+}
+
+fn random_mesh(n: usize, seed: u64, cfg: LinkConfig) -> Net {
+    let mut net = Net::new(n, seed);
+    // A random spanning tree plus extra links: about four links per router.
+    let mut pairs = BTreeSet::new();
+    for i in 1..n {
+        let j = net.sim.rng().gen_range(0..i);
+        pairs.insert((j, i));
+    }
+    while pairs.len() < n * 2 {
+        let a = net.sim.rng().gen_range(0..n);
+        let b = net.sim.rng().gen_range(0..n);
+        if a != b {
+            pairs.insert((a.min(b), a.max(b)));
+        }
+    }
+    for (a, b) in pairs {
+        let cost = net.sim.rng().gen_range(1..20u16);
+        net.connect(&[a, b], cost, cfg.clone());
+    }
+    net
+}
+
+#[test]
+fn random_mesh_of_fifty() {
+    let mut net = random_mesh(50, 5, LinkConfig::default());
+    net.run(60);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    // A link failure, a router failure and an anycast withdrawal.
+    net.set_link(3, false);
+    net.run(20);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    net.kill(7);
+    net.run(20);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    let anycast = Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
+    let now = net.sim.now();
+    net.sim.node_mut(10).router.advertise_prefix(now, anycast, 1);
+    net.sim.node_mut(20).router.advertise_prefix(now, anycast, 100);
+    net.run(10);
+    for i in [0, 5, 30, 49] {
+        assert!(net.router(i).routes().contains_key(&anycast), "router {i}");
+    }
+    let now = net.sim.now();
+    net.sim.node_mut(10).router.withdraw_prefix(now, anycast);
+    net.sim.node_mut(20).router.withdraw_prefix(now, anycast);
+    net.run(10);
+    net.assert_lsdbs_converged();
+    for i in 0..50 {
+        assert!(!net.router(i).routes().contains_key(&anycast), "router {i}");
+    }
+}
+
+#[test]
+fn random_mesh_converges_under_loss() {
+    let lossy = LinkConfig::with_latency(Duration::from_millis(2)).lossy(
+        0.2,
+        0.05,
+        Duration::from_millis(5),
+    );
+    let mut net = random_mesh(20, 6, lossy);
+    net.run(120);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+}
