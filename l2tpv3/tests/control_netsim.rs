@@ -49,7 +49,13 @@ fn delivered(n: &Lcce) -> Vec<(u16, MessageType)> {
 
 /// Brings up one connection and `sessions` sessions opened by A over a link with
 /// the given faults; returns the simulation once both sides report every session up.
-fn bring_up(seed: u64, link: LinkConfig, sessions: usize, a_cfg: Config, b_cfg: Config) -> Sim<Lcce> {
+fn bring_up(
+    seed: u64,
+    link: LinkConfig,
+    sessions: usize,
+    a_cfg: Config,
+    b_cfg: Config,
+) -> Sim<Lcce> {
     let mut sim = Sim::new(seed);
     let a = sim.add_node(Lcce::new(a_cfg, seed ^ 0xa));
     let b = sim.add_node(Lcce::new(b_cfg, seed ^ 0xb));
@@ -136,7 +142,12 @@ fn hundred_sessions_through_30_percent_loss_duplication_and_reordering() {
     assert_exactly_once_in_order(&mut sim);
     let stats = sim.link_stats(0);
     assert!(stats.lost > 100 && stats.duplicated > 10, "{stats:?}");
-    let a = sim.node(0).ep.reliable(sim.node(0).connection_up().unwrap()).unwrap().stats();
+    let a = sim
+        .node(0)
+        .ep
+        .reliable(sim.node(0).connection_up().unwrap())
+        .unwrap()
+        .stats();
     assert!(a.retransmitted > 0 && a.held + a.duplicates > 0, "{a:?}");
     // Both ends agree on every session's IDs and cookies.
     for s in sim.node(0).ep.sessions() {

@@ -23,7 +23,10 @@ fn pair(seed: u64) -> Sim<Lcce> {
     let mut sim = Sim::new(seed);
     let a = sim.add_node(Lcce::new(Config::default(), 1));
     let b = sim.add_node(Lcce::new(Config::default(), 2));
-    sim.connect(&[(a, 0), (b, 0)], LinkConfig::with_latency(Duration::from_millis(10)));
+    sim.connect(
+        &[(a, 0), (b, 0)],
+        LinkConfig::with_latency(Duration::from_millis(10)),
+    );
     sim
 }
 
@@ -80,7 +83,10 @@ fn backoff_is_configurable() {
     let start = sim.now();
     sim.node_mut(a).ep.connect(start, 0).unwrap();
     sim.run_for(Duration::from_secs(60)).unwrap();
-    let at: Vec<u64> = types(&sim.node(a).sent, start).iter().map(|x| x.0).collect();
+    let at: Vec<u64> = types(&sim.node(a).sent, start)
+        .iter()
+        .map(|x| x.0)
+        .collect();
     assert_eq!(at, [0, 500, 1500, 3500, 5500]);
     assert_eq!((sim.node(a).down()[0].0 - start).as_millis(), 7500);
 }

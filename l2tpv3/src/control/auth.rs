@@ -60,7 +60,7 @@ impl DigestAlgorithm {
     }
 
     /// Bytes of digest output.
-    pub const fn len(self) -> usize {
+    pub const fn digest_len(self) -> usize {
         match self {
             DigestAlgorithm::HmacMd5 => 16,
             DigestAlgorithm::HmacSha1 => 20,
@@ -69,7 +69,7 @@ impl DigestAlgorithm {
 
     /// The Message Digest AVP Length: 6 header + 1 type + digest.
     pub const fn avp_len(self) -> usize {
-        7 + self.len()
+        7 + self.digest_len()
     }
 }
 
@@ -83,7 +83,9 @@ pub enum AuthError {
         offset: usize,
     },
     /// The Message Digest AVP names an unknown digest type or has the wrong length.
-    #[error("Message Digest AVP at offset {offset}: digest type {digest_type} with AVP length {len}")]
+    #[error(
+        "Message Digest AVP at offset {offset}: digest type {digest_type} with AVP length {len}"
+    )]
     BadDigestAvp {
         /// Offset of the AVP.
         offset: usize,
@@ -223,11 +225,11 @@ fn digest_fields(message: &[u8]) -> Result<Vec<(usize, DigestAlgorithm)>, AuthEr
 pub fn sign(message: &mut [u8], key: &[u8], nonces: Nonces<'_>) -> Result<(), AuthError> {
     let fields = digest_fields(message)?;
     for &(at, alg) in &fields {
-        message[at..at + alg.len()].fill(0);
+        message[at..at + alg.digest_len()].fill(0);
     }
     for &(at, alg) in &fields {
         let d = compute_digest(alg, key, nonces, message);
-        message[at..at + alg.len()].copy_from_slice(&d);
+        message[at..at + alg.digest_len()].copy_from_slice(&d);
     }
     Ok(())
 }
@@ -238,11 +240,11 @@ pub fn verify(message: &[u8], keys: &[&[u8]], nonces: Nonces<'_>) -> Result<(), 
     let fields = digest_fields(message)?;
     let mut zeroed = message.to_vec();
     for &(at, alg) in &fields {
-        zeroed[at..at + alg.len()].fill(0);
+        zeroed[at..at + alg.digest_len()].fill(0);
     }
     let mut ok = subtle::Choice::from(0);
     for &(at, alg) in &fields {
-        let received = &message[at..at + alg.len()];
+        let received = &message[at..at + alg.digest_len()];
         for key in keys {
             ok |= compute_digest(alg, key, nonces, &zeroed).ct_eq(received);
         }
@@ -338,7 +340,7 @@ mod tests {
         let mut m = vec![0xc8, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
         m.extend_from_slice(&[0x80, 0x08, 0, 0, 0, 0, 0, 1]);
         m.extend_from_slice(&[0x80, alg.avp_len() as u8, 0, 0, 0, 59, alg.digest_type()]);
-        m.extend(std::iter::repeat_n(0xaa, alg.len()));
+        m.extend(std::iter::repeat_n(0xaa, alg.digest_len()));
         m.extend_from_slice(&[0x80, 0x0a, 0, 0, 0, 7, b'l', b'c', b'c', b'e']);
         let len = m.len() as u16;
         m[2..4].copy_from_slice(&len.to_be_bytes());
@@ -367,7 +369,10 @@ mod tests {
                 sender: &theirs,
                 receiver: &ours,
             };
-            assert_eq!(verify(&m, &[&keys.digest], swapped), Err(AuthError::Mismatch));
+            assert_eq!(
+                verify(&m, &[&keys.digest], swapped),
+                Err(AuthError::Mismatch)
+            );
             let other = Keys::derive(b"other");
             assert_eq!(verify(&m, &[&other.digest], recv), Err(AuthError::Mismatch));
             // Either of two configured secrets is accepted.
@@ -410,6 +415,9 @@ mod tests {
             // A different attribute type yields different bytes.
             assert_ne!(unhide(&keys.hiding, 8, &rv, &hidden).ok(), Some(value));
         }
-        assert_eq!(unhide(&keys.hiding, 7, &rv, &[1]), Err(AuthError::HiddenTooShort(1)));
+        assert_eq!(
+            unhide(&keys.hiding, 7, &rv, &[1]),
+            Err(AuthError::HiddenTooShort(1))
+        );
     }
 }

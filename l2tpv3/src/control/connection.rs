@@ -182,7 +182,10 @@ mod tests {
 
     #[test]
     fn lock_step_establishment() {
-        assert_eq!(transition(S::Idle, I::Open), (S::WaitCtlReply, A::SendSccrq));
+        assert_eq!(
+            transition(S::Idle, I::Open),
+            (S::WaitCtlReply, A::SendSccrq)
+        );
         assert_eq!(
             transition(S::WaitCtlReply, I::Sccrp { acceptable: true }),
             (S::Established, A::SendScccnAndUp)
@@ -211,8 +214,14 @@ mod tests {
             transition(S::WaitCtlConn, I::Sccrp { acceptable: true }),
             (S::Closing, A::SendStopCcn)
         );
-        assert_eq!(transition(S::Established, I::Close), (S::Closing, A::SendStopCcn));
-        assert_eq!(transition(S::WaitCtlReply, I::LoseTie), (S::Idle, A::Remove));
+        assert_eq!(
+            transition(S::Established, I::Close),
+            (S::Closing, A::SendStopCcn)
+        );
+        assert_eq!(
+            transition(S::WaitCtlReply, I::LoseTie),
+            (S::Idle, A::Remove)
+        );
         assert_eq!(transition(S::Closing, I::Close), (S::Closing, A::None));
         assert_eq!(transition(S::Closing, I::HoldExpired), (S::Idle, A::Remove));
     }

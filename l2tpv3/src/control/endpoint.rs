@@ -274,7 +274,13 @@ where
             CallKind::IncomingSender
         };
         self.serial = self.serial.wrapping_add(1);
-        let sid = self.new_session(ccid, kind, request.pw_type, request.remote_end_id, self.serial);
+        let sid = self.new_session(
+            ccid,
+            kind,
+            request.pw_type,
+            request.remote_end_id,
+            self.serial,
+        );
         let open = if request.outgoing {
             Input::OpenOutgoing
         } else {
@@ -325,7 +331,10 @@ where
         let s = self.established(session_id)?;
         let (ccid, avps) = (s.ccid, session_ids(s));
         let mut avps = avps;
-        avps.push(Avp::new(AvpValue::CircuitStatus(CircuitStatus { active, new: false })));
+        avps.push(Avp::new(AvpValue::CircuitStatus(CircuitStatus {
+            active,
+            new: false,
+        })));
         self.queue(now, ccid, MessageType::Sli, avps)?;
         self.flush(now);
         Ok(())
@@ -733,12 +742,9 @@ where
                         let rc = ResultCode::new(result::STOPCCN_ALREADY_EXISTS);
                         self.conn_input(now, ccid, ConnInput::Sccrq { acceptable: false }, Some(rc))
                     }
-                    Err(rc) => self.conn_input(
-                        now,
-                        ccid,
-                        ConnInput::Sccrq { acceptable: false },
-                        Some(rc),
-                    ),
+                    Err(rc) => {
+                        self.conn_input(now, ccid, ConnInput::Sccrq { acceptable: false }, Some(rc))
+                    }
                 }
             }
             MessageType::Sccrp => {
@@ -1108,7 +1114,11 @@ where
             for sid in sids {
                 if let Some(s) = self.sessions.get_mut(&sid) {
                     s.ccid = ccid;
-                    self.conns.get_mut(&ccid).expect("exists").sessions.insert(sid);
+                    self.conns
+                        .get_mut(&ccid)
+                        .expect("exists")
+                        .sessions
+                        .insert(sid);
                 }
             }
         }
@@ -1179,7 +1189,10 @@ where
             }
             Action::CleanUp => {
                 if was_live {
-                    let rc = self.sessions.get_mut(&sid).and_then(|s| s.peer_result.take());
+                    let rc = self
+                        .sessions
+                        .get_mut(&sid)
+                        .and_then(|s| s.peer_result.take());
                     let by_peer = matches!(input, Input::Cdn);
                     self.drop_session(sid, rc, by_peer);
                 }
@@ -1243,7 +1256,9 @@ where
             Avp::new(AvpValue::HostName(self.config.host_name.clone())),
             Avp::new(AvpValue::RouterId(self.config.router_id)),
             Avp::new(AvpValue::AssignedControlConnectionId(ccid)),
-            Avp::new(AvpValue::PseudowireCapabilities(self.config.pw_types.clone())),
+            Avp::new(AvpValue::PseudowireCapabilities(
+                self.config.pw_types.clone(),
+            )),
             Avp::new(AvpValue::ReceiveWindowSize(
                 self.config.reliable.receive_window,
             )),
@@ -1321,10 +1336,7 @@ where
         let Some(conn) = self.conns.get_mut(&ccid) else {
             return Err(CommandError::NoConnection(ccid));
         };
-        match conn.reliable.send(Outgoing {
-            message_type,
-            avps,
-        }) {
+        match conn.reliable.send(Outgoing { message_type, avps }) {
             Ok(ns) => {
                 self.mark_dirty(ccid);
                 if self.config.report_messages {

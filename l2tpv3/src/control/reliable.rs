@@ -77,7 +77,9 @@ impl ReliableConfig {
     /// the transport gives up (1 + 2 + 4 + 8 + 8 + ... with the defaults). Section
     /// 4.2 keeps a closing connection alive this long after its StopCCN.
     pub fn retransmission_cycle(&self) -> Duration {
-        (0..=self.max_retransmissions).map(|n| self.backoff(n)).sum()
+        (0..=self.max_retransmissions)
+            .map(|n| self.backoff(n))
+            .sum()
     }
 }
 
@@ -305,13 +307,16 @@ impl<S: Clone, R> Reliable<S, R> {
             Received::Duplicate
         } else if seq::distance(self.expected, ns) < self.config.receive_window {
             self.ack_due = true;
-            if self.held.contains_key(&ns) {
-                self.stats.duplicates += 1;
-                Received::Duplicate
-            } else {
-                self.held.insert(ns, message);
-                self.stats.held += 1;
-                Received::Held
+            match self.held.entry(ns) {
+                std::collections::btree_map::Entry::Occupied(_) => {
+                    self.stats.duplicates += 1;
+                    Received::Duplicate
+                }
+                std::collections::btree_map::Entry::Vacant(slot) => {
+                    slot.insert(message);
+                    self.stats.held += 1;
+                    Received::Held
+                }
             }
         } else {
             self.stats.out_of_window += 1;

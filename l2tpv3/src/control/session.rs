@@ -301,7 +301,11 @@ mod tests {
         );
         // ICCN to the ICRQ sender is out of place.
         assert_eq!(
-            transition(K::IncomingSender, S::WaitReply, I::Iccn { acceptable: true }),
+            transition(
+                K::IncomingSender,
+                S::WaitReply,
+                I::Iccn { acceptable: true }
+            ),
             (S::Closed, Action::SendCdn(CdnReason::FsmError))
         );
         assert_eq!(
