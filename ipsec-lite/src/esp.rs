@@ -190,7 +190,7 @@ pub fn open_in_place(
         },
         _ => InboundError::Integrity { spi, seq },
     })?;
-    if clen % suite.align() != 0 {
+    if !clen.is_multiple_of(suite.align()) {
         return Err(InboundError::BadAlignment {
             spi,
             len: clen,

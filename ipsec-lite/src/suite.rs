@@ -439,7 +439,7 @@ impl Transform {
                         None => mac.verify(&[authed], icv)?,
                     }
                 }
-                if (body_end - 24) % 16 != 0 {
+                if !(body_end - 24).is_multiple_of(16) {
                     return Err(CryptoError::Alignment);
                 }
                 let mut iv = [0u8; 16];

@@ -3,7 +3,10 @@
 use aes::{Aes128, Aes256};
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
-use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, InnerIvInit, inout::InOutBuf};
+use cbc::cipher::{
+    BlockCipher, BlockDecrypt, BlockDecryptMut, BlockEncrypt, BlockEncryptMut, BlockSizeUser,
+    InnerIvInit, inout::InOutBuf,
+};
 use chacha20poly1305::ChaCha20Poly1305;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
@@ -65,18 +68,15 @@ where
     }
 }
 
-enum RcCbc {
-    Aes128(Aes128),
-    Aes256(Aes256),
-}
+struct RcCbc<C>(C);
 
 pub(super) fn cbc(key: &[u8]) -> Result<Box<dyn CbcCipher>, CryptoError> {
     let bad = |_| CryptoError::Backend;
-    Ok(Box::new(if key.len() == 16 {
-        RcCbc::Aes128(Aes128::new_from_slice(key).map_err(bad)?)
+    Ok(if key.len() == 16 {
+        Box::new(RcCbc(Aes128::new_from_slice(key).map_err(bad)?))
     } else {
-        RcCbc::Aes256(Aes256::new_from_slice(key).map_err(bad)?)
-    }))
+        Box::new(RcCbc(Aes256::new_from_slice(key).map_err(bad)?))
+    })
 }
 
 fn blocks(data: &mut [u8]) -> Result<InOutBuf<'_, '_, cbc::cipher::Block<Aes128>>, CryptoError> {
@@ -87,26 +87,25 @@ fn blocks(data: &mut [u8]) -> Result<InOutBuf<'_, '_, cbc::cipher::Block<Aes128>
     Ok(blocks)
 }
 
-impl CbcCipher for RcCbc {
+impl<C> CbcCipher for RcCbc<C>
+where
+    C: BlockCipher
+        + BlockEncrypt
+        + BlockDecrypt
+        + BlockSizeUser<BlockSize = cbc::cipher::consts::U16>
+        + Clone
+        + Send
+        + Sync,
+{
     fn encrypt(&self, iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
         let b = blocks(data)?;
-        match self {
-            RcCbc::Aes128(k) => cbc::Encryptor::<Aes128>::inner_iv_init(k.clone(), iv.into())
-                .encrypt_blocks_inout_mut(b),
-            RcCbc::Aes256(k) => cbc::Encryptor::<Aes256>::inner_iv_init(k.clone(), iv.into())
-                .encrypt_blocks_inout_mut(b),
-        }
+        cbc::Encryptor::<C>::inner_iv_init(self.0.clone(), iv.into()).encrypt_blocks_inout_mut(b);
         Ok(())
     }
 
     fn decrypt(&self, iv: &[u8; 16], data: &mut [u8]) -> Result<(), CryptoError> {
         let b = blocks(data)?;
-        match self {
-            RcCbc::Aes128(k) => cbc::Decryptor::<Aes128>::inner_iv_init(k.clone(), iv.into())
-                .decrypt_blocks_inout_mut(b),
-            RcCbc::Aes256(k) => cbc::Decryptor::<Aes256>::inner_iv_init(k.clone(), iv.into())
-                .decrypt_blocks_inout_mut(b),
-        }
+        cbc::Decryptor::<C>::inner_iv_init(self.0.clone(), iv.into()).decrypt_blocks_inout_mut(b);
         Ok(())
     }
 }
