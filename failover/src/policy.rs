@@ -214,6 +214,8 @@ struct PrefixState {
     installed_adv: Option<Metric>,
     installed_addr: bool,
     deadline: Option<Instant>,
+    /// Set when the cap held back an improving role event during the last evaluation.
+    gated_until: Option<Instant>,
 }
 
 impl PrefixState {
@@ -245,6 +247,7 @@ impl PrefixState {
             installed_adv: None,
             installed_addr: false,
             deadline: None,
+            gated_until: None,
             cfg,
         };
         s.health_up = s.combined_health();
@@ -416,8 +419,44 @@ impl PrefixState {
         }
     }
 
-    /// The next role event due at `now`, if any.
+    /// The next role event, holding back those that would improve the advertisement
+    /// (coming up, claiming the active role) while the announcement cap is reached:
+    /// the role never runs ahead of what the node can advertise, so peers never see a
+    /// node that considers itself active while it still advertises standby.
     fn next_event(
+        &mut self,
+        now: Instant,
+        router_id: RouterId,
+        previous_gate: Option<Instant>,
+        out: &mut Outbox<'_>,
+    ) -> Option<RoleEvent> {
+        let ev = self.due_event(now, router_id, out)?;
+        if matches!(
+            ev,
+            RoleEvent::HealthUp | RoleEvent::Elected | RoleEvent::Preempted
+        ) && !self.limiter.allows(now)
+        {
+            let retry_at = self.limiter.next_allowed().unwrap_or(now);
+            if previous_gate != Some(retry_at) {
+                let wanted = transition(self.role, ev, self.ctx())
+                    .and_then(|to| self.metric_for(to))
+                    .unwrap_or_default();
+                out.counters.rate_limited += 1;
+                out.push(Event::RateLimited {
+                    prefix: self.prefix(),
+                    wanted,
+                    retry_at,
+                    withdrew_instead: false,
+                });
+            }
+            self.gated_until = Some(retry_at);
+            return None;
+        }
+        Some(ev)
+    }
+
+    /// The next role event due at `now`, if any.
+    fn due_event(
         &mut self,
         now: Instant,
         router_id: RouterId,
@@ -553,8 +592,9 @@ impl PrefixState {
         }
         // 3. Role events until none applies (the table has no cycles without input,
         //    so a handful of steps suffices; the bound is a guard).
+        let previous_gate = self.gated_until.take();
         for _ in 0..8 {
-            match self.next_event(now, router_id, out) {
+            match self.next_event(now, router_id, previous_gate, out) {
                 Some(ev) => {
                     if !self.apply(now, ev, out) {
                         break;
@@ -566,11 +606,16 @@ impl PrefixState {
         // 4. Wanted and target advertisement.
         self.update_target(now, out);
         // 5. Deadline.
-        self.deadline = self.compute_deadline(router_id);
+        self.deadline = self.compute_deadline(now, router_id);
     }
 
     fn wanted(&self) -> Option<Metric> {
-        match (self.role, self.cfg.mode) {
+        self.metric_for(self.role)
+    }
+
+    /// The metric a role advertises.
+    fn metric_for(&self, role: Role) -> Option<Metric> {
+        match (role, self.cfg.mode) {
             (Role::Standby, Mode::ActiveStandby { standby_metric, .. }) => {
                 Some(standby_metric + self.cfg.preference)
             }
@@ -634,10 +679,13 @@ impl PrefixState {
         }
     }
 
-    fn compute_deadline(&self, router_id: RouterId) -> Option<Instant> {
+    /// The earliest instant after `now` at which something is due. Instants at or
+    /// before `now` are due but held back by something else (the announcement cap),
+    /// whose own instant is in the list.
+    fn compute_deadline(&self, now: Instant, router_id: RouterId) -> Option<Instant> {
         let mut next: Option<Instant> = None;
         let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
+            if let Some(t) = t.filter(|&t| t > now) {
                 next = Some(next.map_or(t, |n| n.min(t)));
             }
         };
@@ -661,6 +709,7 @@ impl PrefixState {
             Role::ShuttingDown => consider(self.remove_at),
             _ => {}
         }
+        consider(self.gated_until);
         if self.wanted_adv.is_some() && self.wanted_adv != self.target_adv {
             consider(self.limiter.next_allowed());
         }
