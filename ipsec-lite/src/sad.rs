@@ -512,21 +512,27 @@ impl Sad {
 
     /// Advance time: lifetime events, end of grace periods, removal of expired SAs.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let mut removed: Vec<(u32, Direction)> = Vec::new();
-        for (spi, e) in self.inbound.iter_mut() {
+        let events = &mut self.events;
+        let events_dropped = &mut self.events_dropped;
+        self.inbound.retain(|spi, e| {
             e.sa.handle_timeout(now);
             let (next, remove) = in_transition(e.state, InEvent::Tick(now));
             e.state = next;
             if remove {
-                removed.push((*spi, Direction::Inbound));
+                let ev = SadEvent::Removed {
+                    spi: *spi,
+                    direction: Direction::Inbound,
+                };
+                if events.len() >= MAX_EVENTS {
+                    *events_dropped += 1;
+                } else {
+                    events.push_back(ev);
+                }
             }
-        }
+            !remove
+        });
         for e in self.outbound.iter_mut() {
             e.sa.handle_timeout(now);
-        }
-        for (spi, direction) in removed {
-            self.inbound.remove(&spi);
-            self.push_event(SadEvent::Removed { spi, direction });
         }
     }
 
