@@ -83,6 +83,7 @@ struct Net {
     links: Vec<TestLink>,
     ports_used: Vec<usize>,
     alive: Vec<bool>,
+    dead_interval: u16,
 }
 
 impl Net {
@@ -106,6 +107,7 @@ impl Net {
             links: Vec::new(),
             ports_used: vec![0; n],
             alive: vec![true; n],
+            dead_interval: 4,
         }
     }
 
@@ -124,7 +126,7 @@ impl Net {
             } else {
                 InterfaceConfig::point_to_point(ll)
             }
-            .with_timers(1, 4);
+            .with_timers(1, self.dead_interval);
             ic.retransmit_interval = 2;
             ic.cost = cost;
             self.sim
@@ -372,8 +374,14 @@ fn broadcast_lan_of_four_elects_dr_and_survives_dr_failure() {
         );
     }
     assert_eq!(net.router(3).interface_state(1), Some(InterfaceState::Dr));
-    assert_eq!(net.router(2).interface_state(1), Some(InterfaceState::Backup));
-    assert_eq!(net.router(0).interface_state(1), Some(InterfaceState::DrOther));
+    assert_eq!(
+        net.router(2).interface_state(1),
+        Some(InterfaceState::Backup)
+    );
+    assert_eq!(
+        net.router(0).interface_state(1),
+        Some(InterfaceState::DrOther)
+    );
     // DROthers are Full with DR and BDR, 2-Way with each other.
     let n0: BTreeMap<_, _> = net.router(0).neighbors(1).into_iter().collect();
     assert_eq!(n0[&rid(3)], NeighborState::Full);
@@ -395,8 +403,9 @@ fn broadcast_lan_of_four_elects_dr_and_survives_dr_failure() {
     net.assert_routes();
 }
 
-fn random_mesh(n: usize, seed: u64, cfg: LinkConfig) -> Net {
+fn random_mesh(n: usize, seed: u64, cfg: LinkConfig, dead: u16) -> Net {
     let mut net = Net::new(n, seed);
+    net.dead_interval = dead;
     // A random spanning tree plus extra links: about four links per router.
     let mut pairs = BTreeSet::new();
     for i in 1..n {
@@ -419,7 +428,7 @@ fn random_mesh(n: usize, seed: u64, cfg: LinkConfig) -> Net {
 
 #[test]
 fn random_mesh_of_fifty() {
-    let mut net = random_mesh(50, 5, LinkConfig::default());
+    let mut net = random_mesh(50, 5, LinkConfig::default(), 4);
     net.run(60);
     net.assert_lsdbs_converged();
     net.assert_routes();
@@ -434,8 +443,14 @@ fn random_mesh_of_fifty() {
     net.assert_routes();
     let anycast = Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
     let now = net.sim.now();
-    net.sim.node_mut(10).router.advertise_prefix(now, anycast, 1);
-    net.sim.node_mut(20).router.advertise_prefix(now, anycast, 100);
+    net.sim
+        .node_mut(10)
+        .router
+        .advertise_prefix(now, anycast, 1);
+    net.sim
+        .node_mut(20)
+        .router
+        .advertise_prefix(now, anycast, 100);
     net.run(10);
     for i in [0, 5, 30, 49] {
         assert!(net.router(i).routes().contains_key(&anycast), "router {i}");
@@ -457,8 +472,22 @@ fn random_mesh_converges_under_loss() {
         0.05,
         Duration::from_millis(5),
     );
-    let mut net = random_mesh(20, 6, lossy);
+    // With 20% loss a 4 s dead interval would flap adjacencies now and then (four
+    // hellos in a row lost); 12 s keeps them up so the topology is stable.
+    let mut net = random_mesh(20, 6, lossy, 12);
     net.run(120);
+    for i in 0..20 {
+        assert!(
+            !net.sim.node(i).events.iter().any(|e| matches!(
+                e,
+                Event::NeighborState {
+                    from: NeighborState::Full,
+                    ..
+                }
+            )),
+            "router {i}: an adjacency flapped"
+        );
+    }
     net.assert_lsdbs_converged();
     net.assert_routes();
 }

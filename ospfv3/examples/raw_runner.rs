@@ -1,0 +1,291 @@
+//! Runs the OSPFv3 engine on one real interface over a raw IPv6 socket (protocol 89),
+//! for interoperability tests against FRRouting (see `scripts/frr_interop.sh`).
+//!
+//! ```text
+//! raw_runner --ifname IF --router-id A.B.C.D [--loopback ADDR]... [--network p2p|broadcast]
+//!            [--hello S] [--dead S] [--metric N] [--priority N] [--install-routes]
+//! ```
+//!
+//! The socket is bound to the interface (SO_BINDTODEVICE) and its link-local address,
+//! joins ff02::5 and ff02::6, and asks for IPV6_PKTINFO so the engine sees each
+//! packet's destination. Checksums are computed by the engine. Events are printed one
+//! per line (`NEIGHBOR`, `INTERFACE`, `ROUTE ADD`, `ROUTE DEL`). Commands on stdin:
+//! `withdraw`, `advertise [METRIC]`, `quit`.
+
+use std::io::{BufRead, IoSliceMut, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
+use std::os::fd::AsRawFd;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, setsockopt, sockopt};
+use ospfv3::engine::{Event, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+struct Args {
+    ifname: String,
+    router_id: Ipv4Addr,
+    loopbacks: Vec<Ipv6Addr>,
+    broadcast: bool,
+    hello: u16,
+    dead: u16,
+    metric: u16,
+    priority: u8,
+    install: bool,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        ifname: String::new(),
+        router_id: Ipv4Addr::new(2, 2, 2, 2),
+        loopbacks: Vec::new(),
+        broadcast: false,
+        hello: 1,
+        dead: 3,
+        metric: 1,
+        priority: 1,
+        install: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let mut v = || it.next().expect("missing value");
+        match k.as_str() {
+            "--ifname" => a.ifname = v(),
+            "--router-id" => a.router_id = v().parse().expect("router id"),
+            "--loopback" => a.loopbacks.push(v().parse().expect("IPv6 address")),
+            "--network" => a.broadcast = v() == "broadcast",
+            "--hello" => a.hello = v().parse().expect("hello"),
+            "--dead" => a.dead = v().parse().expect("dead"),
+            "--metric" => a.metric = v().parse().expect("metric"),
+            "--priority" => a.priority = v().parse().expect("priority"),
+            "--install-routes" => a.install = true,
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    assert!(!a.ifname.is_empty(), "--ifname is required");
+    a
+}
+
+/// The interface's index and link-local address, read with `ip`.
+fn interface_info(ifname: &str) -> (u32, Ipv6Addr) {
+    let idx: u32 = std::fs::read_to_string(format!("/sys/class/net/{ifname}/ifindex"))
+        .expect("interface exists")
+        .trim()
+        .parse()
+        .expect("ifindex");
+    let out = Command::new("ip")
+        .args(["-6", "-o", "addr", "show", "dev", ifname, "scope", "link"])
+        .output()
+        .expect("ip runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ll = text
+        .split_whitespace()
+        .find_map(|w| {
+            w.strip_suffix("/64")
+                .and_then(|a| a.parse::<Ipv6Addr>().ok())
+        })
+        .expect("a link-local address on the interface");
+    (idx, ll)
+}
+
+fn print(line: String) {
+    let mut o = std::io::stdout().lock();
+    let _ = writeln!(o, "{line}");
+    let _ = o.flush();
+}
+
+fn main() {
+    let args = parse_args();
+    let (ifindex, ll) = interface_info(&args.ifname);
+    let sock =
+        Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(89))).expect("raw socket (root?)");
+    sock.bind_device(Some(args.ifname.as_bytes()))
+        .expect("SO_BINDTODEVICE");
+    sock.bind(&SockAddr::from(SocketAddrV6::new(ll, 0, 0, ifindex)))
+        .expect("bind link-local");
+    for g in ["ff02::5", "ff02::6"] {
+        sock.join_multicast_v6(&g.parse().unwrap(), ifindex)
+            .expect("join group");
+    }
+    sock.set_multicast_loop_v6(false).expect("loop off");
+    sock.set_multicast_hops_v6(1).expect("hops");
+    sock.set_unicast_hops_v6(1).expect("hops");
+    setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true).expect("IPV6_RECVPKTINFO");
+    print(format!(
+        "READY ifindex={ifindex} link-local={ll} router-id={}",
+        args.router_id
+    ));
+
+    let start = Instant::now();
+    let mut router = Router::new(
+        RouterConfig::new(args.router_id),
+        u64::from(std::process::id()),
+    );
+    let mut ic = if args.broadcast {
+        InterfaceConfig::broadcast(ll)
+    } else {
+        InterfaceConfig::point_to_point(ll)
+    }
+    .with_timers(args.hello, args.dead);
+    ic.priority = args.priority;
+    ic.mtu = 1500;
+    router.add_interface(start, ifindex, ic);
+    let prefixes: Vec<Ipv6Prefix> = args
+        .loopbacks
+        .iter()
+        .map(|a| Ipv6Prefix::new(*a, 128))
+        .collect();
+    for p in &prefixes {
+        router.advertise_prefix(start, *p, args.metric);
+    }
+
+    let (cmd_tx, cmd_rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            if cmd_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    let mut buf = vec![0u8; 65536];
+    loop {
+        // Outputs first.
+        while let Some(t) = router.poll_transmit() {
+            let dst = SockAddr::from(SocketAddrV6::new(t.dst, 0, 0, t.ifindex));
+            if let Err(e) = sock.send_to(&t.bytes, &dst) {
+                print(format!("SEND-ERROR {e}"));
+            }
+        }
+        while let Some(e) = router.poll_event() {
+            handle_event(&args, &e);
+        }
+        let now = Instant::now();
+        let wait = router
+            .poll_timeout()
+            .map_or(Duration::from_millis(200), |t| {
+                t.saturating_duration_since(now)
+            })
+            .clamp(Duration::from_millis(1), Duration::from_millis(200));
+        sock.set_read_timeout(Some(wait)).expect("timeout");
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+        match recvmsg::<SockaddrIn6>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::empty(),
+        ) {
+            Ok(msg) => {
+                let len = msg.bytes;
+                let src = msg.address.map(|a| a.ip());
+                let mut dst = None;
+                if let Ok(cmsgs) = msg.cmsgs() {
+                    for c in cmsgs {
+                        if let ControlMessageOwned::Ipv6PacketInfo(pi) = c {
+                            dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
+                        }
+                    }
+                }
+                if let (Some(src), Some(dst)) = (src, dst) {
+                    let data = buf[..len].to_vec();
+                    router.handle_packet(Instant::now(), ifindex, src, dst, &data);
+                }
+            }
+            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
+            Err(e) => print(format!("RECV-ERROR {e}")),
+        }
+        let now = Instant::now();
+        if router.poll_timeout().is_some_and(|t| t <= now) {
+            router.handle_timeout(now);
+        }
+        while let Ok(cmd) = cmd_rx.try_recv() {
+            let now = Instant::now();
+            let mut words = cmd.split_whitespace();
+            match words.next() {
+                Some("withdraw") => {
+                    for p in &prefixes {
+                        router.withdraw_prefix(now, *p);
+                    }
+                    print("WITHDRAWN".into());
+                }
+                Some("advertise") => {
+                    let m = words
+                        .next()
+                        .and_then(|m| m.parse().ok())
+                        .unwrap_or(args.metric);
+                    for p in &prefixes {
+                        router.advertise_prefix(now, *p, m);
+                    }
+                    print(format!("ADVERTISED metric={m}"));
+                }
+                Some("quit") => {
+                    for p in &prefixes {
+                        router.withdraw_prefix(now, *p);
+                    }
+                    while let Some(t) = router.poll_transmit() {
+                        let dst = SockAddr::from(SocketAddrV6::new(t.dst, 0, 0, t.ifindex));
+                        let _ = sock.send_to(&t.bytes, &dst);
+                    }
+                    print("QUIT".into());
+                    return;
+                }
+                _ => print(format!("UNKNOWN-COMMAND {cmd}")),
+            }
+        }
+    }
+}
+
+fn handle_event(args: &Args, e: &Event) {
+    match e {
+        Event::NeighborState {
+            router_id,
+            from,
+            to,
+            ..
+        } => print(format!("NEIGHBOR {router_id} {from:?} -> {to:?}")),
+        Event::InterfaceState { from, to, .. } => print(format!("INTERFACE {from:?} -> {to:?}")),
+        Event::RouteAdd(r) => {
+            let hops: Vec<String> = r
+                .next_hops
+                .iter()
+                .map(|h| h.addr.map_or("direct".to_string(), |a| a.to_string()))
+                .collect();
+            print(format!(
+                "ROUTE ADD {} cost {} via {}",
+                r.prefix,
+                r.cost,
+                hops.join(",")
+            ));
+            if args.install {
+                if let Some(a) = r.next_hops.iter().find_map(|h| h.addr) {
+                    let _ = Command::new("ip")
+                        .args([
+                            "-6",
+                            "route",
+                            "replace",
+                            &r.prefix.to_string(),
+                            "via",
+                            &a.to_string(),
+                            "dev",
+                            &args.ifname,
+                            "proto",
+                            "ospf",
+                        ])
+                        .status();
+                }
+            }
+        }
+        Event::RouteRemove(p) => {
+            print(format!("ROUTE DEL {p}"));
+            if args.install {
+                let _ = Command::new("ip")
+                    .args(["-6", "route", "del", &p.to_string(), "proto", "ospf"])
+                    .status();
+            }
+        }
+        Event::PersistAuthSeqHigh { high, .. } => print(format!("PERSIST-SEQ-HIGH {high}")),
+    }
+}

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# Interop of the OSPFv3 engine with FRRouting's ospf6d over a veth pair between two
+# network namespaces. Needs root, iproute2 and the Debian `frr` package.
+#
+#   ospfv3/scripts/frr_interop.sh [p2p|broadcast ...]     (default: both)
+#
+# For each network type: FRR (router ID 1.1.1.1, loopback 2001:db8::1/128) in netns
+# ospf-frr, the engine (examples/raw_runner.rs, router ID 2.2.2.2, loopback
+# 2001:db8::2/128) in netns ospf-eng. Checks: both sides reach Full; FRR's kernel
+# table has a route to 2001:db8::2/128 via the engine's link-local address; the
+# engine learned 2001:db8::1/128 (and installed it in its namespace); after
+# `withdraw` FRR removes the route within 2 s.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+TYPES=("$@")
+[ ${#TYPES[@]} -eq 0 ] && TYPES=(p2p broadcast)
+
+if [ "$(id -u)" != 0 ]; then echo "SKIP: frr_interop.sh needs root"; exit 0; fi
+if [ ! -x /usr/lib/frr/ospf6d ]; then echo "SKIP: FRR (ospf6d) not installed"; exit 0; fi
+
+if [ -z "${RUNNER:-}" ]; then
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+    cargo build -q -p ospfv3 --example raw_runner
+    RUNNER="$CARGO_TARGET_DIR/debug/examples/raw_runner"
+fi
+
+WORK=$(mktemp -d /tmp/ospf-interop.XXXXXX)
+chmod 755 "$WORK"
+NS_F=ospf-frr
+NS_E=ospf-eng
+RUNNER_PID=""
+
+cleanup() {
+    set +e
+    [ -n "$RUNNER_PID" ] && kill "$RUNNER_PID" 2>/dev/null
+    for p in "$WORK"/frr/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
+    sleep 0.3
+    ip netns del $NS_F 2>/dev/null
+    ip netns del $NS_E 2>/dev/null
+}
+trap cleanup EXIT
+
+fail() { echo "FAIL: $*"; echo "--- engine log"; cat "$WORK/engine.log" 2>/dev/null | tail -40; exit 1; }
+
+frr() { ip netns exec $NS_F vtysh --vty_socket "$WORK/frr/run" -c "$1"; }
+
+run_case() {
+    local nettype=$1
+    echo "== FRR ospf6d <-> engine, network $nettype"
+    cleanup; RUNNER_PID=""
+    rm -rf "$WORK"/*
+    ip netns add $NS_F
+    ip netns add $NS_E
+    for ns in $NS_F $NS_E; do
+        ip netns exec $ns sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+        ip -n $ns link set lo up
+    done
+    ip link add veth-frr netns $NS_F type veth peer name veth-eng netns $NS_E
+    ip -n $NS_F link set veth-frr up
+    ip -n $NS_E link set veth-eng up
+    ip -n $NS_F -6 addr add 2001:db8::1/128 dev lo
+    ip -n $NS_E -6 addr add 2001:db8::2/128 dev lo
+    for _ in $(seq 50); do
+        ip -n $NS_E -6 addr show dev veth-eng scope link | grep -q fe80 && \
+        ip -n $NS_F -6 addr show dev veth-frr scope link | grep -q fe80 && break
+        sleep 0.1
+    done
+
+    local frrtype="point-to-point"
+    [ "$nettype" = broadcast ] && frrtype="broadcast"
+    mkdir -p "$WORK/frr/run"
+    cat > "$WORK/frr/frr.conf" <<CONF
+frr defaults traditional
+hostname frr
+log file $WORK/frr/frr.log
+!
+interface lo
+ ipv6 ospf6 area 0.0.0.0
+ ipv6 ospf6 passive
+!
+interface veth-frr
+ ipv6 ospf6 area 0.0.0.0
+ ipv6 ospf6 network $frrtype
+ ipv6 ospf6 hello-interval 1
+ ipv6 ospf6 dead-interval 3
+ ipv6 ospf6 retransmit-interval 2
+!
+router ospf6
+ ospf6 router-id 1.1.1.1
+!
+CONF
+    chown -R frr:frr "$WORK/frr"
+    ip netns exec $NS_F /usr/lib/frr/zebra -d -N $NS_F -f "$WORK/frr/frr.conf" -i "$WORK/frr/zebra.pid" --vty_socket "$WORK/frr/run"
+    ip netns exec $NS_F /usr/lib/frr/ospf6d -d -N $NS_F -f "$WORK/frr/frr.conf" -i "$WORK/frr/ospf6d.pid" --vty_socket "$WORK/frr/run"
+
+    mkfifo "$WORK/cmd"
+    ip netns exec $NS_E "$RUNNER" --ifname veth-eng --router-id 2.2.2.2 --loopback 2001:db8::2 \
+        --network "$nettype" --hello 1 --dead 3 --install-routes < "$WORK/cmd" > "$WORK/engine.log" 2>&1 &
+    RUNNER_PID=$!
+    exec 9> "$WORK/cmd"   # keep the runner's stdin open
+
+    local ok=""
+    for _ in $(seq 60); do
+        if frr 'show ipv6 ospf6 neighbor' 2>/dev/null | grep -q '2.2.2.2.*Full'; then ok=1; break; fi
+        sleep 0.5
+    done
+    frr 'show ipv6 ospf6 neighbor' || true
+    [ -n "$ok" ] || fail "FRR did not reach Full with the engine ($nettype)"
+    grep -q "NEIGHBOR 1.1.1.1 .* -> Full" "$WORK/engine.log" || fail "engine did not reach Full"
+    echo "ok: adjacency Full on both sides"
+
+    ok=""
+    for _ in $(seq 40); do
+        if ip -n $NS_F -6 route show 2001:db8::2 | grep -q "via fe80"; then ok=1; break; fi
+        sleep 0.25
+    done
+    ip -n $NS_F -6 route show 2001:db8::2
+    [ -n "$ok" ] || fail "FRR has no kernel route to the engine's loopback"
+    echo "ok: FRR's kernel table routes 2001:db8::2/128 via the engine"
+
+    ok=""
+    for _ in $(seq 40); do
+        if grep -q "ROUTE ADD 2001:db8::1/128" "$WORK/engine.log"; then ok=1; break; fi
+        sleep 0.25
+    done
+    [ -n "$ok" ] || fail "engine did not learn FRR's loopback"
+    grep "ROUTE ADD 2001:db8::1/128" "$WORK/engine.log" | tail -1
+    ip -n $NS_E -6 route show 2001:db8::1 | grep -q "via fe80" || fail "route not installed on the engine side"
+    echo "ok: engine learned and installed 2001:db8::1/128"
+    command -v ping >/dev/null && ip netns exec $NS_E ping -6 -c 1 -W 2 -I 2001:db8::2 2001:db8::1 >/dev/null && echo "ok: ping 2001:db8::2 -> 2001:db8::1 across the learned routes"
+
+    echo withdraw >&9
+    local t0 t1
+    t0=$(date +%s.%N)
+    ok=""
+    for _ in $(seq 100); do
+        if ! ip -n $NS_F -6 route show 2001:db8::2 | grep -q via; then ok=1; break; fi
+        sleep 0.05
+    done
+    t1=$(date +%s.%N)
+    local dt
+    dt=$(echo "$t1 - $t0" | bc)
+    [ -n "$ok" ] || fail "FRR still routes 2001:db8::2 5 s after the withdrawal"
+    echo "withdrawal removed from FRR's kernel table after ${dt}s"
+    if (( $(echo "$dt > 2.0" | bc) )); then fail "withdrawal took ${dt}s (> 2 s)"; fi
+    echo "ok: withdrawal within 2 s"
+    echo quit >&9
+    exec 9>&-
+    wait "$RUNNER_PID" 2>/dev/null || true
+    RUNNER_PID=""
+}
+
+for t in "${TYPES[@]}"; do run_case "$t"; done
+echo "PASS: FRR interop (${TYPES[*]})"
