@@ -82,3 +82,4 @@ pub use header::{ControlHeader, Encapsulation};
 pub use message::{ControlMessage, MessageType};
 pub use packet::{Packet, PacketError};
 pub use validate::{ValidationError, validate};
+#[cfg(feature = "tokio")] pub mod tokio_codec;
