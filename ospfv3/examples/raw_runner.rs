@@ -259,8 +259,10 @@ fn handle_event(args: &Args, e: &Event) {
                 r.cost,
                 hops.join(",")
             ));
-            if args.install {
-                if let Some(a) = r.next_hops.iter().find_map(|h| h.addr) {
+            if let Some(a) = r.next_hops.iter().find_map(|h| h.addr)
+                && args.install
+            {
+                {
                     let _ = Command::new("ip")
                         .args([
                             "-6",

@@ -309,8 +309,7 @@ fn two_routers_point_to_point() {
         net.sim
             .node(0)
             .events
-            .iter()
-            .any(|e| *e == Event::RouteRemove(anycast))
+            .contains(&Event::RouteRemove(anycast))
     );
     net.assert_lsdbs_converged();
     // Only prefix LSAs changed: the route change came from a partial recalculation.

@@ -76,13 +76,12 @@ impl Router {
             match db_hdr.map(|(d, inst)| (compare(&h, &d), d, inst)) {
                 None | Some((Freshness::Newer, _, _)) => {
                     // (5a) MinLSArrival.
-                    if let Some((_, _, inst)) = db_hdr.map(|(d, i)| ((), d, i)) {
-                        if now.saturating_duration_since(inst)
+                    if let Some((_, _, inst)) = db_hdr.map(|(d, i)| ((), d, i))
+                        && now.saturating_duration_since(inst)
                             < Duration::from_secs(u64::from(MIN_LS_ARRIVAL))
-                            && h.advertising_router != me
-                        {
-                            continue;
-                        }
+                        && h.advertising_router != me
+                    {
+                        continue;
                     }
                     // (5c) the old copy leaves every retransmission list.
                     self.remove_from_retransmit(&key);
@@ -214,17 +213,17 @@ impl Router {
                 if n.state < NeighborState::Exchange {
                     continue;
                 }
-                if matches!(n.state, NeighborState::Exchange | NeighborState::Loading) {
-                    if let Some(req) = n.requests.get(&key).copied() {
-                        match compare(&h, &req) {
-                            Freshness::Older => continue,
-                            Freshness::Same => {
-                                n.requests.remove(&key);
-                                continue;
-                            }
-                            Freshness::Newer => {
-                                n.requests.remove(&key);
-                            }
+                if matches!(n.state, NeighborState::Exchange | NeighborState::Loading)
+                    && let Some(req) = n.requests.get(&key).copied()
+                {
+                    match compare(&h, &req) {
+                        Freshness::Older => continue,
+                        Freshness::Same => {
+                            n.requests.remove(&key);
+                            continue;
+                        }
+                        Freshness::Newer => {
+                            n.requests.remove(&key);
                         }
                     }
                 }
@@ -238,16 +237,16 @@ impl Router {
             if !added {
                 continue;
             }
-            if let Some((fi, fr)) = from {
-                if fi == ifindex {
-                    if i.cfg.network_type == NetworkType::Broadcast && (fr == i.dr || fr == i.bdr) {
-                        continue;
-                    }
-                    if i.state == InterfaceState::Backup {
-                        continue;
-                    }
-                    back = true;
+            if let Some((fi, fr)) = from
+                && fi == ifindex
+            {
+                if i.cfg.network_type == NetworkType::Broadcast && (fr == i.dr || fr == i.bdr) {
+                    continue;
                 }
+                if i.state == InterfaceState::Backup {
+                    continue;
+                }
+                back = true;
             }
             let dst = i.flood_dst();
             self.send_lsas(now, ifindex, dst, &[key]);

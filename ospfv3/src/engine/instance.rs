@@ -691,13 +691,12 @@ impl Router {
             return;
         }
         // RFC 7166 4.1: the sequence number must not go backwards per neighbor.
-        if let Some(seq) = auth_seq {
-            if let Some(n) = i.neighbors.get(&header.router_id) {
-                if seq < n.auth_seq {
-                    self.counters.rx_auth_failures += 1;
-                    return;
-                }
-            }
+        if let Some(seq) = auth_seq
+            && let Some(n) = i.neighbors.get(&header.router_id)
+            && seq < n.auth_seq
+        {
+            self.counters.rx_auth_failures += 1;
+            return;
         }
         if ptype == PacketType::LinkStateUpdate {
             self.note_auth_seq(ifindex, header.router_id, auth_seq);
@@ -762,7 +761,7 @@ impl Router {
         };
         if h.hello_interval != i.cfg.hello_interval
             || h.dead_interval != i.cfg.dead_interval
-            || h.options.contains(Options::E) != true
+            || !h.options.contains(Options::E)
         {
             self.counters.rx_dropped += 1;
             return;
@@ -956,10 +955,10 @@ impl Router {
         if broadcast && two_way(from) != two_way(to) {
             self.ism(now, ifindex, InterfaceEvent::NeighborChange);
         }
-        if to == NeighborState::Down {
-            if let Some(i) = self.ifaces.get_mut(&ifindex) {
-                i.neighbors.remove(&rid);
-            }
+        if to == NeighborState::Down
+            && let Some(i) = self.ifaces.get_mut(&ifindex)
+        {
+            i.neighbors.remove(&rid);
         }
     }
 

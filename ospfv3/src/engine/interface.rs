@@ -197,8 +197,13 @@ mod tests {
         // 2 is DR, 3 BDR; a higher router 9 joins: no preemption.
         let (dr, bdr) = elect(c(9, 1, 2, 3), &[c(2, 1, 2, 3), c(3, 1, 2, 3)]);
         assert_eq!((dr, bdr), (ip(2), ip(3)));
-        // DR 2 disappears: 3 (the BDR) becomes DR, 9 becomes BDR.
+        // DR 2 disappears: 9's first calculation promotes the BDR (3) to DR; once
+        // 3 has run its own election and declares (3, 9), 9 takes the BDR role.
         let (dr, bdr) = elect(c(9, 1, 2, 3), &[c(3, 1, 2, 3)]);
+        assert_eq!((dr, bdr), (ip(3), Ipv4Addr::UNSPECIFIED));
+        let (dr, bdr) = elect(c(3, 1, 2, 3), &[c(9, 1, 2, 3)]);
+        assert_eq!((dr, bdr), (ip(3), ip(9)));
+        let (dr, bdr) = elect(c(9, 1, 3, 0), &[c(3, 1, 3, 9)]);
         assert_eq!((dr, bdr), (ip(3), ip(9)));
         // Priority 0 never wins.
         let (dr, _) = elect(c(1, 0, 0, 0), &[c(2, 0, 0, 0)]);

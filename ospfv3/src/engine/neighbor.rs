@@ -300,10 +300,10 @@ impl Router {
             }
             NeighborState::Exchange => {
                 if dup {
-                    if !n.master {
-                        if let Some((dst, bytes)) = n.last_tx_dd.clone() {
-                            self.send_bytes(ifindex, dst, bytes);
-                        }
+                    if !n.master
+                        && let Some((dst, bytes)) = n.last_tx_dd.clone()
+                    {
+                        self.send_bytes(ifindex, dst, bytes);
                     }
                     return;
                 }

@@ -143,14 +143,14 @@ impl Graph {
         }
         for &net in &nkeys {
             for &r in &topo.networks[&net] {
-                if transit.contains(&(r, net)) {
-                    if let Some(&to) = index.get(&VertexId::Router(r)) {
-                        edges.push(Edge {
-                            to,
-                            cost: 0,
-                            interface_id: 0,
-                        });
-                    }
+                if transit.contains(&(r, net))
+                    && let Some(&to) = index.get(&VertexId::Router(r))
+                {
+                    edges.push(Edge {
+                        to,
+                        cost: 0,
+                        interface_id: 0,
+                    });
                 }
             }
             offsets.push(edges.len() as u32);
@@ -277,13 +277,10 @@ impl SpfTree {
                 // to a network directly attached to the root; otherwise inherited.
                 let set = if u == r {
                     let hop = match graph.vertex(e.to) {
-                        VertexId::Router(rid) => match link_local(e.interface_id, rid) {
-                            Some(a) => Some(NextHop {
-                                ifindex: e.interface_id,
-                                addr: Some(a),
-                            }),
-                            None => None,
-                        },
+                        VertexId::Router(rid) => link_local(e.interface_id, rid).map(|a| NextHop {
+                            ifindex: e.interface_id,
+                            addr: Some(a),
+                        }),
                         VertexId::Network(..) => Some(NextHop {
                             ifindex: e.interface_id,
                             addr: None,
