@@ -257,11 +257,12 @@ impl Router {
                 }
             }
             if let Some(&t) = self.last_originated.get(key)
-                && now < t + min_interval {
-                    let due = t + min_interval;
-                    self.originate_at = Some(self.originate_at.map_or(due, |x| x.min(due)));
-                    continue;
-                }
+                && now < t + min_interval
+            {
+                let due = t + min_interval;
+                self.originate_at = Some(self.originate_at.map_or(due, |x| x.min(due)));
+                continue;
+            }
             let seq = match existing {
                 None => INITIAL_SEQUENCE_NUMBER,
                 Some(e) if e.lsa.header.seq_number == MAX_SEQUENCE_NUMBER => {
@@ -378,9 +379,5 @@ impl Router {
                 self.new_instance(now, k, body, seq.wrapping_add(1));
             }
         }
-            self.lsdb
-                .iter()
-                .all(|(_, e)| compare(&e.lsa.header, &e.lsa.header) == Freshness::Same)
-        );
     }
 }
