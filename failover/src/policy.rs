@@ -55,6 +55,19 @@ pub enum Action {
     },
 }
 
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::AddLoopbackAddress { prefix } => write!(f, "add {prefix} to loopback"),
+            Action::Advertise { prefix, metric } => write!(f, "advertise {prefix} metric {metric}"),
+            Action::Withdraw { prefix } => write!(f, "withdraw {prefix}"),
+            Action::RemoveLoopbackAddress { prefix } => {
+                write!(f, "remove {prefix} from loopback")
+            }
+        }
+    }
+}
+
 /// What happened, for logs and metrics. Drain with [`Policy::poll_event`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Event {
