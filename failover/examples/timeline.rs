@@ -79,7 +79,7 @@ fn main() {
                 p.handle_peer_advertisements(now, prefix, adverts).unwrap();
             }
             // Probes every second.
-            if now.duration_since(t0).as_millis() % 1000 == 0 && now > t0 {
+            if now.duration_since(t0).as_millis().is_multiple_of(1000) && now > t0 {
                 let failing = i == 0 && mode != "drain" && (60.0..120.0).contains(&secs);
                 let outcome = if failing {
                     ProbeOutcome::Fail
@@ -95,7 +95,7 @@ fn main() {
                     },
                 )
                 .unwrap();
-                if mode == "preemptive" && (i == 1 || secs < 60.0 || secs >= 150.0) {
+                if mode == "preemptive" && (i == 1 || !(60.0..150.0).contains(&secs)) {
                     p.handle_command(now, Scope::All, AdminCommand::SyncConfirmed)
                         .unwrap();
                 }
