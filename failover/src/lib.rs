@@ -19,8 +19,8 @@
 //! spawns; it has no protocol of its own: roles are read from the metrics peers
 //! advertise (see [`config`] for the encoding and [`role`] for the election).
 //!
-//! The `README.md` of this crate explains each mode with a timeline, for operators
-//! choosing between them.
+//! The [`guide`] (this crate's `README.md`) explains each mode with a timeline, for
+//! operators choosing between them.
 //!
 //! # Example
 //!
@@ -84,6 +84,9 @@
 //! Only `thiserror` (typed errors) and, behind the `serde` feature, `serde` for the
 //! configuration types. Everything here is arithmetic on instants; nothing needed a
 //! larger crate.
+
+#[doc = include_str!("../README.md")]
+pub mod guide {}
 
 pub mod config;
 pub mod damping;
