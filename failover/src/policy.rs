@@ -1001,3 +1001,135 @@ impl Policy {
         self.router_id
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{CheckKind, ProbeOutcome};
+    use std::time::Duration;
+
+    fn prefix() -> Ipv6Prefix {
+        "2001:db8::1/128".parse().unwrap()
+    }
+
+    fn policy(limits: Limits, checks: usize) -> (Policy, Instant) {
+        let mut cfg = PrefixConfig::new(prefix());
+        for i in 0..checks {
+            cfg.checks.push(CheckSpec::new(
+                format!("c{i}"),
+                CheckKind::TcpConnect {
+                    addr: "[::1]:1".parse().unwrap(),
+                },
+            ));
+        }
+        let t0 = Instant::now();
+        let p = Policy::new(
+            t0,
+            NodeConfig {
+                router_id: RouterId(1),
+                prefixes: vec![cfg],
+                limits,
+            },
+        )
+        .unwrap();
+        (p, t0)
+    }
+
+    #[test]
+    fn unknown_prefix_and_check_are_errors() {
+        let (mut p, t0) = policy(Limits::default(), 1);
+        let other: Ipv6Prefix = "2001:db8::2/128".parse().unwrap();
+        assert_eq!(
+            p.handle_peer_advertisements(t0, other, []),
+            Err(Error::UnknownPrefix { prefix: other })
+        );
+        assert_eq!(
+            p.handle_command(t0, Scope::Prefix(other), AdminCommand::Drain),
+            Err(Error::UnknownPrefix { prefix: other })
+        );
+        let bad = CheckId {
+            prefix_index: 0,
+            check_index: 1,
+        };
+        let r = ProbeResult {
+            outcome: ProbeOutcome::Pass,
+            started: t0,
+        };
+        assert_eq!(
+            p.handle_probe_result(t0, bad, r),
+            Err(Error::UnknownCheck { check: bad })
+        );
+    }
+
+    #[test]
+    fn peer_limit_keeps_best_metrics_and_counts_drops() {
+        let limits = Limits {
+            max_peers_per_prefix: 2,
+            ..Limits::default()
+        };
+        let (mut p, t0) = policy(limits, 0);
+        let adverts = [
+            (RouterId(2), 25),
+            (RouterId(3), 21),
+            (RouterId(4), 10),
+            (RouterId(1), 10), // our own: ignored, not counted
+            (RouterId(5), 29),
+        ];
+        p.handle_peer_advertisements(t0, prefix(), adverts).unwrap();
+        assert_eq!(p.counters().peers_dropped, 2);
+        assert_eq!(
+            p.prefixes[0].peers,
+            vec![(RouterId(3), 21), (RouterId(4), 10)]
+        );
+    }
+
+    #[test]
+    fn event_queue_is_bounded() {
+        let limits = Limits {
+            max_queued_events: 3,
+            ..Limits::default()
+        };
+        let (mut p, t0) = policy(limits, 1);
+        let (check, _, _) = p.checks().next().unwrap();
+        for i in 0..100u64 {
+            let t = t0 + Duration::from_secs(i);
+            let outcome = if i % 4 < 3 {
+                ProbeOutcome::Pass
+            } else {
+                ProbeOutcome::Fail
+            };
+            let _ = p.handle_probe_result(
+                t,
+                check,
+                ProbeResult {
+                    outcome,
+                    started: t,
+                },
+            );
+        }
+        let mut n = 0;
+        while p.poll_event().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        assert!(p.counters().events_dropped > 0);
+    }
+
+    #[test]
+    fn stale_and_backwards_inputs() {
+        let (mut p, t0) = policy(Limits::default(), 1);
+        let (check, _, _) = p.checks().next().unwrap();
+        let t5 = t0 + Duration::from_secs(5);
+        let pass = |started| ProbeResult {
+            outcome: ProbeOutcome::Pass,
+            started,
+        };
+        p.handle_probe_result(t5, check, pass(t5)).unwrap();
+        // Older probe: ignored and counted.
+        p.handle_probe_result(t5, check, pass(t0)).unwrap();
+        assert_eq!(p.counters().stale_probe_results, 1);
+        // Time going backwards is clamped: no deadline in the past of the latest input.
+        p.handle_timeout(t0);
+        assert!(p.poll_timeout().is_none_or(|t| t > t5));
+    }
+}
