@@ -23,3 +23,5 @@ pub mod session;
 pub use config::Config;
 pub use endpoint::{CommandError, DataIn, Endpoint, EndpointStats, SessionRequest};
 pub use event::{DownReason, Event};
+/// The RNG trait endpoints take, re-exported so callers need not name the crate.
+pub use rand_core;
