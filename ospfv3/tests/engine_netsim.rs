@@ -201,6 +201,12 @@ fn random_mesh_of_fifty() {
 
 #[test]
 fn random_mesh_converges_under_loss() {
+    for seed in [6, 7, 8, 9] {
+        converge_under_loss(seed);
+    }
+}
+
+fn converge_under_loss(seed: u64) {
     let lossy = LinkConfig::with_latency(Duration::from_millis(2)).lossy(
         0.2,
         0.05,
@@ -208,7 +214,7 @@ fn random_mesh_converges_under_loss() {
     );
     // With 20% loss a 4 s dead interval would flap adjacencies now and then (four
     // hellos in a row lost); 12 s keeps them up so the topology is stable.
-    let mut net = random_mesh(20, 6, lossy, 12);
+    let mut net = random_mesh(20, seed, lossy, 12);
     net.run(120);
     for i in 0..20 {
         assert!(
@@ -219,9 +225,45 @@ fn random_mesh_converges_under_loss() {
                     ..
                 }
             )),
-            "router {i}: an adjacency flapped"
+            "seed {seed} router {i}: an adjacency flapped"
         );
     }
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    // A withdrawal still reaches everyone under loss.
+    let now = net.sim.now();
+    net.sim
+        .node_mut(3)
+        .router
+        .remove_interface(now, LOOPBACK_IF);
+    net.run(30);
+    for i in 0..20 {
+        assert!(
+            !net.router(i).routes().contains_key(&loopback(3)),
+            "seed {seed} router {i}"
+        );
+    }
+    net.assert_lsdbs_converged();
+}
+
+#[test]
+fn broadcast_lans_and_p2p_links_under_loss() {
+    let lossy = LinkConfig::with_latency(Duration::from_millis(2)).lossy(
+        0.15,
+        0.05,
+        Duration::from_millis(5),
+    );
+    let mut net = Net::new(7, 21);
+    net.dead_interval = 12;
+    net.connect(&[0, 1, 2, 3], 10, lossy.clone());
+    net.connect(&[3, 4, 5], 5, lossy.clone());
+    net.connect(&[5, 6], 7, lossy.clone());
+    net.connect(&[6, 0], 40, lossy);
+    net.run(120);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+    net.kill(3);
+    net.run(60);
     net.assert_lsdbs_converged();
     net.assert_routes();
 }
