@@ -195,3 +195,23 @@ impl Lsdb {
         keys
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_types_follow_the_u_bit() {
+        // Known types by their scope bits.
+        assert_eq!(Scope::of(LsaType::LINK, 3), Some(Scope::Link(3)));
+        assert_eq!(Scope::of(LsaType::ROUTER, 3), Some(Scope::Area));
+        assert_eq!(Scope::of(LsaType::AS_EXTERNAL, 3), Some(Scope::As));
+        // Unknown function code, U clear: treated as link-local whatever S2/S1 say.
+        assert_eq!(Scope::of(LsaType(0x2020), 3), Some(Scope::Link(3)));
+        assert_eq!(Scope::of(LsaType(0x4020), 3), Some(Scope::Link(3)));
+        // U set: flooded by its scope bits; the reserved scope is discarded.
+        assert_eq!(Scope::of(LsaType(0xA020), 3), Some(Scope::Area));
+        assert_eq!(Scope::of(LsaType(0xC020), 3), Some(Scope::As));
+        assert_eq!(Scope::of(LsaType(0xE020), 3), None);
+    }
+}

@@ -381,3 +381,57 @@ impl Router {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{InterfaceConfig, Ipv6Prefix, RouterConfig};
+    use std::net::Ipv6Addr;
+
+    #[test]
+    fn sequence_number_wrap_flushes_then_restarts_at_initial() {
+        let t0 = Instant::now();
+        let me = Ipv4Addr::new(1, 1, 1, 1);
+        let mut r = Router::new(RouterConfig::new(me), 1);
+        let p = Ipv6Prefix::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 128);
+        r.add_interface(t0, 1, InterfaceConfig::loopback(vec![p]));
+        let key = LsaKey {
+            scope: Scope::Area,
+            ls_type: LsaType::INTRA_AREA_PREFIX,
+            adv_router: me,
+            ls_id: Ipv4Addr::UNSPECIFIED,
+        };
+        assert_eq!(
+            r.lsdb.get(&key).unwrap().lsa.header.seq_number,
+            INITIAL_SEQUENCE_NUMBER
+        );
+        // Pretend the instance reached the largest sequence number.
+        let mut e = r.lsdb.get(&key).unwrap().clone();
+        e.lsa.header.seq_number = MAX_SEQUENCE_NUMBER;
+        e.lsa.update_checksum();
+        e.bytes = e.lsa.to_bytes(crate::lsa::ChecksumMode::Keep);
+        r.lsdb.insert(key, e);
+        // A change needs a new instance: it cannot wrap, so the LSA is flushed first.
+        let t1 = t0 + Duration::from_secs(10);
+        let anycast = Ipv6Prefix::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 9), 128);
+        r.advertise_prefix(t1, anycast, 1);
+        let e = r.lsdb.get(&key).unwrap();
+        assert!(e.is_max_age(t1));
+        assert_eq!(e.lsa.header.seq_number, MAX_SEQUENCE_NUMBER);
+        // Nobody needs the MaxAge copy (no neighbors): it is removed, and the LSA is
+        // originated again from the initial sequence number with the new contents.
+        r.handle_timeout(t1 + Duration::from_secs(1));
+        let e = r.lsdb.get(&key).unwrap();
+        assert!(!e.is_max_age(t1 + Duration::from_secs(1)));
+        assert_eq!(e.lsa.header.seq_number, INITIAL_SEQUENCE_NUMBER);
+        let LsaBody::IntraAreaPrefix(b) = &e.lsa.body else {
+            panic!("not an Intra-Area-Prefix-LSA");
+        };
+        assert_eq!(b.prefixes.len(), 2);
+        assert!(
+            b.prefixes
+                .iter()
+                .all(|x| x.prefix.options.contains(PrefixOptions::LA))
+        );
+    }
+}
