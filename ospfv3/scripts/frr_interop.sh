@@ -2,7 +2,10 @@
 # Interop of the OSPFv3 engine with FRRouting's ospf6d over a veth pair between two
 # network namespaces. Needs root, iproute2 and the Debian `frr` package.
 #
-#   ospfv3/scripts/frr_interop.sh [p2p|broadcast ...]     (default: both)
+#   ospfv3/scripts/frr_interop.sh [p2p|broadcast|p2p-low|broadcast-low ...]
+#
+# (default: all four). "-low" gives the engine router ID 0.2.2.2, below FRR's, so the
+# engine is the DD slave and, on broadcast, FRR is the DR and the engine the BDR.
 #
 # For each network type: FRR (router ID 1.1.1.1, loopback 2001:db8::1/128) in netns
 # ospf-frr, the engine (examples/raw_runner.rs, router ID 2.2.2.2, loopback
@@ -14,7 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 TYPES=("$@")
-[ ${#TYPES[@]} -eq 0 ] && TYPES=(p2p broadcast)
+[ ${#TYPES[@]} -eq 0 ] && TYPES=(p2p broadcast p2p-low broadcast-low)
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: frr_interop.sh needs root"; exit 0; fi
 if [ ! -x /usr/lib/frr/ospf6d ]; then echo "SKIP: FRR (ospf6d) not installed"; exit 0; fi
@@ -46,8 +49,9 @@ fail() { echo "FAIL: $*"; echo "--- engine log"; cat "$WORK/engine.log" 2>/dev/n
 frr() { ip netns exec $NS_F vtysh --vty_socket "$WORK/frr/run" -c "$1"; }
 
 run_case() {
-    local nettype=$1
-    echo "== FRR ospf6d <-> engine, network $nettype"
+    local nettype=${1%-low} engine_rid=2.2.2.2
+    [ "$1" != "$nettype" ] && engine_rid=0.2.2.2
+    echo "== FRR ospf6d (1.1.1.1) <-> engine ($engine_rid), network $nettype"
     cleanup; RUNNER_PID=""
     rm -rf "$WORK"/*
     ip netns add $NS_F
@@ -94,15 +98,21 @@ CONF
     ip netns exec $NS_F /usr/lib/frr/zebra -d -N $NS_F -f "$WORK/frr/frr.conf" -i "$WORK/frr/zebra.pid" --vty_socket "$WORK/frr/run"
     ip netns exec $NS_F /usr/lib/frr/ospf6d -d -N $NS_F -f "$WORK/frr/frr.conf" -i "$WORK/frr/ospf6d.pid" --vty_socket "$WORK/frr/run"
 
+    local TSHARK_PID=""
+    if command -v tshark >/dev/null; then
+        ip netns exec $NS_E tshark -q -i veth-eng -f "ip6 proto 89" -w "$WORK/ospf.pcapng" 2>/dev/null &
+        TSHARK_PID=$!
+        sleep 1
+    fi
     mkfifo "$WORK/cmd"
-    ip netns exec $NS_E "$RUNNER" --ifname veth-eng --router-id 2.2.2.2 --loopback 2001:db8::2 \
+    ip netns exec $NS_E "$RUNNER" --ifname veth-eng --router-id "$engine_rid" --loopback 2001:db8::2 \
         --network "$nettype" --hello 1 --dead 3 --install-routes < "$WORK/cmd" > "$WORK/engine.log" 2>&1 &
     RUNNER_PID=$!
     exec 9> "$WORK/cmd"   # keep the runner's stdin open
 
     local ok=""
     for _ in $(seq 60); do
-        if frr 'show ipv6 ospf6 neighbor' 2>/dev/null | grep -q '2.2.2.2.*Full'; then ok=1; break; fi
+        if frr 'show ipv6 ospf6 neighbor' 2>/dev/null | grep -q "$engine_rid.*Full"; then ok=1; break; fi
         sleep 0.5
     done
     frr 'show ipv6 ospf6 neighbor' || true
@@ -149,6 +159,18 @@ CONF
     exec 9>&-
     wait "$RUNNER_PID" 2>/dev/null || true
     RUNNER_PID=""
+    if [ -n "$TSHARK_PID" ]; then
+        sleep 0.5
+        kill "$TSHARK_PID" 2>/dev/null; wait "$TSHARK_PID" 2>/dev/null || true
+        local ll n bad
+        ll=$(ip -n $NS_E -6 -o addr show dev veth-eng scope link | awk '{print $4}' | cut -d/ -f1)
+        n=$(tshark -r "$WORK/ospf.pcapng" -Y "ospf && ipv6.src == $ll" 2>/dev/null | wc -l)
+        bad=$(tshark -r "$WORK/ospf.pcapng" -Y '_ws.malformed || _ws.expert.severity >= warning' 2>/dev/null | wc -l)
+        echo "tshark: $n OSPFv3 packets from the engine, $bad malformed or warning packets in the capture"
+        tshark -r "$WORK/ospf.pcapng" -Y "ospf && ipv6.src == $ll" -T fields -e ospf.msg 2>/dev/null | sort | uniq -c
+        [ "$bad" = 0 ] || { tshark -r "$WORK/ospf.pcapng" -Y '_ws.malformed || _ws.expert.severity >= warning' -V | head -60; fail "tshark flags packets"; }
+        [ "$n" -gt 0 ] || fail "no engine packets captured"
+    fi
 }
 
 for t in "${TYPES[@]}"; do run_case "$t"; done
