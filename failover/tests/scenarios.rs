@@ -545,3 +545,104 @@ fn sync_lost_makes_active_step_down() {
         })
     );
 }
+
+#[test]
+fn hung_prober_withdraws_after_stale_window() {
+    // East is active; then its prober hangs and no result arrives at all.
+    let t0 = Instant::now();
+    let mut c = cfg(0);
+    c.checks[0].timeout = Duration::from_millis(500);
+    let mut east = Policy::new(
+        t0,
+        NodeConfig {
+            router_id: RouterId(1),
+            prefixes: vec![c],
+            ..NodeConfig::default()
+        },
+    )
+    .unwrap();
+    let (check, _, spec) = east.checks().next().unwrap();
+    let stale_after = spec.stale_after();
+    assert_eq!(stale_after, INTERVAL * FALL + Duration::from_millis(500));
+    let mut now = t0;
+    for _ in 0..20 {
+        now += INTERVAL;
+        let r = anycast_failover::ProbeResult {
+            outcome: anycast_failover::ProbeOutcome::Pass,
+            started: now,
+        };
+        east.handle_probe_result(now, check, r).unwrap();
+    }
+    assert_eq!(east.role(prefix()), Some(Role::Active));
+    let last = now;
+    while east.poll_action().is_some() {}
+    // Only timeouts from now on.
+    let t = east.poll_timeout().unwrap();
+    assert_eq!(t, last + stale_after);
+    east.handle_timeout(t);
+    assert_eq!(
+        east.poll_action(),
+        Some(Action::Withdraw { prefix: prefix() })
+    );
+    assert_eq!(east.role(prefix()), Some(Role::Withdrawn));
+    let mut stale_event = false;
+    while let Some(e) = east.poll_event() {
+        stale_event |= matches!(
+            e,
+            Event::CheckChanged {
+                up: false,
+                cause: anycast_failover::health::CheckTransition::Stale,
+                ..
+            }
+        );
+    }
+    assert!(stale_event);
+}
+
+#[test]
+fn weighted_checks_decide_together() {
+    // Two checks, weights 2 and 1, threshold 2: only the heavy one matters.
+    let t0 = Instant::now();
+    let mut c = cfg(0);
+    let mut light = c.checks[0].clone();
+    light.name = "light".into();
+    light.weight = 1;
+    c.checks[0].weight = 2;
+    c.checks.push(light);
+    c.combine = anycast_failover::Combine::Weighted { threshold: 2 };
+    let mut p = Policy::new(
+        t0,
+        NodeConfig {
+            router_id: RouterId(1),
+            prefixes: vec![c],
+            ..NodeConfig::default()
+        },
+    )
+    .unwrap();
+    let ids: Vec<_> = p.checks().map(|(id, _, _)| id).collect();
+    let mut now = t0;
+    for _ in 0..RISE {
+        now += INTERVAL;
+        for (k, &id) in ids.iter().enumerate() {
+            let outcome = if k == 0 {
+                anycast_failover::ProbeOutcome::Pass
+            } else {
+                anycast_failover::ProbeOutcome::Fail
+            };
+            p.handle_probe_result(
+                now,
+                id,
+                anycast_failover::ProbeResult {
+                    outcome,
+                    started: now,
+                },
+            )
+            .unwrap();
+        }
+    }
+    assert_eq!(
+        p.role(prefix()),
+        Some(Role::Standby),
+        "heavy check alone is enough"
+    );
+}
