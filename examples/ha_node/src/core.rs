@@ -1,0 +1,685 @@
+//! The node core: one L2TPv3 endpoint, one OSPFv3 router and, on servers, one anycast
+//! failover policy, glued together without I/O.
+//!
+//! The core follows the workspace's sans-IO contract itself: drivers call
+//! `handle_*(now, ...)`, then drain [`Core::poll_output`] and arm a timer for
+//! [`Core::poll_timeout`]. Two drivers use it: the in-process lab ([`crate::lab`]),
+//! whose in-memory "kernel" frames OSPF packets in Ethernet and IPv6 itself, and the
+//! daemon ([`crate::daemon`]), which owns UDP and raw sockets, TAP devices and the
+//! kernel's routing table. All protocol state lives here, once.
+//!
+//! What the glue does:
+//!
+//! * the initiating side of each peer opens a control connection and, once it is up,
+//!   one Ethernet pseudowire session (RFC 4719); reconnects after a failure;
+//! * an established session becomes an OSPFv3 point-to-point interface when the
+//!   driver [`attach`](Core::attach)es it to an interface index and link-local address;
+//! * frames from an interface go out as L2TPv3 data messages, and data messages from a
+//!   peer come back as frames for the interface;
+//! * the Intra-Area-Prefix-LSAs of the other routers are read after every change and
+//!   handed to the policy as peer advertisements (router ID, metric);
+//! * the policy's Advertise and Withdraw actions are applied to the OSPFv3 router at
+//!   once, and every action is also handed to the driver **in the policy's order**,
+//!   with the OSPFv3 packets a withdrawal floods queued before a later address
+//!   removal.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::fmt::Debug;
+use std::hash::Hash;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant};
+
+use anycast_failover::{
+    Action, AdminCommand, CheckId, Metric, NodeConfig, Policy, ProbeResult, RouterId, Scope,
+};
+use l2tpv3::control::{Config as L2tpConfig, Endpoint, Event as L2tpEvent, SessionRequest};
+use ospfv3::engine::{InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
+use ospfv3::lsa::LsaBody;
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+
+use crate::esp::{EspConfig, EspLink};
+
+/// How long the initiating side waits before reconnecting a failed control connection.
+pub const RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+/// One underlay peer of this node.
+#[derive(Debug, Clone)]
+pub struct PeerSpec<A> {
+    /// Where the peer's L2TPv3 messages come from and go to.
+    pub addr: A,
+    /// A name for logs.
+    pub name: String,
+    /// Whether this node opens the control connection and the session.
+    pub initiate: bool,
+    /// ESP protection of everything exchanged with this peer.
+    pub esp: Option<EspConfig>,
+}
+
+/// OSPFv3 settings of the pseudowire interfaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OspfTimers {
+    /// HelloInterval, seconds.
+    pub hello: u16,
+    /// RouterDeadInterval, seconds.
+    pub dead: u16,
+    /// Interface cost.
+    pub cost: u16,
+    /// IPv6 MTU of the pseudowire interfaces.
+    pub mtu: u16,
+}
+
+impl Default for OspfTimers {
+    fn default() -> Self {
+        OspfTimers {
+            hello: 1,
+            dead: 4,
+            cost: 10,
+            mtu: 1500,
+        }
+    }
+}
+
+/// Everything the core is built from.
+#[derive(Debug, Clone)]
+pub struct CoreConfig<A> {
+    /// Node name (L2TPv3 Host Name, Remote End ID of the sessions it opens).
+    pub name: String,
+    /// OSPFv3 Router ID (also the L2TPv3 Router ID and the policy's Router ID).
+    pub router_id: Ipv4Addr,
+    /// Underlay peers.
+    pub peers: Vec<PeerSpec<A>>,
+    /// OSPFv3 pseudowire interface settings.
+    pub ospf: OspfTimers,
+    /// Interface index of the loopback, and the host prefixes always advertised on it
+    /// (not the anycast prefixes: those follow the policy).
+    pub loopback: (u32, Vec<Ipv6Prefix>),
+    /// The failover policy of a server; `None` on a client.
+    pub policy: Option<NodeConfig>,
+    /// L2TPv3 control message authentication secret.
+    pub l2tp_secret: Option<Vec<u8>>,
+    /// Seed of every random choice (CCIDs, session IDs, cookies, DD sequence numbers).
+    pub seed: u64,
+}
+
+/// What the driver must do or may report, in order.
+#[derive(Debug)]
+pub enum Output<A> {
+    /// Send this UDP payload to the peer.
+    Underlay {
+        /// The peer.
+        peer: A,
+        /// The datagram (ESP packet for protected peers).
+        datagram: Vec<u8>,
+    },
+    /// A pseudowire session is established: create its interface and call
+    /// [`Core::attach`].
+    PseudowireUp {
+        /// Our Session ID.
+        session_id: u32,
+        /// The peer.
+        peer: A,
+        /// The peer's name from the configuration.
+        peer_name: String,
+    },
+    /// A pseudowire session is gone; its OSPFv3 interface was removed.
+    PseudowireDown {
+        /// Our Session ID.
+        session_id: u32,
+        /// The interface it was attached to.
+        ifindex: Option<u32>,
+    },
+    /// Deliver this Ethernet frame to the interface (it came over the pseudowire).
+    Frame {
+        /// Interface index.
+        ifindex: u32,
+        /// The frame.
+        frame: Vec<u8>,
+    },
+    /// Send this OSPFv3 packet.
+    Ospf(ospfv3::engine::Transmit),
+    /// An OSPFv3 event (interfaces, neighbors, routes).
+    OspfEvent(ospfv3::engine::Event),
+    /// An L2TPv3 event (connections, sessions).
+    L2tpEvent(L2tpEvent<A>),
+    /// A failover action, to execute in this order (address changes; the OSPFv3
+    /// side of Advertise and Withdraw is already applied).
+    Action(Action),
+    /// A failover event (health, roles), for logs.
+    PolicyEvent(anycast_failover::Event),
+    /// Something was dropped, for logs.
+    Dropped {
+        /// The peer it came from.
+        peer: A,
+        /// Why.
+        reason: String,
+    },
+}
+
+struct Pseudowire<A> {
+    peer: A,
+    ifindex: Option<u32>,
+}
+
+/// The node core. `A` names an underlay peer (a socket address in the daemon, a port
+/// number in the lab).
+pub struct Core<A> {
+    cfg: CoreConfig<A>,
+    l2tp: Endpoint<A, ChaCha8Rng>,
+    ospf: Router,
+    policy: Option<Policy>,
+    esp: HashMap<A, EspLink>,
+    initiated: HashSet<u32>,
+    ccid_peers: HashMap<u32, A>,
+    reconnect: Vec<(Instant, A)>,
+    sessions: BTreeMap<u32, Pseudowire<A>>,
+    by_ifindex: BTreeMap<u32, u32>,
+    peer_adverts: BTreeMap<anycast_failover::Ipv6Prefix, Vec<(RouterId, Metric)>>,
+    out: VecDeque<Output<A>>,
+    started: bool,
+}
+
+impl<A> Debug for Core<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("name", &self.cfg.name)
+            .field("router_id", &self.cfg.router_id)
+            .field("sessions", &self.sessions.len())
+            .finish()
+    }
+}
+
+/// Why a core could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The failover configuration is invalid.
+    #[error("failover policy: {0}")]
+    Policy(#[from] anycast_failover::Error),
+    /// An ESP configuration is invalid.
+    #[error("ESP: {0}")]
+    Esp(#[from] crate::esp::EspError),
+}
+
+/// Converts the failover crate's prefix type to the OSPFv3 crate's.
+pub fn to_ospf_prefix(p: anycast_failover::Ipv6Prefix) -> Ipv6Prefix {
+    Ipv6Prefix::new(p.addr(), p.len())
+}
+
+impl<A> Core<A>
+where
+    A: Clone + Eq + Hash + Debug,
+{
+    /// Builds the core; nothing is sent before [`Core::start`].
+    pub fn new(now: Instant, cfg: CoreConfig<A>) -> Result<Self, CoreError> {
+        let l2tp_cfg = L2tpConfig {
+            host_name: cfg.name.as_bytes().to_vec(),
+            router_id: u32::from(cfg.router_id),
+            secret: cfg.l2tp_secret.clone(),
+            ..L2tpConfig::default()
+        };
+        let l2tp = Endpoint::new(l2tp_cfg, ChaCha8Rng::seed_from_u64(cfg.seed));
+        let ospf = Router::new(
+            RouterConfig::new(cfg.router_id),
+            cfg.seed.wrapping_add(0x05F3),
+        );
+        let policy = match &cfg.policy {
+            Some(p) => {
+                let mut p = p.clone();
+                p.router_id = RouterId(u32::from(cfg.router_id));
+                Some(Policy::new(now, p)?)
+            }
+            None => None,
+        };
+        let mut esp = HashMap::new();
+        for peer in &cfg.peers {
+            if let Some(e) = &peer.esp {
+                esp.insert(peer.addr.clone(), EspLink::new(now, e)?);
+            }
+        }
+        Ok(Core {
+            cfg,
+            l2tp,
+            ospf,
+            policy,
+            esp,
+            initiated: HashSet::new(),
+            ccid_peers: HashMap::new(),
+            reconnect: Vec::new(),
+            sessions: BTreeMap::new(),
+            by_ifindex: BTreeMap::new(),
+            peer_adverts: BTreeMap::new(),
+            out: VecDeque::new(),
+            started: false,
+        })
+    }
+
+    /// Node name.
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    /// The OSPFv3 router (neighbors, LSDB, routes).
+    pub fn ospf(&self) -> &Router {
+        &self.ospf
+    }
+
+    /// The L2TPv3 endpoint (connections, sessions, counters).
+    pub fn l2tp(&self) -> &Endpoint<A, ChaCha8Rng> {
+        &self.l2tp
+    }
+
+    /// The failover policy, on servers.
+    pub fn policy(&self) -> Option<&Policy> {
+        self.policy.as_ref()
+    }
+
+    /// ESP packet counters of each protected peer: (sealed, opened, dropped).
+    pub fn esp_counts(&self) -> Vec<(A, u64, u64, u64)> {
+        self.esp
+            .iter()
+            .map(|(a, l)| {
+                let (tx, rx) = l.counts();
+                (a.clone(), tx, rx, l.dropped)
+            })
+            .collect()
+    }
+
+    /// The configured name of a peer.
+    pub fn peer_name(&self, peer: &A) -> Option<&str> {
+        self.cfg
+            .peers
+            .iter()
+            .find(|p| &p.addr == peer)
+            .map(|p| p.name.as_str())
+    }
+
+    /// The peer behind an attached interface.
+    pub fn peer_of_ifindex(&self, ifindex: u32) -> Option<&A> {
+        let sid = self.by_ifindex.get(&ifindex)?;
+        self.sessions.get(sid).map(|s| &s.peer)
+    }
+
+    /// Starts: the loopback interface, and a control connection to every peer this
+    /// node initiates to.
+    pub fn start(&mut self, now: Instant) {
+        if self.started {
+            return;
+        }
+        self.started = true;
+        let (lo, prefixes) = self.cfg.loopback.clone();
+        if !prefixes.is_empty() {
+            self.ospf
+                .add_interface(now, lo, InterfaceConfig::loopback(prefixes));
+        }
+        let to_connect: Vec<A> = self
+            .cfg
+            .peers
+            .iter()
+            .filter(|p| p.initiate)
+            .map(|p| p.addr.clone())
+            .collect();
+        for peer in to_connect {
+            self.connect(now, peer);
+        }
+        self.drain(now);
+    }
+
+    fn connect(&mut self, now: Instant, peer: A) {
+        match self.l2tp.connect(now, peer.clone()) {
+            Ok(ccid) => {
+                self.initiated.insert(ccid);
+                self.ccid_peers.insert(ccid, peer);
+            }
+            Err(e) => {
+                self.out.push_back(Output::Dropped {
+                    peer: peer.clone(),
+                    reason: format!("connect refused: {e:?}"),
+                });
+                self.reconnect.push((now + RECONNECT_DELAY, peer));
+            }
+        }
+    }
+
+    /// A UDP datagram arrived from `from`.
+    pub fn handle_underlay(&mut self, now: Instant, from: A, datagram: &mut [u8]) {
+        if !self.cfg.peers.iter().any(|p| p.addr == from) {
+            self.out.push_back(Output::Dropped {
+                peer: from,
+                reason: "datagram from an unknown peer".into(),
+            });
+            return;
+        }
+        let message: &[u8] = match self.esp.get_mut(&from) {
+            Some(link) => match link.open(now, datagram) {
+                Ok(m) => m,
+                Err(e) => {
+                    self.out.push_back(Output::Dropped {
+                        peer: from,
+                        reason: e.to_string(),
+                    });
+                    return;
+                }
+            },
+            None => datagram,
+        };
+        if let Some(data) = self.l2tp.handle_datagram(now, from, message)
+            && let Some(ifindex) = self.sessions.get(&data.session_id).and_then(|s| s.ifindex)
+        {
+            self.out.push_back(Output::Frame {
+                ifindex,
+                frame: data.payload.to_vec(),
+            });
+        }
+        self.drain(now);
+    }
+
+    /// An Ethernet frame was written to interface `ifindex` by the host: send it over
+    /// the pseudowire. Returns false when no established pseudowire is attached there.
+    pub fn handle_frame(&mut self, now: Instant, ifindex: u32, frame: &[u8]) -> bool {
+        let Some(&sid) = self.by_ifindex.get(&ifindex) else {
+            return false;
+        };
+        match self.l2tp.encode_data(sid, frame) {
+            Ok((peer, msg)) => {
+                self.send_underlay(now, peer, msg);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// An OSPFv3 packet arrived on `ifindex` (the IPv6 upper-layer payload).
+    pub fn handle_ospf(
+        &mut self,
+        now: Instant,
+        ifindex: u32,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        bytes: &[u8],
+    ) {
+        self.ospf.handle_packet(now, ifindex, src, dst, bytes);
+        self.drain(now);
+    }
+
+    /// The driver created interface `ifindex` with `link_local` for a session that came
+    /// up: OSPFv3 starts on it.
+    pub fn attach(&mut self, now: Instant, session_id: u32, ifindex: u32, link_local: Ipv6Addr) {
+        let Some(pw) = self.sessions.get_mut(&session_id) else {
+            return;
+        };
+        pw.ifindex = Some(ifindex);
+        self.by_ifindex.insert(ifindex, session_id);
+        let t = self.cfg.ospf;
+        let mut ic = InterfaceConfig::point_to_point(link_local).with_timers(t.hello, t.dead);
+        ic.cost = t.cost;
+        ic.mtu = t.mtu;
+        self.ospf.add_interface(now, ifindex, ic);
+        self.drain(now);
+    }
+
+    /// The probes of the policy's checks, to run at their intervals.
+    pub fn checks(&self) -> Vec<(CheckId, anycast_failover::CheckSpec)> {
+        self.policy
+            .iter()
+            .flat_map(|p| p.checks().map(|(id, _, spec)| (id, spec.clone())))
+            .collect()
+    }
+
+    /// A probe finished.
+    pub fn handle_probe_result(&mut self, now: Instant, check: CheckId, result: ProbeResult) {
+        if let Some(p) = self.policy.as_mut() {
+            // An unknown check id is a driver bug; the policy says so and changes nothing.
+            let _ = p.handle_probe_result(now, check, result);
+        }
+        self.drain(now);
+    }
+
+    /// An operator or daemon command for every prefix (for example `Shutdown`).
+    pub fn handle_command(&mut self, now: Instant, command: AdminCommand) {
+        if let Some(p) = self.policy.as_mut() {
+            let _ = p.handle_command(now, Scope::All, command);
+        }
+        self.drain(now);
+    }
+
+    /// Closes every control connection (StopCCN), for a clean exit.
+    pub fn close_all(&mut self, now: Instant) {
+        let conns: Vec<u32> = self.ccid_peers.keys().copied().collect();
+        for ccid in conns {
+            let _ = self.l2tp.close_connection(
+                now,
+                ccid,
+                l2tpv3::avp::ResultCode::new(l2tpv3::avp::result::STOPCCN_GENERAL_CLEAR),
+            );
+        }
+        self.reconnect.clear();
+        self.cfg.peers.iter_mut().for_each(|p| p.initiate = false);
+        self.drain(now);
+    }
+
+    /// When [`Core::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.started {
+            return None;
+        }
+        [
+            self.l2tp.poll_timeout(),
+            self.ospf.poll_timeout(),
+            self.policy.as_ref().and_then(Policy::poll_timeout),
+            self.reconnect.iter().map(|(t, _)| *t).min(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.l2tp.poll_timeout().is_some_and(|t| t <= now) {
+            self.l2tp.handle_timeout(now);
+        }
+        if self.ospf.poll_timeout().is_some_and(|t| t <= now) {
+            self.ospf.handle_timeout(now);
+        }
+        if let Some(p) = self.policy.as_mut()
+            && p.poll_timeout().is_some_and(|t| t <= now)
+        {
+            p.handle_timeout(now);
+        }
+        let (due, later): (Vec<_>, Vec<_>) = self.reconnect.drain(..).partition(|(t, _)| *t <= now);
+        self.reconnect = later;
+        for (_, peer) in due {
+            if self.cfg.peers.iter().any(|p| p.addr == peer && p.initiate) {
+                self.connect(now, peer);
+            }
+        }
+        self.drain(now);
+    }
+
+    /// The next output, in order.
+    pub fn poll_output(&mut self) -> Option<Output<A>> {
+        self.out.pop_front()
+    }
+
+    fn send_underlay(&mut self, now: Instant, peer: A, msg: Vec<u8>) {
+        let datagram = match self.esp.get_mut(&peer) {
+            Some(link) => match link.seal(now, &msg) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.out.push_back(Output::Dropped {
+                        peer,
+                        reason: e.to_string(),
+                    });
+                    return;
+                }
+            },
+            None => msg,
+        };
+        self.out.push_back(Output::Underlay { peer, datagram });
+    }
+
+    fn on_l2tp_event(&mut self, now: Instant, ev: L2tpEvent<A>) {
+        if let L2tpEvent::ConnectionUp { ccid, peer, .. } = &ev {
+            self.ccid_peers.insert(*ccid, peer.clone());
+        }
+        match &ev {
+            L2tpEvent::ConnectionUp { ccid, .. } if self.initiated.contains(ccid) => {
+                let req = SessionRequest::ethernet(self.cfg.name.as_bytes().to_vec());
+                if let Err(e) = self.l2tp.open_session(now, *ccid, req)
+                    && let L2tpEvent::ConnectionUp { peer, .. } = &ev
+                {
+                    self.out.push_back(Output::Dropped {
+                        peer: peer.clone(),
+                        reason: format!("open session refused: {e:?}"),
+                    });
+                }
+            }
+            L2tpEvent::ConnectionDown { ccid, .. } => {
+                let peer = self.ccid_peers.remove(ccid);
+                if self.initiated.remove(ccid)
+                    && let Some(peer) = peer
+                {
+                    self.reconnect.push((now + RECONNECT_DELAY, peer));
+                }
+            }
+            L2tpEvent::SessionUp {
+                ccid, session_id, ..
+            } => {
+                if let Some(peer) = self.peer_for_ccid(*ccid) {
+                    let peer_name = self.peer_name(&peer).unwrap_or("?").to_string();
+                    self.sessions.insert(
+                        *session_id,
+                        Pseudowire {
+                            peer: peer.clone(),
+                            ifindex: None,
+                        },
+                    );
+                    self.out.push_back(Output::L2tpEvent(ev.clone()));
+                    self.out.push_back(Output::PseudowireUp {
+                        session_id: *session_id,
+                        peer,
+                        peer_name,
+                    });
+                    return;
+                }
+            }
+            L2tpEvent::SessionDown { session_id, .. } => {
+                if let Some(pw) = self.sessions.remove(session_id) {
+                    if let Some(ifindex) = pw.ifindex {
+                        self.by_ifindex.remove(&ifindex);
+                        self.ospf.remove_interface(now, ifindex);
+                    }
+                    self.out.push_back(Output::L2tpEvent(ev.clone()));
+                    self.out.push_back(Output::PseudowireDown {
+                        session_id: *session_id,
+                        ifindex: pw.ifindex,
+                    });
+                    return;
+                }
+            }
+            _ => {}
+        }
+        self.out.push_back(Output::L2tpEvent(ev));
+    }
+
+    fn peer_for_ccid(&self, ccid: u32) -> Option<A> {
+        self.ccid_peers.get(&ccid).cloned()
+    }
+
+    /// What the other routers advertise for `prefix`: (Router ID, metric) from their
+    /// Intra-Area-Prefix-LSAs that are not at MaxAge.
+    fn read_peer_adverts(
+        &self,
+        now: Instant,
+        prefix: anycast_failover::Ipv6Prefix,
+    ) -> Vec<(RouterId, Metric)> {
+        let me = self.cfg.router_id;
+        let mut found: BTreeMap<u32, Metric> = BTreeMap::new();
+        for (key, entry) in self.ospf.lsdb().iter() {
+            if key.adv_router == me || entry.is_max_age(now) {
+                continue;
+            }
+            if let LsaBody::IntraAreaPrefix(iap) = &entry.lsa.body {
+                for p in &iap.prefixes {
+                    if p.prefix.length == prefix.len()
+                        && Ipv6Prefix::new(p.prefix.address, p.prefix.length).addr == prefix.addr()
+                    {
+                        let m = found
+                            .entry(u32::from(key.adv_router))
+                            .or_insert(Metric::MAX);
+                        *m = (*m).min(Metric::from(p.metric));
+                    }
+                }
+            }
+        }
+        found.into_iter().map(|(r, m)| (RouterId(r), m)).collect()
+    }
+
+    /// Moves every output of the three machines into the queue until all are quiet.
+    fn drain(&mut self, now: Instant) {
+        // Bounded: each round either moves something or ends the loop; the policy
+        // and the router only produce finitely many outputs per input.
+        for _ in 0..64 {
+            let mut moved = false;
+            while let Some((peer, msg)) = self.l2tp.poll_transmit() {
+                self.send_underlay(now, peer, msg);
+                moved = true;
+            }
+            while let Some(ev) = self.l2tp.poll_event() {
+                self.on_l2tp_event(now, ev);
+                moved = true;
+            }
+            self.drain_ospf();
+            let prefixes: Vec<anycast_failover::Ipv6Prefix> = self
+                .cfg
+                .policy
+                .iter()
+                .flat_map(|p| p.prefixes.iter().map(|c| c.prefix))
+                .collect();
+            for prefix in prefixes {
+                let adverts = self.read_peer_adverts(now, prefix);
+                if self.peer_adverts.get(&prefix) != Some(&adverts) {
+                    if let Some(p) = self.policy.as_mut() {
+                        let _ = p.handle_peer_advertisements(now, prefix, adverts.iter().copied());
+                    }
+                    self.peer_adverts.insert(prefix, adverts);
+                    moved = true;
+                }
+            }
+            while let Some(action) = self.policy.as_mut().and_then(Policy::poll_action) {
+                match action {
+                    Action::Advertise { prefix, metric } => {
+                        let metric = u16::try_from(metric).unwrap_or(u16::MAX);
+                        self.ospf
+                            .advertise_prefix(now, to_ospf_prefix(prefix), metric);
+                    }
+                    Action::Withdraw { prefix } => {
+                        self.ospf.withdraw_prefix(now, to_ospf_prefix(prefix));
+                    }
+                    Action::AddLoopbackAddress { .. } | Action::RemoveLoopbackAddress { .. } => {}
+                }
+                self.out.push_back(Output::Action(action));
+                // What the advertisement or withdrawal floods goes out before any
+                // later action (an address removal) is executed.
+                self.drain_ospf();
+                moved = true;
+            }
+            while let Some(ev) = self.policy.as_mut().and_then(Policy::poll_event) {
+                self.out.push_back(Output::PolicyEvent(ev));
+                moved = true;
+            }
+            if !moved {
+                break;
+            }
+        }
+    }
+
+    fn drain_ospf(&mut self) {
+        while let Some(t) = self.ospf.poll_transmit() {
+            self.out.push_back(Output::Ospf(t));
+        }
+        while let Some(ev) = self.ospf.poll_event() {
+            self.out.push_back(Output::OspfEvent(ev));
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! `ha_node`: the reference HA node that assembles the workspace's sans-IO crates.
+//!
+//! * [`core`]: the protocol glue (L2TPv3 endpoint + OSPFv3 router + failover policy
+//!   + ESP), sans-IO, shared by both drivers;
+//! * [`lab`]: the in-process lab on `netsim` with virtual time (`ha_node lab`);
+//! * [`frame`]: Ethernet/IPv6 framing for the lab's in-memory kernel;
+//! * [`esp`]: ESP protection of an underlay peer.
+//!
+//! ```
+//! let report = ha_node::lab::run(&ha_node::lab::LabOptions { seed: 1, ..Default::default() });
+//! assert!(report.failures().is_empty(), "{:?}", report.failures());
+//! ```
+
+pub mod core;
+pub mod esp;
+pub mod frame;
+pub mod lab;
