@@ -2,6 +2,13 @@
 //! scope and function code (A.4.2.1), and the bodies of every LSA type RFC 5340 and
 //! RFC 3101 define. Unknown types are kept as raw bytes, since they must still be
 //! flooded according to their scope.
+//!
+//! Decoded LSAs are canonical: reserved fields and prefix bits past the prefix length
+//! are ignored on receipt and written as zero (RFC 5340 A.4.1). LSAs that follow the
+//! RFC, which is every one in the reference captures, re-encode to the bytes received,
+//! checksum included. One that carries non-zero reserved bits would re-encode to other
+//! bytes, which its kept checksum no longer matches, so flooding should forward the
+//! received bytes ([`RawLsa::bytes`]) rather than a re-encoding.
 
 pub mod as_external;
 pub mod inter_area;

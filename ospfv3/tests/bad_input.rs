@@ -183,3 +183,25 @@ fn bad_lsa_checksum_is_rejected_but_inspectable() {
     assert!(!raw.checksum_ok());
     assert!(raw.decode_unverified().is_ok());
 }
+
+/// Found by the fuzzer: a Network-LSA with a non-zero reserved byte decodes (the
+/// byte is ignored, its checksum is valid) and re-encodes canonically, reserved byte
+/// zero; its received bytes stay available for flooding through `raw_lsas`.
+#[test]
+fn reserved_bits_are_ignored_and_sent_as_zero() {
+    let mut p = header(4, 44);
+    p.extend_from_slice(&1u32.to_be_bytes());
+    let mut lsa = vec![0, 1, 0x20, 0x02, 2, 2, 0, 0x80, 1, 0, 0, 0x34, 0x80, 0, 0, 1, 0, 0, 0, 24];
+    lsa.extend_from_slice(&[0x1c, 0x00, 0x00, 0x13]);
+    ospfv3::checksum::set_lsa_checksum(&mut lsa);
+    p.extend_from_slice(&lsa);
+    let decoded = Packet::decode(&p).unwrap();
+    let reencoded = decoded.to_bytes();
+    assert_eq!(p[40], 0x1c);
+    assert_eq!(reencoded[40], 0, "reserved byte sent as zero");
+    assert_eq!(reencoded[..40], p[..40]);
+    assert_eq!(reencoded[41..], p[41..]);
+    let raw: Vec<_> = lsu::raw_lsas(&p).unwrap().collect();
+    assert_eq!(raw.len(), 1);
+    assert_eq!(raw[0].as_ref().unwrap().bytes, &lsa[..]);
+}
