@@ -20,7 +20,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again, d);
         assert_eq!(d.packet.to_bytes().len(), d.packet.encoded_len());
     } else {
-        assert!(strict.is_err(), "strict decoding accepted what lenient refused");
+        assert!(
+            strict.is_err(),
+            "strict decoding accepted what lenient refused"
+        );
     }
     if let Ok(p) = Packet::decode(data) {
         let again = Packet::decode_with(&p.to_bytes(), &lenient).expect("re-decodes");

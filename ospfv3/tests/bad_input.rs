@@ -191,7 +191,9 @@ fn bad_lsa_checksum_is_rejected_but_inspectable() {
 fn reserved_bits_are_ignored_and_sent_as_zero() {
     let mut p = header(4, 44);
     p.extend_from_slice(&1u32.to_be_bytes());
-    let mut lsa = vec![0, 1, 0x20, 0x02, 2, 2, 0, 0x80, 1, 0, 0, 0x34, 0x80, 0, 0, 1, 0, 0, 0, 24];
+    let mut lsa = vec![
+        0, 1, 0x20, 0x02, 2, 2, 0, 0x80, 1, 0, 0, 0x34, 0x80, 0, 0, 1, 0, 0, 0, 24,
+    ];
     lsa.extend_from_slice(&[0x1c, 0x00, 0x00, 0x13]);
     ospfv3::checksum::set_lsa_checksum(&mut lsa);
     p.extend_from_slice(&lsa);
