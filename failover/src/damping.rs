@@ -13,6 +13,9 @@
 
 use std::time::{Duration, Instant};
 
+/// The longest half-life accepted by validation (one day).
+pub const MAX_HALF_LIFE: Duration = Duration::from_secs(24 * 3600);
+
 /// Damping parameters. [`Default`] gives penalty 1000, half-life 60 s, suppress 2500,
 /// reuse 750 and a cap of 6000 (at most 3 half-lives, 180 s, of suppression).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,8 +49,11 @@ impl DampingConfig {
     /// Checks the relations the decay arithmetic relies on; returns the name of the
     /// offending field and why.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if self.half_life.is_zero() {
-            return Err(("damping.half_life", "must be above zero".into()));
+        if self.half_life.is_zero() || self.half_life > MAX_HALF_LIFE {
+            return Err((
+                "damping.half_life",
+                format!("must be above zero and at most {MAX_HALF_LIFE:?}"),
+            ));
         }
         if self.reuse == 0 {
             return Err(("damping.reuse", "must be above zero".into()));
@@ -73,8 +79,17 @@ impl DampingConfig {
     /// The longest a prefix can stay suppressed after its last flap.
     pub fn max_suppress_time(&self) -> Duration {
         let ratio = f64::from(self.max_penalty) / f64::from(self.reuse);
-        self.half_life.mul_f64(ratio.log2().max(0.0))
+        scale(self.half_life, ratio.log2())
     }
+}
+
+/// `d × factor`, saturating at `Duration::MAX` and clamped at zero (no panic on huge
+/// half-lives or odd factors).
+fn scale(d: Duration, factor: f64) -> Duration {
+    if factor.is_nan() || factor <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(d.as_secs_f64() * factor).unwrap_or(Duration::MAX)
 }
 
 /// The damping state of one prefix.
@@ -122,8 +137,9 @@ impl Damping {
         }
         let t0 = self.updated?;
         let ratio = self.penalty / f64::from(cfg.reuse);
-        let wait = cfg.half_life.mul_f64(ratio.log2().max(0.0));
-        Some(t0.checked_add(wait).unwrap_or(t0))
+        let wait = scale(cfg.half_life, ratio.log2());
+        // Beyond the representable future: suppressed until ClearDamping.
+        t0.checked_add(wait)
     }
 
     /// Ends the suppression if its reuse instant has come. Returns true when it did.
@@ -200,6 +216,25 @@ mod tests {
         }
         let wait = d.reuse_at(&c).unwrap().duration_since(t0);
         assert!(wait <= c.max_suppress_time() + Duration::from_millis(1));
+    }
+
+    #[test]
+    fn huge_half_life_saturates_instead_of_panicking() {
+        let c = DampingConfig {
+            half_life: Duration::MAX,
+            ..DampingConfig::default()
+        };
+        assert_eq!(c.max_suppress_time(), Duration::MAX);
+        let t0 = Instant::now();
+        let mut d = Damping::default();
+        for _ in 0..3 {
+            d.flap(&c, t0);
+        }
+        assert!(d.is_suppressed());
+        // Beyond the representable future: no reuse instant, no panic, still suppressed.
+        assert_eq!(d.reuse_at(&c), None);
+        assert!(!d.release_if_due(&c, t0 + Duration::from_secs(1 << 40)));
+        assert!(c.validate().is_err());
     }
 
     #[test]

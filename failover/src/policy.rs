@@ -413,7 +413,7 @@ impl PrefixState {
             me: self.me(router_id),
             peers: &self.classified,
         };
-        let settled = self.role_since + self.cfg.settle_delay;
+        let settled = self.role_since.checked_add(self.cfg.settle_delay)?;
         if !view.any_active() {
             let base = settled.max(self.no_active_since.unwrap_or(settled));
             let steps = u32::try_from(view.position()).unwrap_or(u32::MAX);

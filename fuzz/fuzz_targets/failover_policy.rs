@@ -37,6 +37,16 @@ enum Op {
     FireTimeout,
 }
 
+/// Mostly small durations (up to `max_ms`), sometimes huge ones, to exercise the
+/// saturating instant arithmetic.
+fn dur(u: &mut Unstructured<'_>, max_ms: u64) -> arbitrary::Result<Duration> {
+    Ok(if u.ratio(1, 16)? {
+        Duration::from_secs(u.arbitrary()?)
+    } else {
+        Duration::from_millis(u.int_in_range(0..=max_ms)?)
+    })
+}
+
 fn prefix_config(u: &mut Unstructured<'_>, i: u8) -> arbitrary::Result<PrefixConfig> {
     let mut c = PrefixConfig::new(format!("2001:db8::{i}/128").parse().unwrap());
     if u.arbitrary()? {
@@ -53,14 +63,14 @@ fn prefix_config(u: &mut Unstructured<'_>, i: u8) -> arbitrary::Result<PrefixCon
     c.preference = u.int_in_range(0..=20)?;
     c.preempt = if u.arbitrary()? {
         Preempt::After {
-            hold_down: Duration::from_millis(u.int_in_range(0..=60_000)?),
+            hold_down: dur(u, 60_000)?,
         }
     } else {
         Preempt::Never
     };
     c.sync_gate = u.arbitrary()?;
-    c.settle_delay = Duration::from_millis(u.int_in_range(0..=10_000)?);
-    c.drain_period = Duration::from_millis(u.int_in_range(0..=60_000)?);
+    c.settle_delay = dur(u, 10_000)?;
+    c.drain_period = dur(u, 60_000)?;
     c.drain_metric = u.int_in_range(0..=2000)?;
     c.soft_fail = if u.arbitrary()? {
         Some(SoftFail {
@@ -72,7 +82,7 @@ fn prefix_config(u: &mut Unstructured<'_>, i: u8) -> arbitrary::Result<PrefixCon
     c.damping = if u.arbitrary()? {
         Some(DampingConfig {
             penalty: u.int_in_range(0..=3000)?,
-            half_life: Duration::from_millis(u.int_in_range(0..=120_000)?),
+            half_life: dur(u, 120_000)?,
             suppress: u.int_in_range(0..=5000)?,
             reuse: u.int_in_range(0..=3000)?,
             max_penalty: u.int_in_range(0..=10_000)?,
@@ -81,7 +91,7 @@ fn prefix_config(u: &mut Unstructured<'_>, i: u8) -> arbitrary::Result<PrefixCon
         None
     };
     c.max_announcements_per_minute = u.int_in_range(0..=20)?;
-    c.shutdown_grace = Duration::from_millis(u.int_in_range(0..=10_000)?);
+    c.shutdown_grace = dur(u, 10_000)?;
     let n = u.int_in_range(0..=4)?;
     for k in 0..n {
         let mut s = CheckSpec::new(
@@ -90,8 +100,8 @@ fn prefix_config(u: &mut Unstructured<'_>, i: u8) -> arbitrary::Result<PrefixCon
                 addr: "[::1]:80".parse().unwrap(),
             },
         );
-        s.interval = Duration::from_millis(u.int_in_range(0..=5000)?);
-        s.timeout = Duration::from_millis(u.int_in_range(0..=5000)?);
+        s.interval = dur(u, 5000)?;
+        s.timeout = dur(u, 5000)?;
         s.rise = u.int_in_range(0..=5)?;
         s.fall = u.int_in_range(0..=5)?;
         s.weight = u.int_in_range(0..=5)?;
