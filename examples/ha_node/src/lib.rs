@@ -4,14 +4,24 @@
 //!   + ESP), sans-IO, shared by both drivers;
 //! * [`lab`]: the in-process lab on `netsim` with virtual time (`ha_node lab`);
 //! * [`frame`]: Ethernet/IPv6 framing for the lab's in-memory kernel;
-//! * [`esp`]: ESP protection of an underlay peer.
+//! * [`esp`]: ESP protection of an underlay peer;
+//! * [`config`]: the daemon's TOML configuration;
+//! * [`daemon`]: the daemon on tokio, with [`tap`] (TAP devices), [`ospf_socket`]
+//!   (OSPFv3 over raw IPv6 sockets), [`netlink`] (addresses and routes) and
+//!   [`health`] (probes).
 //!
 //! ```
 //! let report = ha_node::lab::run(&ha_node::lab::LabOptions { seed: 1, ..Default::default() });
 //! assert!(report.failures().is_empty(), "{:?}", report.failures());
 //! ```
 
+pub mod config;
 pub mod core;
+pub mod daemon;
 pub mod esp;
 pub mod frame;
+pub mod health;
 pub mod lab;
+pub mod netlink;
+pub mod ospf_socket;
+pub mod tap;

@@ -1,0 +1,360 @@
+//! The daemon: the [`Core`] driven by real I/O on tokio.
+//!
+//! * underlay: one UDP socket (port 1701 by default) for every peer, L2TPv3 control
+//!   and data alike, ESP-protected per peer where configured;
+//! * one TAP device per peer; frames read from it go out over the pseudowire, frames
+//!   from the pseudowire are written to it (the data plane is in user space: the
+//!   kernels this runs on may have neither L2TP nor XFRM);
+//! * OSPFv3 on each TAP over a raw IPv6 socket ([`crate::ospf_socket`]), learned routes
+//!   installed in the kernel ([`crate::netlink`]);
+//! * the anycast address added to and removed from the loopback as the policy says,
+//!   in the order it says; health probes per [`crate::health`];
+//! * SIGTERM or SIGINT: the policy's Shutdown (withdraw at once, remove the address
+//!   after the grace period), then StopCCN to every peer, routes flushed, exit. A
+//!   second signal exits at once.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anycast_failover::{Action, AdminCommand};
+use tokio::net::UdpSocket;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::config::{Config, ConfigError};
+use crate::core::{Core, CoreError, Output};
+use crate::netlink;
+use crate::ospf_socket::{OspfIn, OspfSocket};
+use crate::tap::{self, Tap, TapError};
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The configuration is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The core refused the configuration.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// A TAP device could not be made ready.
+    #[error(transparent)]
+    Tap(#[from] TapError),
+    /// A kernel change failed at start.
+    #[error(transparent)]
+    Netlink(#[from] netlink::NetlinkError),
+    /// A socket or signal handler could not be set up.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
+    let what = what.into();
+    move |source| DaemonError::Io { what, source }
+}
+
+/// Largest datagram or frame read.
+const BUF: usize = 65536;
+/// Depth of the channels from the reader tasks to the event loop.
+const CHANNEL_DEPTH: usize = 1024;
+
+/// Executes the core's outputs against the kernel and the sockets.
+struct Executor {
+    udp: Arc<UdpSocket>,
+    taps: BTreeMap<u32, Tap>,
+    tap_of_peer: HashMap<SocketAddr, u32>,
+    sockets: BTreeMap<u32, OspfSocket>,
+    loopback_device: String,
+    route_src: Option<Ipv6Addr>,
+}
+
+impl Executor {
+    fn dev_name(&self, ifindex: u32) -> Option<String> {
+        self.taps.get(&ifindex).map(|t| t.name.clone())
+    }
+
+    async fn execute(&mut self, core: &mut Core<SocketAddr>) {
+        while let Some(o) = core.poll_output() {
+            match o {
+                Output::Underlay { peer, datagram } => {
+                    if let Err(e) = self.udp.send_to(&datagram, peer).await {
+                        tracing::debug!("send to {peer}: {e}");
+                    }
+                }
+                Output::PseudowireUp {
+                    session_id,
+                    peer,
+                    peer_name,
+                } => match self.tap_of_peer.get(&peer).and_then(|i| self.taps.get(i)) {
+                    Some(t) => {
+                        tracing::info!(
+                            "pseudowire to {peer_name} up (session {session_id}) on {} {}",
+                            t.name,
+                            t.link_local
+                        );
+                        core.attach(Instant::now(), session_id, t.ifindex, t.link_local);
+                    }
+                    None => tracing::warn!("session {session_id} from {peer} has no TAP"),
+                },
+                Output::PseudowireDown {
+                    session_id,
+                    ifindex,
+                } => tracing::warn!(
+                    "pseudowire session {session_id} down (interface {:?})",
+                    ifindex.and_then(|i| self.dev_name(i))
+                ),
+                Output::Frame { ifindex, frame } => {
+                    if let Some(t) = self.taps.get(&ifindex)
+                        && let Err(e) = t.dev.send(&frame).await
+                    {
+                        tracing::debug!("write to {}: {e}", t.name);
+                    }
+                }
+                Output::Ospf(t) => {
+                    if let Some(s) = self.sockets.get(&t.ifindex)
+                        && let Err(e) = s.send(t.dst, &t.bytes)
+                    {
+                        tracing::debug!("OSPFv3 send on ifindex {}: {e}", t.ifindex);
+                    }
+                }
+                Output::OspfEvent(ev) => self.on_ospf_event(ev).await,
+                Output::L2tpEvent(ev) => match ev {
+                    l2tpv3::control::Event::ConnectionUp {
+                        peer, host_name, ..
+                    } => {
+                        tracing::info!(
+                            "L2TPv3 control connection to {peer} ({}) up",
+                            String::from_utf8_lossy(&host_name)
+                        );
+                    }
+                    l2tpv3::control::Event::ConnectionDown { ccid, reason } => {
+                        tracing::warn!("L2TPv3 control connection {ccid} down: {reason:?}");
+                    }
+                    other => tracing::debug!("L2TPv3: {other:?}"),
+                },
+                Output::Action(a) => self.on_action(a).await,
+                Output::PolicyEvent(ev) => tracing::info!("failover: {ev:?}"),
+                Output::Dropped { peer, reason } => {
+                    tracing::debug!("dropped from {peer}: {reason}")
+                }
+            }
+        }
+    }
+
+    async fn on_ospf_event(&mut self, ev: ospfv3::engine::Event) {
+        use ospfv3::engine::Event;
+        match ev {
+            Event::NeighborState {
+                ifindex,
+                router_id,
+                from,
+                to,
+            } => tracing::info!(
+                "OSPFv3 neighbor {router_id} on {}: {from:?} -> {to:?}",
+                self.dev_name(ifindex).unwrap_or_default()
+            ),
+            Event::RouteAdd(route) => {
+                let names = |i: u32| self.dev_name(i);
+                match netlink::replace_route(&route, &names, self.route_src).await {
+                    Ok(()) => tracing::info!(
+                        "route {} cost {} via {:?} installed",
+                        route.prefix,
+                        route.cost,
+                        route
+                            .next_hops
+                            .iter()
+                            .map(|n| self.dev_name(n.ifindex).unwrap_or_default())
+                            .collect::<Vec<_>>()
+                    ),
+                    Err(e) => tracing::warn!("installing route {}: {e}", route.prefix),
+                }
+            }
+            Event::RouteRemove(prefix) => match netlink::delete_route(prefix).await {
+                Ok(()) => tracing::info!("route {prefix} removed"),
+                Err(e) => tracing::warn!("removing route {prefix}: {e}"),
+            },
+            other => tracing::debug!("OSPFv3: {other:?}"),
+        }
+    }
+
+    async fn on_action(&mut self, a: Action) {
+        let lo = self.loopback_device.clone();
+        let result = match a {
+            Action::AddLoopbackAddress { prefix } => {
+                netlink::add_address(&lo, prefix.addr(), prefix.len()).await
+            }
+            Action::RemoveLoopbackAddress { prefix } => {
+                netlink::del_address(&lo, prefix.addr(), prefix.len()).await
+            }
+            // The OSPFv3 side is applied by the core; its packets were sent above.
+            Action::Advertise { .. } | Action::Withdraw { .. } => Ok(()),
+        };
+        match result {
+            Ok(()) => tracing::info!("failover action: {a}"),
+            Err(e) => tracing::error!("failover action {a} failed: {e}"),
+        }
+    }
+}
+
+/// Runs the daemon until SIGTERM/SIGINT and the graceful shutdown are done.
+pub async fn run(cfg: Config) -> Result<(), DaemonError> {
+    let lo_ifindex = nix::net::if_::if_nametoindex(cfg.loopback_device.as_str()).map_err(|e| {
+        DaemonError::Io {
+            what: format!("loopback device {}", cfg.loopback_device),
+            source: e.into(),
+        }
+    })?;
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ u64::from(std::process::id());
+    let t0 = Instant::now();
+    let mut core = Core::new(t0, cfg.core_config(lo_ifindex, seed)?)?;
+
+    // A previous run may have left routes behind.
+    let _ = netlink::flush_routes().await;
+    for a in &cfg.loopback {
+        netlink::add_address(&cfg.loopback_device, *a, 128).await?;
+    }
+
+    let udp = Arc::new(
+        UdpSocket::bind(cfg.listen)
+            .await
+            .map_err(io(format!("binding {}", cfg.listen)))?,
+    );
+    tracing::info!(
+        "{} ({}) listening on {}",
+        cfg.name,
+        cfg.router_id,
+        cfg.listen
+    );
+    let (udp_tx, mut udp_rx) = mpsc::channel::<(SocketAddr, Vec<u8>)>(CHANNEL_DEPTH);
+    {
+        let udp = udp.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; BUF];
+            loop {
+                match udp.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        if udp_tx.send((from, buf[..n].to_vec())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::debug!("underlay receive: {e}"),
+                }
+            }
+        });
+    }
+
+    let (frame_tx, mut frame_rx) = mpsc::channel::<(u32, Vec<u8>)>(CHANNEL_DEPTH);
+    let (ospf_tx, mut ospf_rx) = mpsc::channel::<OspfIn>(CHANNEL_DEPTH);
+    let mut ex = Executor {
+        udp,
+        taps: BTreeMap::new(),
+        tap_of_peer: HashMap::new(),
+        sockets: BTreeMap::new(),
+        loopback_device: cfg.loopback_device.clone(),
+        route_src: cfg.loopback.first().copied(),
+    };
+    for (i, p) in cfg.peers.iter().enumerate() {
+        let mac = tap::tap_mac(cfg.router_id, u8::try_from(i).unwrap_or(u8::MAX));
+        let t = tap::open(&p.tap, mac, cfg.ospf.mtu).await?;
+        tracing::info!(
+            "TAP {} (ifindex {}) {} for peer {}",
+            t.name,
+            t.ifindex,
+            t.link_local,
+            p.name
+        );
+        let sock = OspfSocket::open(&t, ospf_tx.clone())
+            .map_err(io(format!("OSPFv3 raw socket on {}", t.name)))?;
+        let (dev, ifindex, tx) = (t.dev.clone(), t.ifindex, frame_tx.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; BUF];
+            loop {
+                match dev.recv(&mut buf).await {
+                    Ok(n) => {
+                        if tx.send((ifindex, buf[..n].to_vec())).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!("TAP read: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
+                }
+            }
+        });
+        ex.sockets.insert(t.ifindex, sock);
+        ex.tap_of_peer.insert(p.address, t.ifindex);
+        ex.taps.insert(t.ifindex, t);
+    }
+
+    let (probe_tx, mut probe_rx) = mpsc::channel(CHANNEL_DEPTH);
+    crate::health::spawn_probers(core.checks(), probe_tx);
+
+    let mut sigterm = signal(SignalKind::terminate()).map_err(io("SIGTERM handler"))?;
+    let mut sigint = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;
+    let grace = cfg
+        .anycast
+        .iter()
+        .map(|a| Duration::from_secs(a.shutdown_grace_s))
+        .max()
+        .unwrap_or_default();
+
+    core.start(Instant::now());
+    ex.execute(&mut core).await;
+    let mut shutdown_since: Option<Instant> = None;
+    loop {
+        let wake = core
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            Some((from, mut d)) = udp_rx.recv() => core.handle_underlay(Instant::now(), from, &mut d),
+            Some((ifindex, f)) = frame_rx.recv() => {
+                core.handle_frame(Instant::now(), ifindex, &f);
+            }
+            Some(p) = ospf_rx.recv() => core.handle_ospf(Instant::now(), p.ifindex, p.src, p.dst, &p.bytes),
+            Some((id, r)) = probe_rx.recv() => core.handle_probe_result(Instant::now(), id, r),
+            _ = tokio::time::sleep_until(wake.into()) => core.handle_timeout(Instant::now()),
+            _ = sigterm.recv() => {
+                if shutdown_since.is_some() { break; }
+                tracing::info!("SIGTERM: withdrawing, address removal after {grace:?}");
+                shutdown_since = Some(Instant::now());
+                core.handle_command(Instant::now(), AdminCommand::Shutdown);
+            }
+            _ = sigint.recv() => {
+                if shutdown_since.is_some() { break; }
+                tracing::info!("SIGINT: withdrawing, address removal after {grace:?}");
+                shutdown_since = Some(Instant::now());
+                core.handle_command(Instant::now(), AdminCommand::Shutdown);
+            }
+        }
+        ex.execute(&mut core).await;
+        if let Some(since) = shutdown_since {
+            let stopped = core.policy().is_none_or(|p| p.is_stopped());
+            if stopped || since.elapsed() > grace + Duration::from_secs(5) {
+                break;
+            }
+        }
+    }
+
+    tracing::info!("closing control connections");
+    core.close_all(Instant::now());
+    ex.execute(&mut core).await;
+    for s in ex.sockets.values() {
+        s.close();
+    }
+    let _ = netlink::flush_routes().await;
+    for a in &cfg.loopback {
+        let _ = netlink::del_address(&cfg.loopback_device, *a, 128).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
