@@ -16,12 +16,12 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(again.body, l.body);
         assert!(ospfv3::checksum::verify_lsa_checksum(&computed));
     }
-    if let Ok((raw, _rest)) = RawLsa::split(data) {
-        if let Ok(l) = raw.decode_unverified() {
-            let bytes = l.to_bytes(ChecksumMode::Keep);
-            let (raw2, rest2) = RawLsa::split(&bytes).expect("re-encoded LSA splits");
-            assert!(rest2.is_empty());
-            assert_eq!(raw2.decode_unverified().expect("re-decodes"), l);
-        }
+    if let Ok((raw, _rest)) = RawLsa::split(data)
+        && let Ok(l) = raw.decode_unverified()
+    {
+        let bytes = l.to_bytes(ChecksumMode::Keep);
+        let (raw2, rest2) = RawLsa::split(&bytes).expect("re-encoded LSA splits");
+        assert!(rest2.is_empty());
+        assert_eq!(raw2.decode_unverified().expect("re-decodes"), l);
     }
 });

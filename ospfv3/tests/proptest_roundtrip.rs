@@ -294,7 +294,7 @@ proptest! {
         // Make many inputs get past the header checks.
         if bytes.len() >= 4 {
             bytes[0] = 3;
-            bytes[1] = bytes[1] % 6;
+            bytes[1] %= 6;
             let len = (bytes.len() & !3) as u16;
             bytes[2..4].copy_from_slice(&len.to_be_bytes());
         }
