@@ -150,7 +150,9 @@ pub struct SecurityAssociation {
     esn: bool,
     transform: Transform,
     lifetimes: Lifetimes,
-    created: Instant,
+    /// Soft and hard time limits as instants.
+    soft_at: Option<Instant>,
+    hard_at: Option<Instant>,
     /// Outbound: last sequence number sent.
     seq: u64,
     replay: ReplayWindow,
@@ -177,7 +179,8 @@ impl SecurityAssociation {
             esn: params.esn,
             transform,
             lifetimes: params.lifetimes,
-            created: now,
+            soft_at: params.lifetimes.soft.time.and_then(|d| now.checked_add(d)),
+            hard_at: params.lifetimes.hard.time.and_then(|d| now.checked_add(d)),
             seq: 0,
             replay: ReplayWindow::new(),
             packets: 0,
@@ -274,20 +277,27 @@ impl SecurityAssociation {
     }
 
     fn check_limits(&mut self, now: Instant) {
-        let age = now.saturating_duration_since(self.created);
         let (packets, bytes) = (self.packets, self.bytes);
-        let reached = |l: &Limits| -> Option<LimitKind> {
+        // Time limits are kept as deadlines so the per-packet check is a comparison.
+        let reached = |l: &Limits, at: Option<Instant>| -> Option<LimitKind> {
             if l.packets.is_some_and(|p| packets >= p) {
                 Some(LimitKind::Packets)
             } else if l.bytes.is_some_and(|b| bytes >= b) {
                 Some(LimitKind::Bytes)
-            } else if l.time.is_some_and(|t| age >= t) {
+            } else if at.is_some_and(|t| now >= t) {
                 Some(LimitKind::Time)
             } else {
                 None
             }
         };
-        let (soft, hard) = (reached(&self.lifetimes.soft), reached(&self.lifetimes.hard));
+        let soft = match self.state {
+            SaState::Mature => reached(&self.lifetimes.soft, self.soft_at),
+            SaState::Dying | SaState::Expired => None,
+        };
+        let hard = match self.state {
+            SaState::Mature | SaState::Dying => reached(&self.lifetimes.hard, self.hard_at),
+            SaState::Expired => None,
+        };
         if let Some(k) = soft {
             self.on(LimitEvent::Soft(k));
         }
@@ -303,19 +313,11 @@ impl SecurityAssociation {
 
     /// The next instant at which [`handle_timeout`](Self::handle_timeout) must be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let soft = match self.state {
-            SaState::Mature => self.lifetimes.soft.time,
-            _ => None,
-        };
-        let hard = match self.state {
+        match self.state {
+            SaState::Mature => [self.soft_at, self.hard_at].into_iter().flatten().min(),
+            SaState::Dying => self.hard_at,
             SaState::Expired => None,
-            _ => self.lifetimes.hard.time,
-        };
-        [soft, hard]
-            .into_iter()
-            .flatten()
-            .map(|d| self.created + d)
-            .min()
+        }
     }
 
     /// Next lifetime event, soft before hard.

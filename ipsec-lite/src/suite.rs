@@ -393,8 +393,7 @@ impl Transform {
         match &self.keyed {
             Keyed::Aead { aead, salt } => {
                 let (nonce, aad, aad_len) = aead_params(salt, pkt, seq_hi);
-                let (head, rest) = pkt.split_at_mut(8 + iv_len);
-                let _ = head;
+                let (_, rest) = pkt.split_at_mut(8 + iv_len);
                 let (body, icv) = rest.split_at_mut(body_end - 8 - iv_len);
                 let tag: &mut [u8; 16] = icv.try_into().map_err(|_| CryptoError::Backend)?;
                 aead.seal_in_place(&nonce, &aad[..aad_len], body, tag)

@@ -136,8 +136,8 @@ fn feed<M: Mac + Clone>(m: &M, parts: &[&[u8]]) -> M {
 impl IcvMac for RcMac {
     fn sign(&self, parts: &[&[u8]], out: &mut [u8]) -> Result<(), CryptoError> {
         let full = match self {
-            RcMac::Sha1(m) => feed(m, parts).finalize().into_bytes().to_vec_free(),
-            RcMac::Sha256(m) => feed(m, parts).finalize().into_bytes().to_vec_free(),
+            RcMac::Sha1(m) => feed(m, parts).finalize().into_bytes().to_fixed(),
+            RcMac::Sha256(m) => feed(m, parts).finalize().into_bytes().to_fixed(),
         };
         let full = &full.0[..full.1];
         if out.len() > full.len() {
@@ -159,13 +159,13 @@ impl IcvMac for RcMac {
 
 /// A MAC output copied into a fixed array (no heap).
 trait ToFixed {
-    fn to_vec_free(&self) -> ([u8; 32], usize);
+    fn to_fixed(&self) -> ([u8; 32], usize);
 }
 
 impl<N: hmac::digest::generic_array::ArrayLength<u8>> ToFixed
     for hmac::digest::generic_array::GenericArray<u8, N>
 {
-    fn to_vec_free(&self) -> ([u8; 32], usize) {
+    fn to_fixed(&self) -> ([u8; 32], usize) {
         let mut out = [0u8; 32];
         let n = self.len().min(32);
         out[..n].copy_from_slice(&self[..n]);
