@@ -3,7 +3,7 @@
 //! This crate decodes and encodes every OSPFv3 packet ([`packet`], [`hello`], [`dd`],
 //! [`lsr`], [`lsu`], [`lsack`]) and LSA ([`lsa`] and its submodules), computes and
 //! verifies both checksums ([`checksum`]), builds and verifies the RFC 7166
-//! authentication trailer ([`auth`]) and compares LSA instances ([`compare`]). The
+//! authentication trailer ([`auth`]) and compares LSA instances ([`compare`](mod@compare)). The
 //! protocol engine (interfaces, neighbors, flooding, LSDB, SPF) builds on these types.
 //! Nothing here opens a socket or reads a clock.
 //!

@@ -144,7 +144,7 @@ pub struct LsaHeader {
     pub link_state_id: Ipv4Addr,
     /// Advertising Router.
     pub advertising_router: Ipv4Addr,
-    /// LS sequence number; compare as signed (see [`crate::compare`]).
+    /// LS sequence number; compare as signed (see [`crate::compare()`]).
     pub seq_number: u32,
     /// Fletcher checksum.
     pub checksum: u16,
