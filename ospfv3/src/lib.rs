@@ -19,7 +19,9 @@
 //! Crates: `nom` parses, `bytes` writes, `bitflags` holds option fields, `thiserror`
 //! types errors; HMAC, SHA-1 and SHA-2 come from RustCrypto (`hmac`, `sha1`, `sha2`)
 //! and the constant-time comparison from `subtle`, because cryptographic primitives
-//! must not be hand-written.
+//! must not be hand-written. The capture test and the `decode_pcap` example read pcap
+//! and pcapng with the `pcap-file` crate (a dev-dependency) rather than a parser of
+//! our own.
 //!
 //! ```
 //! use std::net::{Ipv4Addr, Ipv6Addr};

@@ -342,7 +342,8 @@ impl Lsa {
     }
 
     /// Writes the LSA. The length field is always derived from the body; the checksum
-    /// is computed or kept as `mode` says; LS age is written as it is.
+    /// is computed or kept as `mode` says; LS age is written as it is. The 16-bit
+    /// length field limits an LSA to 65,535 bytes; callers keep LSAs within the MTU.
     pub fn encode<B: BufMut>(&self, buf: &mut B, mode: ChecksumMode) {
         match mode {
             ChecksumMode::Keep => {

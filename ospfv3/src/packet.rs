@@ -226,7 +226,8 @@ impl Packet {
 
     /// Writes the packet. The length is derived from the body; the checksum field is
     /// written as `header.checksum` holds it (see [`Packet::to_bytes_with_checksum`]).
-    /// LSAs keep their age and checksum.
+    /// LSAs keep their age and checksum. The 16-bit length field limits a packet to
+    /// 65,535 bytes; callers split LSAs and headers over packets that fit the MTU.
     pub fn encode<B: BufMut>(&self, buf: &mut B) {
         buf.put_u8(VERSION);
         buf.put_u8(self.packet_type() as u8);
@@ -384,5 +385,81 @@ impl Datagram {
         let mut v = Vec::with_capacity(self.encoded_len());
         self.encode(&mut v);
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{HmacAlgorithm, SecurityAssociation};
+
+    fn hello(options: Options) -> Packet {
+        Packet {
+            header: PacketHeader {
+                router_id: Ipv4Addr::new(1, 1, 1, 1),
+                area_id: Ipv4Addr::UNSPECIFIED,
+                checksum: 0,
+                instance_id: 0,
+            },
+            body: PacketBody::Hello(Hello {
+                interface_id: 1,
+                priority: 1,
+                options,
+                hello_interval: 10,
+                dead_interval: 40,
+                designated_router: Ipv4Addr::UNSPECIFIED,
+                backup_designated_router: Ipv4Addr::UNSPECIFIED,
+                neighbors: vec![],
+            }),
+        }
+    }
+
+    #[test]
+    fn lls_block_and_trailer_are_split_and_authenticated() {
+        let src: Ipv6Addr = "fe80::1".parse().unwrap();
+        let sa = SecurityAssociation::new(3, HmacAlgorithm::Sha1, b"k");
+        let mut bytes = hello(Options::V6 | Options::L | Options::AT).to_bytes();
+        // LLS block: checksum 0, 3 words, one Extended Options TLV (type 1, length 4).
+        let lls = [0, 0, 0, 3, 0, 1, 0, 4, 0, 0, 0, 1];
+        bytes.extend_from_slice(&lls);
+        sa.append_trailer(&src, &mut bytes, 9);
+        let parts = split_payload(&bytes).unwrap();
+        assert_eq!(parts.packet.len(), 36);
+        assert_eq!(parts.lls, Some(&lls[..]));
+        assert_eq!(parts.trailer.map(<[u8]>::len), Some(16 + 20));
+        let d = Datagram::decode(&bytes).unwrap();
+        assert_eq!(d.lls.as_deref(), Some(&lls[..]));
+        assert_eq!(d.to_bytes(), bytes);
+        assert_eq!(sa.verify_payload(&src, &bytes), Ok(9));
+        // The LLS block is covered by the digest.
+        let mut bad = bytes.clone();
+        bad[36 + 11] ^= 1;
+        assert!(sa.verify_payload(&src, &bad).is_err());
+    }
+
+    #[test]
+    fn lls_length_beyond_payload_is_an_error() {
+        let mut bytes = hello(Options::V6 | Options::L).to_bytes();
+        bytes.extend_from_slice(&[0, 0, 0, 9]);
+        assert!(matches!(
+            Datagram::decode(&bytes),
+            Err(DecodeError::BadLength {
+                what: "LLS data block",
+                offset: 36,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn bytes_after_a_packet_must_form_a_trailer() {
+        let mut bytes = hello(Options::V6).to_bytes();
+        bytes.extend_from_slice(&[0, 1, 0, 8]);
+        assert!(matches!(
+            Datagram::decode(&bytes),
+            Err(DecodeError::BadTrailer { offset: 36, .. })
+        ));
+        // Packet::decode alone reads only the packet's length.
+        assert!(Packet::decode(&bytes).is_ok());
     }
 }
