@@ -620,6 +620,10 @@ fn the_oracle_can_fail() {
     );
 }
 
+/// LS type, Link State ID, Advertising Router and, when a header is present,
+/// (sequence number, age).
+type LsaKey = (LsaType, Ipv4Addr, Ipv4Addr, Option<(u32, u16)>);
+
 /// A second oracle for the decoder: in every reference capture, tshark and this crate
 /// agree frame by frame on packet type, Router ID, Area ID, Instance ID and, for each
 /// LSA, header or request, on LS type, Link State ID, Advertising Router, sequence
@@ -667,8 +671,7 @@ fn captures_decode_as_tshark_dissects_them() {
         for (f, row) in ours.iter().zip(&theirs) {
             let d = ospfv3::Datagram::decode(&f.payload).unwrap();
             let h = &d.packet.header;
-            let keys: Vec<(LsaType, Ipv4Addr, Ipv4Addr, Option<(u32, u16)>)> = match &d.packet.body
-            {
+            let keys: Vec<LsaKey> = match &d.packet.body {
                 PacketBody::Hello(_) => vec![],
                 PacketBody::DatabaseDescription(dd) => dd
                     .lsa_headers
