@@ -264,6 +264,11 @@ where
             Some(c) if c.state != ConnState::Closing => c.state == ConnState::Established,
             _ => return Err(CommandError::NoConnection(ccid)),
         };
+        let queued = self.conns[&ccid].reliable.unacknowledged();
+        if established && queued >= self.config.reliable.max_send_queue {
+            self.stats.send_queue_full += 1;
+            return Err(CommandError::QueueFull(ccid));
+        }
         if self.sessions.len() >= self.config.max_sessions {
             self.stats.session_limit += 1;
             return Err(CommandError::SessionLimit(self.config.max_sessions));
