@@ -1,4 +1,5 @@
-//! Fuzz the ESP inbound path: raw bytes (optionally as a UDP/4500 payload, RFC 3948)
+//! Fuzz the ESP inbound path: raw bytes (optionally as a UDP/4500 payload, RFC 3948,
+//! through `Sad::open_udp`)
 //! into the SA database, and authentic packets with fuzzer-chosen plaintext (so the
 //! trailer, padding and selector checks behind the ICV are reached too). Any panic is
 //! a bug; every rejection must be a typed error.
@@ -8,9 +9,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use ipsec_lite::natt::{self, NattPayload};
 use ipsec_lite::sa::{Direction, Lifetimes, Limits, SaParams, SecurityAssociation};
-use ipsec_lite::sad::{IpPrefix, Mode, OuterAddrs, Policy, Sad, Selector};
+use ipsec_lite::sad::{IpPrefix, Mode, OuterAddrs, Policy, Sad, Selector, UdpInbound};
 use ipsec_lite::suite::{Backend, Suite, Transform};
 use libfuzzer_sys::fuzz_target;
 
@@ -107,16 +107,15 @@ fuzz_target!(|ops: Vec<Op>| {
     for op in ops.into_iter().take(32) {
         match op {
             Op::Raw { natt, mut data } => {
-                let esp = if natt {
-                    match natt::classify(&mut data) {
-                        Ok(NattPayload::Esp(e)) => e,
-                        Ok(_) | Err(_) => continue,
-                    }
+                let r = if natt {
+                    sad.open_udp(now, outer, &mut data)
+                        .map(|u| matches!(u, UdpInbound::Esp(_)))
                 } else {
-                    &mut data[..]
+                    sad.open(now, outer, &mut data).map(|_| true)
                 };
-                match sad.open(now, outer, esp) {
-                    Ok(_) => delivered += 1,
+                match r {
+                    Ok(true) => delivered += 1,
+                    Ok(false) => {}
                     Err(_) => rejected += 1,
                 }
             }

@@ -4,6 +4,8 @@
 //! the SPI, are never zero), IKE messages behind a four-byte zero "non-ESP marker"
 //! (RFC 3948 section 2.2), and one-byte 0xFF NAT-keepalives (section 2.3).
 
+use std::time::{Duration, Instant};
+
 use thiserror::Error;
 
 /// The UDP port for ESP-in-UDP and IKE with NAT traversal.
@@ -14,6 +16,47 @@ pub const NON_ESP_MARKER: [u8; 4] = [0; 4];
 pub const KEEPALIVE: [u8; 1] = [0xff];
 /// UDP header length.
 pub const UDP_HEADER_LEN: usize = 8;
+
+/// Default interval between NAT-keepalives (RFC 3948 section 4: 20 seconds).
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(20);
+
+/// When to send NAT-keepalives: only after `interval` without any other packet sent
+/// to the peer on the NAT-T port (RFC 3948 section 4). Sans-IO timer.
+#[derive(Debug, Clone)]
+pub struct KeepaliveTimer {
+    interval: Duration,
+    last_sent: Instant,
+}
+
+impl KeepaliveTimer {
+    /// A timer started at `now` (as if something had just been sent).
+    pub fn new(now: Instant, interval: Duration) -> Self {
+        KeepaliveTimer {
+            interval,
+            last_sent: now,
+        }
+    }
+
+    /// Something (ESP, IKE or a keepalive) was sent to the peer at `now`.
+    pub fn on_sent(&mut self, now: Instant) {
+        self.last_sent = self.last_sent.max(now);
+    }
+
+    /// The instant at which a keepalive falls due.
+    pub fn poll_timeout(&self) -> Instant {
+        self.last_sent + self.interval
+    }
+
+    /// A keepalive payload to send now, if one is due; sending it restarts the timer.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<[u8; 1]> {
+        if now >= self.poll_timeout() {
+            self.last_sent = now;
+            Some(KEEPALIVE)
+        } else {
+            None
+        }
+    }
+}
 
 /// What a datagram received on port 4500 carries.
 #[derive(Debug, PartialEq, Eq)]
@@ -113,6 +156,18 @@ mod tests {
         );
         let mut esp = [0, 0, 1, 0, 0, 0, 0, 1];
         assert!(matches!(classify(&mut esp), Ok(NattPayload::Esp(_))));
+    }
+
+    #[test]
+    fn keepalive_only_when_idle() {
+        let t0 = Instant::now();
+        let mut k = KeepaliveTimer::new(t0, DEFAULT_KEEPALIVE_INTERVAL);
+        assert_eq!(k.poll_transmit(t0 + Duration::from_secs(19)), None);
+        k.on_sent(t0 + Duration::from_secs(15));
+        assert_eq!(k.poll_timeout(), t0 + Duration::from_secs(35));
+        assert_eq!(k.poll_transmit(t0 + Duration::from_secs(34)), None);
+        assert_eq!(k.poll_transmit(t0 + Duration::from_secs(35)), Some([0xff]));
+        assert_eq!(k.poll_timeout(), t0 + Duration::from_secs(55));
     }
 
     #[test]

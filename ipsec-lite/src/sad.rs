@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use thiserror::Error;
 
 use crate::error::{DropCounters, InboundError, OutboundError};
+use crate::natt::NattPayload;
 use crate::sa::{Direction, SaEvent, SecurityAssociation};
 
 /// An address prefix.
@@ -240,6 +241,17 @@ pub struct Delivered<'a> {
     pub payload: &'a mut [u8],
 }
 
+/// What a datagram received on the NAT-T port carried (see [`Sad::open_udp`]).
+#[derive(Debug)]
+pub enum UdpInbound<'a> {
+    /// An ESP packet, opened.
+    Esp(Delivered<'a>),
+    /// An IKE message after the non-ESP marker, for the key-exchange daemon.
+    Ike(&'a mut [u8]),
+    /// A NAT-keepalive; nothing to do.
+    Keepalive,
+}
+
 /// A packet protected by [`Sad::seal`].
 #[derive(Debug)]
 pub struct Sealed<'a> {
@@ -435,6 +447,28 @@ impl Sad {
             self.drops.record(e.reason());
         }
         r
+    }
+
+    /// Open the payload of a UDP datagram received on the NAT-T port (RFC 3948
+    /// section 3.2): ESP is opened in place; IKE and keepalives are handed back.
+    /// A payload that is none of the three is counted as [`DropReason::NotEsp`].
+    ///
+    /// [`DropReason::NotEsp`]: crate::error::DropReason::NotEsp
+    pub fn open_udp<'a>(
+        &mut self,
+        now: Instant,
+        outer: OuterAddrs,
+        udp_payload: &'a mut [u8],
+    ) -> Result<UdpInbound<'a>, InboundError> {
+        match crate::natt::classify(udp_payload) {
+            Ok(NattPayload::Esp(esp)) => self.open(now, outer, esp).map(UdpInbound::Esp),
+            Ok(NattPayload::NonEsp(ike)) => Ok(UdpInbound::Ike(ike)),
+            Ok(NattPayload::Keepalive) => Ok(UdpInbound::Keepalive),
+            Err(_) => {
+                self.drops.record(crate::error::DropReason::NotEsp);
+                Err(InboundError::NotEsp)
+            }
+        }
     }
 
     fn open_inner<'a>(

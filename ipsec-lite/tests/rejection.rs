@@ -649,3 +649,32 @@ fn tunnel_mode_selects_on_inner_header() {
         InboundError::Selector { spi: 0x3000 }
     );
 }
+
+#[test]
+fn udp_encapsulated_inbound() {
+    use ipsec_lite::natt;
+    use ipsec_lite::sad::UdpInbound;
+    let now = Instant::now();
+    let (mut tx, mut rx) = pair(Backend::default(), Suite::AesGcm256, now);
+    let mut esp = seal(&mut tx, now, &udp_payload(1701, 1701, b"via NAT"));
+    match rx.open_udp(now, outer(), &mut esp).unwrap() {
+        UdpInbound::Esp(d) => assert_eq!(&d.payload[8..], b"via NAT"),
+        other => panic!("{other:?}"),
+    }
+    let mut ka = natt::KEEPALIVE;
+    assert!(matches!(
+        rx.open_udp(now, outer(), &mut ka),
+        Ok(UdpInbound::Keepalive)
+    ));
+    let mut ike = [0, 0, 0, 0, 0x11, 0x22, 0x33, 0x44];
+    assert!(
+        matches!(rx.open_udp(now, outer(), &mut ike), Ok(UdpInbound::Ike(m)) if m == [0x11, 0x22, 0x33, 0x44])
+    );
+    let mut junk = [1, 2, 3];
+    assert_eq!(
+        rx.open_udp(now, outer(), &mut junk).unwrap_err(),
+        InboundError::NotEsp
+    );
+    assert_eq!(rx.drops().get(DropReason::NotEsp), 1);
+    assert_eq!(rx.drops().total(), 1);
+}
