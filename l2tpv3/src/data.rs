@@ -13,7 +13,6 @@
 use std::fmt;
 
 use bytes::{Buf, BufMut, BytesMut};
-use nom::number::complete::{be_u16, be_u32};
 
 use crate::error::{DataError, EncodeError};
 use crate::header::{Encapsulation, FLAG_T, VERSION, VERSION_MASK};
@@ -35,6 +34,7 @@ pub enum Cookie {
 
 impl Cookie {
     /// The cookie's length in bytes: 0, 4 or 8.
+    #[inline]
     pub const fn len(&self) -> usize {
         match self {
             Cookie::None => 0,
@@ -49,6 +49,7 @@ impl Cookie {
     }
 
     /// The cookie bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
         match self {
             Cookie::None => &[],
@@ -133,6 +134,7 @@ pub struct SessionConfig {
 
 impl SessionConfig {
     /// Header length for this configuration.
+    #[inline]
     pub const fn header_len(&self) -> usize {
         let udp = match self.encapsulation {
             Encapsulation::Udp => 4,
@@ -176,11 +178,13 @@ impl DefaultSublayer {
         }
     }
 
+    #[inline]
     fn word(&self) -> u32 {
         let s = if self.sequenced { Self::S_BIT } else { 0 };
         s | (self.sequence & Self::MAX_SEQUENCE)
     }
 
+    #[inline]
     fn from_word(w: u32) -> Self {
         DefaultSublayer {
             sequenced: w & Self::S_BIT != 0,
@@ -202,6 +206,7 @@ pub struct DataHeader {
 
 impl DataHeader {
     /// Header length for the given encapsulation.
+    #[inline]
     pub const fn len(&self, encap: Encapsulation) -> usize {
         let udp = match encap {
             Encapsulation::Udp => 4,
@@ -242,25 +247,57 @@ impl DataHeader {
         {
             return Err(EncodeError::SequenceOutOfRange(s.sequence));
         }
-        if encap == Encapsulation::Udp {
-            // T=0, reserved bits zero, Ver=3, Reserved 16 bits zero.
-            out.put_u16(u16::from(VERSION));
-            out.put_u16(0);
-        }
-        out.put_u32(self.session_id);
-        out.put_slice(self.cookie.as_bytes());
-        if let Some(s) = self.sublayer {
-            out.put_u32(s.word());
-        }
+        let (bytes, len) = self.to_bytes(encap);
+        out.put_slice(&bytes[..len]);
         Ok(())
     }
 
+    /// The header laid out in a fixed array, and its length.
+    fn to_bytes(self, encap: Encapsulation) -> ([u8; MAX_DATA_HEADER_LEN], usize) {
+        let mut b = [0u8; MAX_DATA_HEADER_LEN];
+        let len = self.len(encap);
+        self.write_into(encap, &mut b[..len]);
+        (b, len)
+    }
+
+    /// Writes the header into `slot`, which is exactly `self.len(encap)` bytes long.
+    /// Every copy has a fixed size, so this compiles to a handful of stores.
+    #[inline]
+    fn write_into(&self, encap: Encapsulation, slot: &mut [u8]) {
+        let mut at = 0;
+        if encap == Encapsulation::Udp {
+            // T=0, reserved bits zero, Ver=3, Reserved 16 bits zero.
+            slot[..4].copy_from_slice(&[0, VERSION, 0, 0]);
+            at = 4;
+        }
+        slot[at..at + 4].copy_from_slice(&self.session_id.to_be_bytes());
+        at += 4;
+        match &self.cookie {
+            Cookie::None => {}
+            Cookie::Four(c) => {
+                slot[at..at + 4].copy_from_slice(c);
+                at += 4;
+            }
+            Cookie::Eight(c) => {
+                slot[at..at + 8].copy_from_slice(c);
+                at += 8;
+            }
+        }
+        if let Some(s) = self.sublayer {
+            slot[at..at + 4].copy_from_slice(&s.word().to_be_bytes());
+        }
+    }
+
     /// Decodes a data header and returns it with the offset at which the payload starts.
+    #[inline]
     pub fn decode(buf: &[u8], config: &SessionConfig) -> Result<(DataHeader, usize), DataError> {
+        // The data path is hot: fixed-width reads at known offsets, each checked
+        // against the bytes present (the checks never fail once the buffer holds the
+        // configured header length, so they cost a predictable branch each).
         let mut at = 0;
         if config.encapsulation == Encapsulation::Udp {
-            let (rest, flags) = be_u16::<_, ()>(buf).map_err(|_| truncated(buf, 0, 4))?;
-            let (_, _reserved) = be_u16::<_, ()>(rest).map_err(|_| truncated(buf, 0, 4))?;
+            let flags = read::<2>(buf, 0).ok_or_else(|| truncated(buf, 0, 4))?;
+            let flags = u16::from_be_bytes(flags);
             if flags & FLAG_T != 0 {
                 return Err(DataError::ControlMessage { offset: 0 });
             }
@@ -268,25 +305,27 @@ impl DataHeader {
             if version != VERSION {
                 return Err(DataError::UnsupportedVersion { offset: 0, version });
             }
+            read::<2>(buf, 2).ok_or_else(|| truncated(buf, 0, 4))?; // Reserved
             at = 4;
         }
-        let (_, session_id) = be_u32::<_, ()>(&buf[at..]).map_err(|_| truncated(buf, at, 4))?;
+        let session_id = read::<4>(buf, at).ok_or_else(|| truncated(buf, at, 4))?;
+        let session_id = u32::from_be_bytes(session_id);
         if session_id == 0 {
             return Err(DataError::ZeroSessionId { offset: at });
         }
         at += 4;
-        let clen = config.cookie_len.bytes();
-        let cookie_bytes = buf
-            .get(at..at + clen)
-            .ok_or_else(|| truncated(buf, at, clen))?;
-        let cookie = Cookie::from_slice(cookie_bytes).unwrap_or_default();
-        at += clen;
+        let cookie = match config.cookie_len {
+            CookieLen::Zero => Cookie::None,
+            CookieLen::Four => Cookie::Four(read(buf, at).ok_or_else(|| truncated(buf, at, 4))?),
+            CookieLen::Eight => Cookie::Eight(read(buf, at).ok_or_else(|| truncated(buf, at, 8))?),
+        };
+        at += cookie.len();
         let sublayer = match config.sublayer {
             SublayerKind::None => None,
             SublayerKind::Default => {
-                let (_, w) = be_u32::<_, ()>(&buf[at..]).map_err(|_| truncated(buf, at, 4))?;
+                let w = read::<4>(buf, at).ok_or_else(|| truncated(buf, at, 4))?;
                 at += 4;
-                Some(DefaultSublayer::from_word(w))
+                Some(DefaultSublayer::from_word(u32::from_be_bytes(w)))
             }
         };
         Ok((
@@ -298,6 +337,12 @@ impl DataHeader {
             at,
         ))
     }
+}
+
+/// `N` bytes at `at`, if present.
+#[inline(always)]
+fn read<const N: usize>(buf: &[u8], at: usize) -> Option<[u8; N]> {
+    buf.get(at..at.checked_add(N)?)?.try_into().ok()
 }
 
 fn truncated(buf: &[u8], offset: usize, needed: usize) -> DataError {
@@ -334,6 +379,7 @@ pub struct DataPacket<'a> {
 
 impl<'a> DataPacket<'a> {
     /// Parses a data message without copying: the payload is a slice of `buf`.
+    #[inline]
     pub fn parse(buf: &'a [u8], config: &SessionConfig) -> Result<DataPacket<'a>, DataError> {
         let (header, at) = DataHeader::decode(buf, config)?;
         Ok(DataPacket {
@@ -350,6 +396,7 @@ impl<'a> DataPacket<'a> {
 /// [`MAX_DATA_HEADER_LEN`] bytes of headroom). The header is written into the end of
 /// the headroom and `buf` is advanced so that it starts at the header; the payload
 /// is not moved or copied.
+#[inline]
 pub fn encapsulate(
     buf: &mut BytesMut,
     headroom: usize,
@@ -363,9 +410,13 @@ pub fn encapsulate(
             available: headroom.min(buf.len()),
         });
     }
+    if let Some(s) = header.sublayer
+        && s.sequence > DefaultSublayer::MAX_SEQUENCE
+    {
+        return Err(EncodeError::SequenceOutOfRange(s.sequence));
+    }
     let start = headroom - needed;
-    let mut slot = &mut buf[start..headroom];
-    header.encode(encap, &mut slot)?;
+    header.write_into(encap, &mut buf[start..headroom]);
     buf.advance(start);
     Ok(())
 }
@@ -373,6 +424,7 @@ pub fn encapsulate(
 /// Removes the data header in place: parses it and advances `buf` to the payload.
 ///
 /// On error `buf` is left unchanged.
+#[inline]
 pub fn decapsulate(buf: &mut BytesMut, config: &SessionConfig) -> Result<DataHeader, DataError> {
     let (header, at) = DataHeader::decode(buf, config)?;
     buf.advance(at);

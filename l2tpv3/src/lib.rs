@@ -9,7 +9,7 @@
 //! | [`header`] | 3.2.1, 4.1.1.2 | control header over UDP and over IP |
 //! | [`avp`] | 5 | typed AVPs; unknown, vendor and hidden AVPs kept raw with their M bit |
 //! | [`message`] | 3.1, 6 | message types, control messages, ZLB, Message Digest offsets |
-//! | [`validate`] | 5.2, 6, 7.1 | required AVPs per message type, mapped to Result/Error codes |
+//! | [`mod@validate`] | 5.2, 6, 7.1 | required AVPs per message type, mapped to Result/Error codes |
 //! | [`data`] | 4.1, 4.6 | data header, cookies, Default L2-Specific Sublayer, in-place encap/decap |
 //! | [`packet`] | 4.1 | telling control from data on receipt |
 //! | [`error`] | | typed errors with offsets |
@@ -21,7 +21,10 @@
 //! steps: a message missing a required AVP still decodes, and [`validate::validate`]
 //! says which AVP is missing and what to answer.
 //!
-//! The optional `tokio` feature is reserved for a `tokio_util::codec` adapter.
+//! Dependencies: `nom` for parsing (small combinators over byte slices, no unsafe
+//! needed here), `bytes` for `BufMut` encoding and `BytesMut` headroom, so data
+//! packets are encapsulated and decapsulated without copying, and `thiserror` for the
+//! error enums. The optional `tokio` feature adds a `tokio_util::codec` adapter.
 //!
 //! # Example
 //!
@@ -82,4 +85,5 @@ pub use header::{ControlHeader, Encapsulation};
 pub use message::{ControlMessage, MessageType};
 pub use packet::{Packet, PacketError};
 pub use validate::{ValidationError, validate};
-#[cfg(feature = "tokio")] pub mod tokio_codec;
+#[cfg(feature = "tokio")]
+pub mod tokio_codec;

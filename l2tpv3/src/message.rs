@@ -156,7 +156,7 @@ pub struct ControlMessage {
     /// The header fields.
     pub header: ControlHeader,
     /// The AVPs; the first should be the Message Type AVP (checked by
-    /// [`crate::validate`], not by the decoder).
+    /// [`crate::validate::validate`], not by the decoder).
     pub avps: Vec<Avp>,
 }
 
