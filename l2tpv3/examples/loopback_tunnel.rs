@@ -3,7 +3,8 @@
 //! pass one Ethernet frame, and tear everything down, printing each step.
 //!
 //! Run: `cargo run -p l2tpv3 --features tokio --example loopback_tunnel -- [SECRET]`
-//! (SECRET defaults to `loopback-secret`; `-` turns authentication off). Endpoint
+//! (SECRET defaults to `loopback-secret`; `-` turns authentication off;
+//! `L2TP_DIGEST=sha1` uses HMAC-SHA-1, `L2TP_HIDE=1` hides the Remote End ID). Endpoint
 //! A listens on 127.0.0.1:1701 and B on 127.0.0.2:1701, so a capture on `lo` with
 //! `udp port 1701` sees the whole exchange; `scripts/tshark_loopback.sh` does that
 //! and checks the capture with tshark.
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use l2tpv3::avp::{ResultCode, result};
+use l2tpv3::control::auth::DigestAlgorithm;
 use l2tpv3::control::{Config, Endpoint, Event, SessionRequest};
 use l2tpv3::tokio_codec::{Frame, L2tpUdpCodec};
 use rand_chacha::ChaCha20Rng;
@@ -56,10 +58,18 @@ async fn main() -> std::io::Result<()> {
     let b_addr: SocketAddr = "127.0.0.2:1701".parse().unwrap();
     let mut sa = UdpFramed::new(UdpSocket::bind(a_addr).await?, L2tpUdpCodec);
     let mut sb = UdpFramed::new(UdpSocket::bind(b_addr).await?, L2tpUdpCodec);
+    // L2TP_DIGEST=sha1 selects HMAC-SHA-1; L2TP_HIDE=1 hides the Remote End ID.
+    let digest = match std::env::var("L2TP_DIGEST").as_deref() {
+        Ok("sha1") => DigestAlgorithm::HmacSha1,
+        _ => DigestAlgorithm::HmacMd5,
+    };
+    let hide_avps = std::env::var("L2TP_HIDE").is_ok_and(|v| v == "1");
     let config = |name: &str, id| Config {
         host_name: name.as_bytes().to_vec(),
         router_id: id,
         secret: secret.clone(),
+        digest,
+        hide_avps,
         ..Config::default()
     };
     // Randomness from the OS-seeded ChaCha; the library itself never reads a clock
