@@ -19,7 +19,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use l2tpv3::avp::{AvpValue, MessageDigest};
+use l2tpv3::avp::{AvpType, AvpValue, MessageDigest};
 use l2tpv3::data::{CookieLen, SessionConfig, SublayerKind};
 use l2tpv3::{ControlMessage, Encapsulation, Packet};
 use serde_json::{Value, json};
@@ -99,9 +99,13 @@ fn control_json(frame: u64, encap: Encapsulation, m: &ControlMessage) -> Value {
         .iter()
         .map(|a| {
             let (vendor_id, attr_type) = a.value.wire_type();
-            let name = match (&a.value, a.value.avp_type()) {
-                (AvpValue::Raw(_), _) | (_, None) => "unknown",
-                (_, Some(t)) => t.name(),
+            let name = match &a.value {
+                // A hidden AVP of a known type keeps its name; its value is hidden bytes.
+                AvpValue::Raw(r) if r.vendor_id == 0 => {
+                    AvpType::from_number(r.attr_type).map_or("unknown", AvpType::name)
+                }
+                AvpValue::Raw(_) => "vendor-specific",
+                v => v.avp_type().map_or("unknown", AvpType::name),
             };
             json!({
                 "type": attr_type,
