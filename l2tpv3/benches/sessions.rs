@@ -63,8 +63,6 @@ fn establish(n: usize) -> Sim<Lcce> {
     let cfg = Config {
         reliable: l2tpv3::control::reliable::ReliableConfig {
             receive_window: 64,
-            // All 10,000 ICRQs are queued at once when the connection comes up.
-            max_send_queue: 16_384,
             ..Default::default()
         },
         ..Config::default()

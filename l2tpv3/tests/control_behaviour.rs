@@ -532,3 +532,33 @@ fn simultaneous_open_resolved_by_tie_breaker() {
         assert!(up_ids(&p.b_events).contains(&sb), "seed {seed}");
     }
 }
+
+#[test]
+fn sessions_beyond_the_send_queue_wait_for_room() {
+    let mut cfg = Config::default();
+    cfg.reliable.max_send_queue = 16;
+    let mut p = Pair::new(cfg, Config::default());
+    let ccid = p.a.connect(p.now, "b").unwrap();
+    let sids: Vec<u32> = (0..200)
+        .map(|i| {
+            p.a.open_session(p.now, ccid, SessionRequest::ethernet(format!("pw{i}")))
+                .unwrap()
+        })
+        .collect();
+    p.settle();
+    let mut up = up_ids(&p.a_events);
+    up.sort_unstable();
+    let mut want = sids.clone();
+    want.sort_unstable();
+    assert_eq!(up, want);
+    assert_eq!(up_ids(&p.b_events).len(), 200);
+    assert_eq!(p.a.reliable(ccid).unwrap().stats().dropped_queue_full, 0);
+    // Once up, a further request on a full queue is refused, not dropped later.
+    for &sid in &sids[..16] {
+        p.a.set_circuit_status(p.now, sid, false).unwrap();
+    }
+    assert!(matches!(
+        p.a.open_session(p.now, ccid, SessionRequest::ethernet("one-more")),
+        Err(l2tpv3::control::CommandError::QueueFull(_))
+    ));
+}

@@ -7,7 +7,7 @@
 //! (sections 4.2 and 7.1) so the StopCCN is delivered and its retransmissions are
 //! acknowledged, before it is removed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Instant;
 
 use super::reliable::Reliable;
@@ -162,6 +162,8 @@ pub struct Connection<A> {
     pub down_reported: bool,
     /// Queued for output processing.
     pub dirty: bool,
+    /// Sessions waiting for room in the send queue before their ICRQ/OCRQ.
+    pub waiting: VecDeque<u32>,
 }
 
 impl<A> Connection<A> {

@@ -1127,14 +1127,35 @@ where
                 }
             }
         }
-        let waiting: Vec<u32> = self.conns[&ccid]
+        let waiting: VecDeque<u32> = self.conns[&ccid]
             .sessions
             .iter()
             .copied()
             .filter(|s| self.sessions.get(s).map(|s| s.state) == Some(SessionState::WaitTunnel))
             .collect();
-        for sid in waiting {
-            self.session_input(now, sid, Input::TunnelUp, None);
+        self.conns.get_mut(&ccid).expect("exists").waiting = waiting;
+        self.admit_waiting(now, ccid);
+    }
+
+    /// Starts sessions that wait for the connection while the send queue is at most
+    /// half full; the rest start as acknowledgements free it (see
+    /// [`Endpoint::flush`]). The other half is kept for what the requests lead to
+    /// (ICCN, CDN) and for answers to the peer.
+    fn admit_waiting(&mut self, now: Instant, ccid: u32) {
+        let limit = self.config.reliable.max_send_queue / 2;
+        loop {
+            let Some(conn) = self.conns.get_mut(&ccid) else {
+                return;
+            };
+            if conn.state != ConnState::Established || conn.reliable.unacknowledged() >= limit {
+                return;
+            }
+            let Some(sid) = conn.waiting.pop_front() else {
+                return;
+            };
+            if self.sessions.get(&sid).map(|s| s.state) == Some(SessionState::WaitTunnel) {
+                self.session_input(now, sid, Input::TunnelUp, None);
+            }
         }
     }
 
@@ -1402,9 +1423,14 @@ where
 
     // ---------------------------------------------------------------- output
 
+    /// Admits waiting sessions and encodes what reliable delivery releases, for
+    /// every connection touched since the last flush.
     fn flush(&mut self, now: Instant) {
         let dirty = std::mem::take(&mut self.dirty);
         for ccid in dirty {
+            if self.conns.get(&ccid).is_some_and(|c| !c.waiting.is_empty()) {
+                self.admit_waiting(now, ccid);
+            }
             let Some(mut conn) = self.conns.remove(&ccid) else {
                 continue;
             };
@@ -1533,6 +1559,7 @@ where
                 tie_rejected: false,
                 down_reported: false,
                 dirty: false,
+                waiting: VecDeque::new(),
             },
         );
         ccid
