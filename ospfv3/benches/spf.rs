@@ -152,6 +152,12 @@ fn bench_spf(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("graph_build", n), &n, |b, _| {
             b.iter(|| Graph::build(black_box(&topo)))
         });
+        group.bench_with_input(BenchmarkId::new("build_and_spf", n), &n, |b, _| {
+            b.iter(|| {
+                let g = Graph::build(black_box(&topo));
+                SpfTree::compute(&g, root, &link_local)
+            })
+        });
     }
     group.finish();
 }

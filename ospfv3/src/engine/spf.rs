@@ -9,7 +9,7 @@
 //! [`MAX_ECMP`] next hops.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap};
 use std::net::Ipv6Addr;
 
 /// Most next hops kept per destination.
@@ -73,10 +73,11 @@ pub struct Edge {
 }
 
 /// The graph in compressed-sparse-row form; only edges that passed the two-way check.
+/// Vertices are sorted (routers by ID, then networks), so a vertex's index is found by
+/// binary search and no hash map is built.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     ids: Vec<VertexId>,
-    index: HashMap<VertexId, u32>,
     offsets: Vec<u32>,
     edges: Vec<Edge>,
 }
@@ -85,69 +86,73 @@ impl Graph {
     /// Builds the graph, keeping an edge only when the far end links back
     /// (RFC 2328 16.1 (2)(b)).
     pub fn build(topo: &Topology) -> Graph {
-        let mut ids: Vec<VertexId> = Vec::with_capacity(topo.routers.len() + topo.networks.len());
-        let mut rkeys: Vec<u32> = topo.routers.keys().copied().collect();
-        rkeys.sort_unstable();
-        let mut nkeys: Vec<(u32, u32)> = topo.networks.keys().copied().collect();
-        nkeys.sort_unstable();
-        ids.extend(rkeys.iter().map(|&r| VertexId::Router(r)));
-        ids.extend(nkeys.iter().map(|&(d, i)| VertexId::Network(d, i)));
-        let index: HashMap<VertexId, u32> = ids
+        let mut routers: Vec<(u32, &[RouterLink])> = topo
+            .routers
             .iter()
-            .enumerate()
-            .map(|(i, v)| (*v, i as u32))
+            .map(|(r, l)| (*r, l.as_slice()))
             .collect();
-        // Back-link sets for the two-way check.
-        let mut p2p: HashSet<(u32, u32)> = HashSet::new();
-        let mut transit: HashSet<(u32, (u32, u32))> = HashSet::new();
-        for (&r, links) in &topo.routers {
-            for l in links {
-                match l.kind {
-                    LinkKind::PointToPoint => {
-                        p2p.insert((r, l.neighbor_router_id));
-                    }
-                    LinkKind::Transit => {
-                        transit.insert((r, (l.neighbor_router_id, l.neighbor_interface_id)));
-                    }
-                    LinkKind::Virtual => {}
-                }
-            }
-        }
+        routers.sort_unstable_by_key(|(r, _)| *r);
+        let mut networks: Vec<((u32, u32), &[u32])> = topo
+            .networks
+            .iter()
+            .map(|(k, a)| (*k, a.as_slice()))
+            .collect();
+        networks.sort_unstable_by_key(|(k, _)| *k);
+        let nr = routers.len();
+        let router_idx = |r: u32| routers.binary_search_by_key(&r, |(x, _)| *x).ok();
+        let network_idx = |k: (u32, u32)| networks.binary_search_by_key(&k, |(x, _)| *x).ok();
+        let mut ids: Vec<VertexId> = Vec::with_capacity(nr + networks.len());
+        ids.extend(routers.iter().map(|(r, _)| VertexId::Router(*r)));
+        ids.extend(networks.iter().map(|((d, i), _)| VertexId::Network(*d, *i)));
         let mut offsets = Vec::with_capacity(ids.len() + 1);
-        let mut edges = Vec::new();
+        let mut edges = Vec::with_capacity(routers.iter().map(|(_, l)| l.len()).sum());
         offsets.push(0u32);
-        for &r in &rkeys {
-            for l in &topo.routers[&r] {
-                let target = match l.kind {
-                    LinkKind::PointToPoint if p2p.contains(&(l.neighbor_router_id, r)) => {
-                        VertexId::Router(l.neighbor_router_id)
+        for &(r, links) in &routers {
+            for l in links {
+                let to = match l.kind {
+                    LinkKind::PointToPoint => {
+                        let Some(v) = router_idx(l.neighbor_router_id) else {
+                            continue;
+                        };
+                        // Two-way: the neighbor has a point-to-point link back to us.
+                        let back = routers[v]
+                            .1
+                            .iter()
+                            .any(|b| b.kind == LinkKind::PointToPoint && b.neighbor_router_id == r);
+                        if !back {
+                            continue;
+                        }
+                        v
                     }
                     LinkKind::Transit => {
                         let net = (l.neighbor_router_id, l.neighbor_interface_id);
-                        match topo.networks.get(&net) {
-                            Some(att) if att.contains(&r) => VertexId::Network(net.0, net.1),
+                        match network_idx(net) {
+                            Some(n) if networks[n].1.contains(&r) => nr + n,
                             _ => continue,
                         }
                     }
-                    _ => continue,
+                    LinkKind::Virtual => continue,
                 };
-                if let Some(&to) = index.get(&target) {
-                    edges.push(Edge {
-                        to,
-                        cost: u32::from(l.metric),
-                        interface_id: l.interface_id,
-                    });
-                }
+                edges.push(Edge {
+                    to: to as u32,
+                    cost: u32::from(l.metric),
+                    interface_id: l.interface_id,
+                });
             }
             offsets.push(edges.len() as u32);
         }
-        for &net in &nkeys {
-            for &r in &topo.networks[&net] {
-                if transit.contains(&(r, net))
-                    && let Some(&to) = index.get(&VertexId::Router(r))
-                {
+        for &(net, attached) in &networks {
+            for &r in attached {
+                let Some(v) = router_idx(r) else {
+                    continue;
+                };
+                let back = routers[v].1.iter().any(|b| {
+                    b.kind == LinkKind::Transit
+                        && (b.neighbor_router_id, b.neighbor_interface_id) == net
+                });
+                if back {
                     edges.push(Edge {
-                        to,
+                        to: v as u32,
                         cost: 0,
                         interface_id: 0,
                     });
@@ -157,7 +162,6 @@ impl Graph {
         }
         Graph {
             ids,
-            index,
             offsets,
             edges,
         }
@@ -175,7 +179,7 @@ impl Graph {
 
     /// Index of a vertex.
     pub fn index_of(&self, v: VertexId) -> Option<u32> {
-        self.index.get(&v).copied()
+        self.ids.binary_search(&v).ok().map(|i| i as u32)
     }
 
     /// The vertex at an index.
