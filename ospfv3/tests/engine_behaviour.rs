@@ -249,3 +249,63 @@ fn removed_interface_prefixes_are_flushed_everywhere() {
     net.assert_lsdbs_converged();
     let _ = Duration::ZERO;
 }
+
+#[test]
+fn checksum_offload_leaves_the_field_zero() {
+    use netsim::Sim;
+    use ospfv3::checksum::verify_packet_checksum;
+    let mut sim: Sim<OspfNode> = Sim::new(19);
+    let now = sim.start();
+    for i in 0..2 {
+        let mut cfg = RouterConfig::new(rid(i));
+        cfg.checksum = ospfv3::engine::ChecksumOffload::Kernel;
+        let mut r = Router::new(cfg, i as u64);
+        r.add_interface(
+            now,
+            LOOPBACK_IF,
+            InterfaceConfig::loopback(vec![loopback(i)]),
+        );
+        r.add_interface(
+            now,
+            1,
+            InterfaceConfig::point_to_point(link_local(i, 0)).with_timers(1, 4),
+        );
+        sim.add_node(OspfNode {
+            router: r,
+            events: Vec::new(),
+        });
+    }
+    sim.connect(&[(0, 0), (1, 0)], LinkConfig::default());
+    sim.enable_trace();
+    sim.run_for(Duration::from_secs(20)).unwrap();
+    assert_eq!(
+        sim.node(0).router.neighbors(1),
+        vec![(rid(1), NeighborState::Full)]
+    );
+    assert!(sim.node(0).router.routes().contains_key(&loopback(1)));
+    let trace = sim.take_trace();
+    assert!(!trace.is_empty());
+    for rec in trace {
+        let p = &rec.payload[32..];
+        assert_eq!(&p[12..14], &[0, 0], "checksum left for the kernel");
+        let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[..16]).unwrap());
+        let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[16..32]).unwrap());
+        assert!(!verify_packet_checksum(&src, &dst, p));
+    }
+}
+
+#[test]
+fn engine_checksums_verify_over_the_pseudo_header() {
+    use ospfv3::checksum::verify_packet_checksum;
+    let mut net = Net::new(2, 20);
+    net.connect(&[0, 1], 10, LinkConfig::default());
+    net.sim.enable_trace();
+    net.run(20);
+    let trace = net.sim.take_trace();
+    assert!(trace.len() > 10);
+    for rec in trace {
+        let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[..16]).unwrap());
+        let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[16..32]).unwrap());
+        assert!(verify_packet_checksum(&src, &dst, &rec.payload[32..]));
+    }
+}
