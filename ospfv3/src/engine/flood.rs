@@ -123,7 +123,16 @@ impl Router {
                 }
                 Some((_, d, _)) => {
                     // (8) ours is newer: send it back, unless it is being wrapped.
-                    if !(d.age >= MAX_AGE && d.seq_number == MAX_SEQUENCE_NUMBER) {
+                    // At most once per MinLSArrival per LSA.
+                    let recent = self.sent_back.get(&key).is_some_and(|t| {
+                        now.saturating_duration_since(*t)
+                            < Duration::from_secs(u64::from(MIN_LS_ARRIVAL))
+                    });
+                    if !(d.age >= MAX_AGE && d.seq_number == MAX_SEQUENCE_NUMBER) && !recent {
+                        if self.sent_back.len() >= self.cfg.limits.max_lsas {
+                            self.sent_back.clear();
+                        }
+                        self.sent_back.insert(key, now);
                         send_back.push(key);
                     }
                 }

@@ -36,6 +36,7 @@ pub struct Neighbor {
     pub bdr: Ipv4Addr,
     /// Options from its hellos / first DD.
     pub options: Options,
+    pub(super) dd_options: Options,
     pub(super) inactivity_at: Instant,
     pub(super) dd_seq: u32,
     pub(super) master: bool,
@@ -63,6 +64,7 @@ impl Neighbor {
             dr: Ipv4Addr::UNSPECIFIED,
             bdr: Ipv4Addr::UNSPECIFIED,
             options: Options::empty(),
+            dd_options: Options::empty(),
             inactivity_at: now,
             dd_seq: 0,
             master: false,
@@ -284,7 +286,7 @@ impl Router {
                 if dd.flags.contains(init) && dd.lsa_headers.is_empty() && rid > me {
                     n.master = false;
                     n.dd_seq = dd.seq_number;
-                    n.options = dd.options;
+                    n.dd_options = dd.options;
                     n.dd_rxmt_at = None;
                     self.nsm(now, ifindex, rid, NeighborEvent::NegotiationDone);
                     self.accept_dd(now, ifindex, rid, dd);
@@ -293,7 +295,7 @@ impl Router {
                     && rid < me
                 {
                     n.master = true;
-                    n.options = dd.options;
+                    n.dd_options = dd.options;
                     self.nsm(now, ifindex, rid, NeighborEvent::NegotiationDone);
                     self.accept_dd(now, ifindex, rid, dd);
                 }
@@ -313,7 +315,9 @@ impl Router {
                 } else {
                     dd.seq_number == n.dd_seq.wrapping_add(1)
                 };
-                if !ms_ok || dd.flags.contains(DdFlags::I) || !seq_ok {
+                // RFC 2328 10.6: options must not change during the exchange.
+                let opts_ok = dd.options == n.dd_options;
+                if !ms_ok || dd.flags.contains(DdFlags::I) || !seq_ok || !opts_ok {
                     self.nsm(now, ifindex, rid, NeighborEvent::SeqNumberMismatch);
                     return;
                 }
