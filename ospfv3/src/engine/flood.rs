@@ -128,7 +128,8 @@ impl Router {
                         now.saturating_duration_since(*t)
                             < Duration::from_secs(u64::from(MIN_LS_ARRIVAL))
                     });
-                    if !(d.age >= MAX_AGE && d.seq_number == MAX_SEQUENCE_NUMBER) && !recent {
+                    let wrapping = d.age >= MAX_AGE && d.seq_number == MAX_SEQUENCE_NUMBER;
+                    if !wrapping && !recent {
                         if self.sent_back.len() >= self.cfg.limits.max_lsas {
                             self.sent_back.clear();
                         }
