@@ -28,8 +28,6 @@ pub const NONCE_LEN: usize = 16;
 /// Offset of the first Message Digest AVP in a control message (after the 12-byte
 /// header and the 8-byte Message Type AVP).
 pub const DIGEST_AVP_OFFSET: usize = 20;
-/// Attribute type of the Message Digest AVP.
-const MESSAGE_DIGEST: u16 = 59;
 
 /// The hash in a Message Digest AVP (section 5.4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -76,24 +74,16 @@ impl DigestAlgorithm {
 /// Why a message failed authentication. None of these changes any state.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum AuthError {
-    /// No Message Digest AVP at offset 20, where section 5.4.1 requires it.
+    /// No valid Message Digest AVP (type 0 with 16 bytes, or type 1 with 20) at
+    /// offset 20, where section 5.4.1 requires it.
     #[error("no Message Digest AVP at offset {offset}")]
     MissingDigest {
         /// Where it was expected.
         offset: usize,
     },
-    /// The Message Digest AVP names an unknown digest type or has the wrong length.
-    #[error(
-        "Message Digest AVP at offset {offset}: digest type {digest_type} with AVP length {len}"
-    )]
-    BadDigestAvp {
-        /// Offset of the AVP.
-        offset: usize,
-        /// The Digest Type octet.
-        digest_type: u8,
-        /// The AVP Length.
-        len: usize,
-    },
+    /// The message's header or AVP list does not decode.
+    #[error("message does not decode: {0}")]
+    Malformed(crate::error::ControlError),
     /// No Message Digest AVP matched the expected value.
     #[error("message digest does not verify")]
     Mismatch,
@@ -185,30 +175,23 @@ pub fn compute_digest(
     }
 }
 
-/// Finds the Message Digest AVPs at their fixed place: `(value offset, algorithm)`
-/// of the first and, if present, the second.
+/// Finds the Message Digest AVPs at their fixed place: `(digest offset, algorithm)`
+/// of the first (right after the Message Type AVP) and of a second one directly
+/// after it, if present. The AVP walk is the codec's
+/// [`crate::message::find_digest_fields`].
 fn digest_fields(message: &[u8]) -> Result<Vec<(usize, DigestAlgorithm)>, AuthError> {
+    let fields = crate::message::find_digest_fields(message).map_err(AuthError::Malformed)?;
     let mut found = Vec::with_capacity(2);
-    let mut offset = DIGEST_AVP_OFFSET;
-    while found.len() < 2 {
-        let Some(h) = message.get(offset..offset + 7) else {
+    let mut expected = DIGEST_AVP_OFFSET;
+    for f in fields {
+        let Some(alg) = DigestAlgorithm::from_type(f.digest_type) else {
             break;
         };
-        let len = usize::from(u16::from_be_bytes([h[0], h[1]]) & 0x3ff);
-        let vendor = u16::from_be_bytes([h[2], h[3]]);
-        let attr = u16::from_be_bytes([h[4], h[5]]);
-        if vendor != 0 || attr != MESSAGE_DIGEST {
+        if f.avp_offset != expected || found.len() == 2 {
             break;
         }
-        let alg = DigestAlgorithm::from_type(h[6])
-            .filter(|a| a.avp_len() == len && offset + len <= message.len())
-            .ok_or(AuthError::BadDigestAvp {
-                offset,
-                digest_type: h[6],
-                len,
-            })?;
-        found.push((offset + 7, alg));
-        offset += len;
+        found.push((f.digest.start, alg));
+        expected = f.digest.end;
     }
     if found.is_empty() {
         return Err(AuthError::MissingDigest {
@@ -393,11 +376,14 @@ mod tests {
         );
         let mut m = message(DigestAlgorithm::HmacMd5);
         m[26] = 1; // claims SHA-1 with an MD5-sized AVP
-        assert!(matches!(
+        assert_eq!(
             verify(&m, &[b"k"], Nonces::NONE),
-            Err(AuthError::BadDigestAvp { offset: 20, .. })
+            Err(AuthError::MissingDigest { offset: 20 })
+        );
+        assert!(matches!(
+            verify(&m[..22], &[b"k"], Nonces::NONE),
+            Err(AuthError::Malformed(_))
         ));
-        assert!(verify(&m[..22], &[b"k"], Nonces::NONE).is_err());
     }
 
     #[test]
