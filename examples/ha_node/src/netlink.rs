@@ -100,7 +100,28 @@ pub async fn setup_tap(dev: &str, mtu: u16, link_local: Ipv6Addr) -> Result<(), 
         "up",
     ]))
     .await?;
-    add_address(dev, link_local, 64).await
+    add_address(dev, link_local, 64).await?;
+    // Even with `nodad` the address stays tentative until the link is running, and a
+    // socket cannot bind to it before then: wait for it (at most 5 s).
+    for _ in 0..100 {
+        let out = Command::new("ip")
+            .args(["-6", "addr", "show", "dev", dev])
+            .output()
+            .await
+            .map_err(|source| NetlinkError::Spawn {
+                args: format!("-6 addr show dev {dev}"),
+                source,
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        if text.contains(&link_local.to_string()) && !text.contains("tentative") {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Err(NetlinkError::Failed {
+        args: format!("-6 addr show dev {dev}"),
+        stderr: format!("{link_local} still tentative or absent after 5 s"),
+    })
 }
 
 /// Installs (or replaces) a route learned from OSPFv3. `names` maps interface indexes

@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# ha_node daemons in three network namespaces (east, west, client) joined by veths
+# (IPv4 underlay): L2TPv3 pseudowires on TAP devices, OSPFv3 over them, ESP between
+# east and west. The client reaches an HTTP service on the anycast address
+# 2001:db8:aa::1 (answered by east), east's service stops -> the client is answered by
+# west within seconds; east's service restarts -> traffic stays on west
+# (non-preemptive); west gets SIGTERM -> graceful shutdown, traffic back to east.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+name=60-ha-node-netns
+if [ "$(id -u)" != 0 ]; then echo "SKIP $name: needs root"; exit 0; fi
+if [ ! -c /dev/net/tun ]; then echo "SKIP $name: /dev/net/tun missing"; exit 0; fi
+for tool in ip python3; do
+  command -v "$tool" >/dev/null || { echo "SKIP $name: $tool missing"; exit 0; }
+done
+if ! ip netns add ha-probe-$$ 2>/dev/null; then echo "SKIP $name: no netns support"; exit 0; fi
+ip netns del ha-probe-$$
+
+target=${CARGO_TARGET_DIR:-target}
+cargo build -q -p ha_node
+bin="$target/debug/ha_node"
+[ -x "$bin" ] || { echo "FAIL $name: $bin not built"; exit 1; }
+
+work=$(mktemp -d /tmp/ha-node-netns.XXXXXX)
+NS="ha-east ha-west ha-client"
+cleanup() {
+  for f in "$work"/*.pid; do
+    [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
+  done
+  sleep 0.5
+  for n in $NS; do ip netns del "$n" 2>/dev/null || true; done
+  if [ "${KEEP_LOGS:-0}" = 1 ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+say() { echo "$name $(date -u +%H:%M:%S.%3N): $*"; }
+fail() {
+  echo "FAIL $name: $*"
+  for n in east west client; do
+    echo "---- $n log (last 40 lines)"; tail -n 40 "$work/$n.log" || true
+  done
+  for n in $NS; do echo "---- $n routes"; ip -n "$n" -6 route || true; done
+  exit 1
+}
+
+for n in $NS; do ip netns del "$n" 2>/dev/null || true; ip netns add "$n"; ip -n "$n" link set lo up; done
+# Underlay: east-client 10.0.1.0/24, west-client 10.0.2.0/24, east-west 10.0.3.0/24.
+veth() { # ns1 if1 addr1 ns2 if2 addr2
+  ip link add "$2" netns "$1" type veth peer name "$5" netns "$4"
+  ip -n "$1" addr add "$3/24" dev "$2"; ip -n "$1" link set "$2" up
+  ip -n "$4" addr add "$6/24" dev "$5"; ip -n "$4" link set "$5" up
+}
+veth ha-east u-client 10.0.1.1 ha-client u-east 10.0.1.2
+veth ha-west u-client 10.0.2.1 ha-client u-west 10.0.2.2
+veth ha-east u-west 10.0.3.1 ha-west u-east 10.0.3.2
+
+K1=000102030405060708090a0b0c0d0e0f10111213
+K2=202122232425262728292a2b2c2d2e2f30313233
+check_block() { # port
+  cat <<EOF
+[[anycast.check]]
+name = "http"
+kind = { http_get = { addr = "[::1]:$1", path = "/", expect_status = 200 } }
+interval_ms = 500
+timeout_ms = 400
+rise = 3
+fall = 3
+EOF
+}
+cat >"$work/east.toml" <<EOF
+name = "east"
+router_id = "1.1.1.1"
+l2tp_secret = "netns-secret"
+loopback = ["2001:db8:1::1"]
+[ospf]
+hello = 1
+dead = 3
+[[peer]]
+name = "client"
+address = "10.0.1.2:1701"
+tap = "pw-client"
+[[peer]]
+name = "west"
+address = "10.0.3.2:1701"
+initiate = true
+tap = "pw-west"
+esp = { spi_out = 4097, spi_in = 8194, key_out = "$K1", key_in = "$K2" }
+[[anycast]]
+prefix = "2001:db8:aa::1/128"
+preference = 0
+settle_s = 3
+shutdown_grace_s = 3
+$(check_block 8080)
+EOF
+cat >"$work/west.toml" <<EOF
+name = "west"
+router_id = "2.2.2.2"
+l2tp_secret = "netns-secret"
+loopback = ["2001:db8:2::1"]
+[ospf]
+hello = 1
+dead = 3
+[[peer]]
+name = "client"
+address = "10.0.2.2:1701"
+tap = "pw-client"
+[[peer]]
+name = "east"
+address = "10.0.3.1:1701"
+tap = "pw-east"
+esp = { spi_out = 8194, spi_in = 4097, key_out = "$K2", key_in = "$K1" }
+[[anycast]]
+prefix = "2001:db8:aa::1/128"
+preference = 1
+settle_s = 3
+shutdown_grace_s = 3
+$(check_block 8080)
+EOF
+cat >"$work/client.toml" <<EOF
+name = "client"
+router_id = "3.3.3.3"
+l2tp_secret = "netns-secret"
+loopback = ["2001:db8:c::1"]
+[ospf]
+hello = 1
+dead = 3
+[[peer]]
+name = "east"
+address = "10.0.1.1:1701"
+initiate = true
+tap = "pw-east"
+[[peer]]
+name = "west"
+address = "10.0.2.1:1701"
+initiate = true
+tap = "pw-west"
+EOF
+
+start_http() { # node
+  mkdir -p "$work/www-$1"; echo "$1" >"$work/www-$1/index.html"
+  ip netns exec "ha-$1" python3 -m http.server 8080 --bind :: --directory "$work/www-$1" \
+    >"$work/http-$1.log" 2>&1 &
+  echo $! >"$work/http-$1.pid"
+}
+stop_http() { kill "$(cat "$work/http-$1.pid")"; rm -f "$work/http-$1.pid"; }
+start_http east
+start_http west
+start_node() {
+  ip netns exec "ha-$1" env RUST_LOG=info NO_COLOR=1 "$bin" run --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
+  echo $! >"$work/$1.pid"
+}
+# East first: whoever is healthy first becomes active (non-preemptive), so west
+# joins once east holds the active role.
+start_node east
+start_node client
+
+fetch() { # -> body or "-"
+  ip netns exec ha-client python3 - <<'EOF' 2>/dev/null || echo "-"
+import urllib.request
+print(urllib.request.urlopen("http://[2001:db8:aa::1]:8080/", timeout=1).read().decode().strip())
+EOF
+}
+wait_for() { # seconds expected-body -> prints elapsed
+  local until=$(( $(date +%s%N) + $1 * 1000000000 )) start=$(date +%s%N)
+  while [ "$(date +%s%N)" -lt "$until" ]; do
+    if [ "$(fetch)" = "$2" ]; then echo $(( ($(date +%s%N) - start) / 1000000 )); return 0; fi
+    sleep 0.2
+  done
+  return 1
+}
+
+say "waiting for adjacencies and the anycast route via east"
+t=$(wait_for 60 east) || fail "the client never reached east's service"
+say "client answered by east after ${t} ms"
+start_node west
+for _ in $(seq 1 150); do
+  grep -q "to: Standby" "$work/west.log" 2>/dev/null && grep -q "neighbor 2.2.2.2.*Full" "$work/client.log" && break
+  sleep 0.2
+done
+grep -q "to: Standby" "$work/west.log" || fail "west did not come up as standby"
+# Converged when the client and west reach each other's loopback directly.
+converged() {
+  ip -n ha-client -6 route show 2001:db8:2::1 | grep -q pw-west &&
+    ip -n ha-west -6 route show 2001:db8:c::1 | grep -q pw-client
+}
+for _ in $(seq 1 150); do converged && break; sleep 0.2; done
+converged || fail "client and west have no direct routes to each other's loopback"
+[ "$(fetch)" = east ] || fail "after west joined, the client is no longer answered by east"
+say "west joined as standby; client still answered by east"
+ip -n ha-client -6 route show 2001:db8:aa::1 | grep -q pw-east || fail "client route not via pw-east"
+ping6() { # ICMPv6 echo from the client; ping(8) when installed, else a raw socket
+  if command -v ping >/dev/null; then
+    ip netns exec ha-client ping -6 -c 3 -i 0.2 -W 1 2001:db8:aa::1 2>&1
+  else
+    ip netns exec ha-client python3 - <<'EOF' 2>&1
+import socket, struct, time
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.settimeout(1)
+ok = 0
+for seq in range(1, 4):
+    # Echo Request; the kernel fills in the ICMPv6 checksum on raw ICMPv6 sockets.
+    s.sendto(struct.pack("!BBHHH", 128, 0, 0, 0x4841, seq) + b"ha_node", ("2001:db8:aa::1", 0))
+    t = time.time()
+    while time.time() - t < 1:
+        try:
+            data, addr = s.recvfrom(1500)
+        except socket.timeout:
+            break
+        if data[0] == 129 and struct.unpack("!H", data[6:8])[0] == seq:
+            ok += 1
+            print(f"reply from {addr[0]} seq={seq} time={(time.time() - t) * 1000:.2f} ms")
+            break
+print(f"{ok}/3 replies")
+raise SystemExit(0 if ok == 3 else 1)
+EOF
+  fi
+}
+out=$(ping6) || fail "ping6 to the anycast address failed: $out"
+say "ping6 2001:db8:aa::1 from the client: $(echo "$out" | tail -1)"
+grep -q "neighbor 1.1.1.1.*Full" "$work/client.log" || fail "client has no Full adjacency with east"
+grep -q "neighbor 2.2.2.2.*Full" "$work/client.log" || fail "client has no Full adjacency with west"
+
+say "stopping east's service"
+stop_http east
+t=$(wait_for 15 west) || fail "the client was not moved to west within 15 s"
+say "client answered by west ${t} ms after east's service stopped"
+ip -n ha-client -6 route show 2001:db8:aa::1 | grep -q pw-west || fail "client route not via pw-west"
+
+say "restarting east's service (non-preemptive: traffic must stay on west)"
+start_http east
+sleep 8
+for i in 1 2 3 4 5; do
+  got=$(fetch)
+  [ "$got" = west ] || fail "after east recovered, request $i answered by '$got', expected west"
+  sleep 0.5
+done
+grep -q "advertise 2001:db8:aa::1/128 metric 20" <(sed -n '/stopping\|Withdraw\|withdraw/,$p' "$work/east.log") \
+  || fail "east did not come back as standby (metric 20)"
+say "traffic stayed on west; east is standby"
+
+say "SIGTERM to west (graceful shutdown: withdraw, then address removal)"
+kill -TERM "$(cat "$work/west.pid")"
+t=$(wait_for 15 east) || fail "the client was not moved back to east after west's shutdown"
+say "client answered by east ${t} ms after west's SIGTERM"
+for _ in $(seq 1 50); do kill -0 "$(cat "$work/west.pid")" 2>/dev/null || break; sleep 0.2; done
+kill -0 "$(cat "$work/west.pid")" 2>/dev/null && fail "west did not exit after its grace period"
+rm -f "$work/west.pid"
+w=$(grep -n "failover action: withdraw" "$work/west.log" | tail -1 | cut -d: -f1)
+r=$(grep -n "failover action: remove 2001:db8:aa::1/128 from loopback" "$work/west.log" | tail -1 | cut -d: -f1)
+[ -n "$w" ] && [ -n "$r" ] && [ "$w" -lt "$r" ] || fail "west: withdraw (line $w) must come before address removal (line $r)"
+ip -n ha-west -6 addr show dev lo | grep -q 2001:db8:aa::1 && fail "west still holds the anycast address"
+echo "PASS $name"
