@@ -2,29 +2,31 @@
 //! for interoperability tests against FRRouting (see `scripts/frr_interop.sh`).
 //!
 //! ```text
-//! raw_runner --ifname IF --router-id A.B.C.D [--loopback ADDR]... [--network p2p|broadcast]
-//!            [--hello S] [--dead S] [--metric N] [--priority N] [--install-routes]
+//! raw_runner --ifname IF [--ifname IF2]... --router-id A.B.C.D [--loopback ADDR]...
+//!            [--network p2p|broadcast] [--hello S] [--dead S] [--metric N]
+//!            [--priority N] [--install-routes]
 //! ```
 //!
-//! The socket is bound to the interface (SO_BINDTODEVICE) and its link-local address,
-//! joins ff02::5 and ff02::6, and asks for IPV6_PKTINFO so the engine sees each
-//! packet's destination. Checksums are computed by the engine. Events are printed one
+//! One socket per interface, bound to it (SO_BINDTODEVICE) and to its link-local
+//! address, joined to ff02::5 and ff02::6, with IPV6_PKTINFO so the engine sees each
+//! packet's destination; `poll` waits on all of them and on the engine's timeout. Checksums are computed by the engine. Events are printed one
 //! per line (`NEIGHBOR`, `INTERFACE`, `ROUTE ADD`, `ROUTE DEL`). Commands on stdin:
 //! `withdraw`, `advertise [METRIC]`, `quit`.
 
 use std::io::{BufRead, IoSliceMut, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, setsockopt, sockopt};
 use ospfv3::engine::{Event, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 struct Args {
-    ifname: String,
+    ifnames: Vec<String>,
     router_id: Ipv4Addr,
     loopbacks: Vec<Ipv6Addr>,
     broadcast: bool,
@@ -37,7 +39,7 @@ struct Args {
 
 fn parse_args() -> Args {
     let mut a = Args {
-        ifname: String::new(),
+        ifnames: Vec::new(),
         router_id: Ipv4Addr::new(2, 2, 2, 2),
         loopbacks: Vec::new(),
         broadcast: false,
@@ -51,7 +53,7 @@ fn parse_args() -> Args {
     while let Some(k) = it.next() {
         let mut v = || it.next().expect("missing value");
         match k.as_str() {
-            "--ifname" => a.ifname = v(),
+            "--ifname" => a.ifnames.push(v()),
             "--router-id" => a.router_id = v().parse().expect("router id"),
             "--loopback" => a.loopbacks.push(v().parse().expect("IPv6 address")),
             "--network" => a.broadcast = v() == "broadcast",
@@ -63,7 +65,7 @@ fn parse_args() -> Args {
             other => panic!("unknown argument {other}"),
         }
     }
-    assert!(!a.ifname.is_empty(), "--ifname is required");
+    assert!(!a.ifnames.is_empty(), "--ifname is required");
     a
 }
 
@@ -95,12 +97,18 @@ fn print(line: String) {
     let _ = o.flush();
 }
 
-fn main() {
-    let args = parse_args();
-    let (ifindex, ll) = interface_info(&args.ifname);
+/// One interface: its index, name and raw socket.
+struct Port {
+    ifindex: u32,
+    ifname: String,
+    sock: Socket,
+}
+
+fn open_port(ifname: &str) -> (Port, Ipv6Addr) {
+    let (ifindex, ll) = interface_info(ifname);
     let sock =
         Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(89))).expect("raw socket (root?)");
-    sock.bind_device(Some(args.ifname.as_bytes()))
+    sock.bind_device(Some(ifname.as_bytes()))
         .expect("SO_BINDTODEVICE");
     sock.bind(&SockAddr::from(SocketAddrV6::new(ll, 0, 0, ifindex)))
         .expect("bind link-local");
@@ -111,26 +119,54 @@ fn main() {
     sock.set_multicast_loop_v6(false).expect("loop off");
     sock.set_multicast_hops_v6(1).expect("hops");
     sock.set_unicast_hops_v6(1).expect("hops");
+    sock.set_nonblocking(true).expect("non-blocking");
     setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true).expect("IPV6_RECVPKTINFO");
-    print(format!(
-        "READY ifindex={ifindex} link-local={ll} router-id={}",
-        args.router_id
-    ));
+    (
+        Port {
+            ifindex,
+            ifname: ifname.to_string(),
+            sock,
+        },
+        ll,
+    )
+}
 
+fn send_all(router: &mut Router, ports: &[Port]) {
+    while let Some(t) = router.poll_transmit() {
+        let Some(p) = ports.iter().find(|p| p.ifindex == t.ifindex) else {
+            continue;
+        };
+        let dst = SockAddr::from(SocketAddrV6::new(t.dst, 0, 0, t.ifindex));
+        if let Err(e) = p.sock.send_to(&t.bytes, &dst) {
+            print(format!("SEND-ERROR {} {e}", p.ifname));
+        }
+    }
+}
+
+fn main() {
+    let args = parse_args();
     let start = Instant::now();
     let mut router = Router::new(
         RouterConfig::new(args.router_id),
         u64::from(std::process::id()),
     );
-    let mut ic = if args.broadcast {
-        InterfaceConfig::broadcast(ll)
-    } else {
-        InterfaceConfig::point_to_point(ll)
+    let mut ports = Vec::new();
+    for name in &args.ifnames {
+        let (port, ll) = open_port(name);
+        print(format!(
+            "READY {name} ifindex={} link-local={ll} router-id={}",
+            port.ifindex, args.router_id
+        ));
+        let mut ic = if args.broadcast {
+            InterfaceConfig::broadcast(ll)
+        } else {
+            InterfaceConfig::point_to_point(ll)
+        }
+        .with_timers(args.hello, args.dead);
+        ic.priority = args.priority;
+        router.add_interface(start, port.ifindex, ic);
+        ports.push(port);
     }
-    .with_timers(args.hello, args.dead);
-    ic.priority = args.priority;
-    ic.mtu = 1500;
-    router.add_interface(start, ifindex, ic);
     let prefixes: Vec<Ipv6Prefix> = args
         .loopbacks
         .iter()
@@ -150,17 +186,15 @@ fn main() {
         }
     });
 
+    let names: Vec<(u32, String)> = ports
+        .iter()
+        .map(|p| (p.ifindex, p.ifname.clone()))
+        .collect();
     let mut buf = vec![0u8; 65536];
     loop {
-        // Outputs first.
-        while let Some(t) = router.poll_transmit() {
-            let dst = SockAddr::from(SocketAddrV6::new(t.dst, 0, 0, t.ifindex));
-            if let Err(e) = sock.send_to(&t.bytes, &dst) {
-                print(format!("SEND-ERROR {e}"));
-            }
-        }
+        send_all(&mut router, &ports);
         while let Some(e) = router.poll_event() {
-            handle_event(&args, &e);
+            handle_event(&args, &names, &e);
         }
         let now = Instant::now();
         let wait = router
@@ -169,33 +203,50 @@ fn main() {
                 t.saturating_duration_since(now)
             })
             .clamp(Duration::from_millis(1), Duration::from_millis(200));
-        sock.set_read_timeout(Some(wait)).expect("timeout");
-        let mut iov = [IoSliceMut::new(&mut buf)];
-        let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
-        match recvmsg::<SockaddrIn6>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::empty(),
-        ) {
-            Ok(msg) => {
-                let len = msg.bytes;
-                let src = msg.address.map(|a| a.ip());
-                let mut dst = None;
-                if let Ok(cmsgs) = msg.cmsgs() {
-                    for c in cmsgs {
-                        if let ControlMessageOwned::Ipv6PacketInfo(pi) = c {
-                            dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
+        let ready: Vec<usize> = {
+            let mut fds: Vec<PollFd> = ports
+                .iter()
+                .map(|p| PollFd::new(p.sock.as_fd(), PollFlags::POLLIN))
+                .collect();
+            let _ = poll(&mut fds, wait.as_millis() as u16);
+            fds.iter()
+                .enumerate()
+                .filter(|(_, f)| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
+                .map(|(i, _)| i)
+                .collect()
+        };
+        for i in ready {
+            let port = &ports[i];
+            loop {
+                let mut iov = [IoSliceMut::new(&mut buf)];
+                let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
+                let (len, src, dst) = match recvmsg::<SockaddrIn6>(
+                    port.sock.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_DONTWAIT,
+                ) {
+                    Ok(msg) => {
+                        let mut dst = None;
+                        if let Ok(cmsgs) = msg.cmsgs() {
+                            for c in cmsgs {
+                                if let ControlMessageOwned::Ipv6PacketInfo(pi) = c {
+                                    dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
+                                }
+                            }
                         }
+                        (msg.bytes, msg.address.map(|a| a.ip()), dst)
                     }
-                }
+                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => break,
+                    Err(e) => {
+                        print(format!("RECV-ERROR {} {e}", port.ifname));
+                        break;
+                    }
+                };
                 if let (Some(src), Some(dst)) = (src, dst) {
-                    let data = buf[..len].to_vec();
-                    router.handle_packet(Instant::now(), ifindex, src, dst, &data);
+                    router.handle_packet(Instant::now(), port.ifindex, src, dst, &buf[..len]);
                 }
             }
-            Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => {}
-            Err(e) => print(format!("RECV-ERROR {e}")),
         }
         let now = Instant::now();
         if router.poll_timeout().is_some_and(|t| t <= now) {
@@ -225,10 +276,7 @@ fn main() {
                     for p in &prefixes {
                         router.withdraw_prefix(now, *p);
                     }
-                    while let Some(t) = router.poll_transmit() {
-                        let dst = SockAddr::from(SocketAddrV6::new(t.dst, 0, 0, t.ifindex));
-                        let _ = sock.send_to(&t.bytes, &dst);
-                    }
+                    send_all(&mut router, &ports);
                     print("QUIT".into());
                     return;
                 }
@@ -238,20 +286,34 @@ fn main() {
     }
 }
 
-fn handle_event(args: &Args, e: &Event) {
+fn handle_event(args: &Args, names: &[(u32, String)], e: &Event) {
+    let name = |i: u32| {
+        names
+            .iter()
+            .find(|(x, _)| *x == i)
+            .map_or("?", |(_, n)| n.as_str())
+    };
     match e {
         Event::NeighborState {
+            ifindex,
             router_id,
             from,
             to,
-            ..
-        } => print(format!("NEIGHBOR {router_id} {from:?} -> {to:?}")),
-        Event::InterfaceState { from, to, .. } => print(format!("INTERFACE {from:?} -> {to:?}")),
+        } => print(format!(
+            "NEIGHBOR {router_id} {} {from:?} -> {to:?}",
+            name(*ifindex)
+        )),
+        Event::InterfaceState { ifindex, from, to } => {
+            print(format!("INTERFACE {} {from:?} -> {to:?}", name(*ifindex)))
+        }
         Event::RouteAdd(r) => {
             let hops: Vec<String> = r
                 .next_hops
                 .iter()
-                .map(|h| h.addr.map_or("direct".to_string(), |a| a.to_string()))
+                .map(|h| match h.addr {
+                    Some(a) => format!("{a}%{}", name(h.ifindex)),
+                    None => format!("direct%{}", name(h.ifindex)),
+                })
                 .collect();
             print(format!(
                 "ROUTE ADD {} cost {} via {}",
@@ -259,25 +321,26 @@ fn handle_event(args: &Args, e: &Event) {
                 r.cost,
                 hops.join(",")
             ));
-            if let Some(a) = r.next_hops.iter().find_map(|h| h.addr)
+            if let Some((a, dev)) = r
+                .next_hops
+                .iter()
+                .find_map(|h| h.addr.map(|a| (a, name(h.ifindex))))
                 && args.install
             {
-                {
-                    let _ = Command::new("ip")
-                        .args([
-                            "-6",
-                            "route",
-                            "replace",
-                            &r.prefix.to_string(),
-                            "via",
-                            &a.to_string(),
-                            "dev",
-                            &args.ifname,
-                            "proto",
-                            "ospf",
-                        ])
-                        .status();
-                }
+                let _ = Command::new("ip")
+                    .args([
+                        "-6",
+                        "route",
+                        "replace",
+                        &r.prefix.to_string(),
+                        "via",
+                        &a.to_string(),
+                        "dev",
+                        dev,
+                        "proto",
+                        "ospf",
+                    ])
+                    .status();
             }
         }
         Event::RouteRemove(p) => {
