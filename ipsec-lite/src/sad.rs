@@ -294,7 +294,8 @@ impl Sad {
             outbound: Vec::new(),
             max_sas,
             drops: DropCounters::default(),
-            events: VecDeque::new(),
+            // Allocated up front so pushing an event from the packet path never allocates.
+            events: VecDeque::with_capacity(MAX_EVENTS),
             events_dropped: 0,
         }
     }
