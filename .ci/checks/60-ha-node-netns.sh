@@ -249,4 +249,7 @@ w=$(grep -n "failover action: withdraw" "$work/west.log" | tail -1 | cut -d: -f1
 r=$(grep -n "failover action: remove 2001:db8:aa::1/128 from loopback" "$work/west.log" | tail -1 | cut -d: -f1)
 [ -n "$w" ] && [ -n "$r" ] && [ "$w" -lt "$r" ] || fail "west: withdraw (line $w) must come before address removal (line $r)"
 ip -n ha-west -6 addr show dev lo | grep -q 2001:db8:aa::1 && fail "west still holds the anycast address"
+esp=$(grep -o "ESP with 10.0.3.1:1701: .*" "$work/west.log" || true)
+echo "$esp" | grep -Eq "[1-9][0-9]* opened, 0 dropped" || fail "no ESP traffic between east and west ($esp)"
+say "west's ${esp}"
 echo "PASS $name"

@@ -345,6 +345,9 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
         }
     }
 
+    for (peer, sealed, opened, dropped) in core.esp_counts() {
+        tracing::info!("ESP with {peer}: {sealed} sealed, {opened} opened, {dropped} dropped");
+    }
     tracing::info!("closing control connections");
     core.close_all(Instant::now());
     ex.execute(&mut core).await;
