@@ -661,6 +661,8 @@ pub struct LabReport {
     pub failures: Vec<String>,
     /// Figures measured along the way: (name, value).
     pub measurements: Vec<(String, String)>,
+    /// What was set up, one line each.
+    pub setup: Vec<String>,
 }
 
 impl LabReport {
@@ -669,27 +671,39 @@ impl LabReport {
         &self.failures
     }
 
-    /// Prints the timeline, the measurements and the verdict.
-    pub fn print(&self) {
-        println!("== timeline (virtual time) ==");
-        for r in &self.records {
-            println!("t={:>8.3}s  {:<6} | {}", r.at.as_secs_f64(), r.node, r.kind);
+    /// Writes the setup, the timeline, the measurements and the verdict.
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        writeln!(out, "== lab ==")?;
+        for line in &self.setup {
+            writeln!(out, "{line}")?;
         }
-        println!("== measurements ==");
+        writeln!(out, "== timeline (virtual time) ==")?;
+        for r in &self.records {
+            writeln!(
+                out,
+                "t={:>8.3}s  {:<6} | {}",
+                r.at.as_secs_f64(),
+                r.node,
+                r.kind
+            )?;
+        }
+        writeln!(out, "== measurements ==")?;
         for (k, v) in &self.measurements {
-            println!("{k}: {v}");
+            writeln!(out, "{k}: {v}")?;
         }
         if self.failures.is_empty() {
-            println!("== verdict: every expected step happened ==");
+            writeln!(out, "== verdict: every expected step happened ==")?;
         } else {
-            println!(
+            writeln!(
+                out,
                 "== verdict: {} expected step(s) FAILED ==",
                 self.failures.len()
-            );
+            )?;
             for f in &self.failures {
-                println!("FAILED: {f}");
+                writeln!(out, "FAILED: {f}")?;
             }
         }
+        Ok(())
     }
 }
 
@@ -805,6 +819,22 @@ const WEST: usize = 1;
 const CLIENT: usize = 2;
 
 fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
+    report.setup = vec![
+        format!(
+            "nodes east (1.1.1.1), west (2.2.2.2), client (3.3.3.3); seed {}; underlay links {} ms one way, loss {}",
+            opts.seed,
+            opts.latency.as_millis(),
+            opts.loss
+        ),
+        "each link: L2TPv3 control connection (HMAC-MD5 digest) + Ethernet pseudowire over simulated UDP".into(),
+        format!(
+            "east-west underlay protected by ESP (AES-GCM-128, ESN): {}",
+            if opts.esp { "yes" } else { "no" }
+        ),
+        "OSPFv3 point-to-point over the pseudowires (hello 1 s, dead 4 s), IPv6 in Ethernet in L2TPv3 data messages".into(),
+        format!("anycast {ANYCAST}/128: east preference 0, west preference 1; metrics active 10, standby 20; non-preemptive"),
+        "health check: HTTP GET every 1 s, timeout 0.5 s, rise 3, fall 3 (simulated by a flag); client probes every 200 ms".into(),
+    ];
     let mut sim: Sim<LabNode> = Sim::new(opts.seed);
     let t0 = sim.start();
     let esp = |east_side| opts.esp.then(|| lab_esp(east_side));
