@@ -267,3 +267,66 @@ fn broadcast_lans_and_p2p_links_under_loss() {
     net.assert_lsdbs_converged();
     net.assert_routes();
 }
+
+#[test]
+fn random_churn_then_convergence() {
+    // Links flap, routers crash and restart with fresh state, an anycast prefix moves
+    // around; once everything is up again, all LSDBs and routing tables converge.
+    for seed in 31u64..36 {
+        churn(seed, LinkConfig::default(), 4);
+    }
+}
+
+#[test]
+fn random_churn_under_loss_then_convergence() {
+    let lossy = LinkConfig::with_latency(Duration::from_millis(2)).lossy(
+        0.1,
+        0.05,
+        Duration::from_millis(5),
+    );
+    for seed in 41u64..44 {
+        churn(seed, lossy.clone(), 12);
+    }
+}
+
+fn churn(seed: u64, cfg: LinkConfig, dead: u16) {
+    let mut net = random_mesh(15, seed, cfg, dead);
+    net.run(30);
+    let anycast = Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
+    for round in 0..25u64 {
+        let action = net.sim.rng().gen_range(0..5);
+        let n = net.sim.rng().gen_range(0..15usize);
+        let l = net.sim.rng().gen_range(0..net.links.len());
+        let now = net.sim.now();
+        match action {
+            0 => {
+                let up = !net.links[l].up;
+                net.set_link(l, up);
+            }
+            1 if net.alive[n] => net.kill(n),
+            1 | 2 => net.restart(n, seed * 100 + round),
+            3 if net.alive[n] => {
+                let m = net.sim.rng().gen_range(1..50u16);
+                net.sim.node_mut(n).router.advertise_prefix(now, anycast, m);
+            }
+            _ if net.alive[n] => net.sim.node_mut(n).router.withdraw_prefix(now, anycast),
+            _ => {}
+        }
+        let secs = net.sim.rng().gen_range(0..8u64);
+        net.run(secs);
+    }
+    for l in 0..net.links.len() {
+        net.set_link(l, true);
+    }
+    for n in 0..15 {
+        if !net.alive[n] {
+            net.restart(n, seed * 1000 + n as u64);
+        } else {
+            let now = net.sim.now();
+            net.sim.node_mut(n).router.withdraw_prefix(now, anycast);
+        }
+    }
+    net.run(u64::from(dead) * 10);
+    net.assert_lsdbs_converged();
+    net.assert_routes();
+}

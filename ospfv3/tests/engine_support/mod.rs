@@ -82,6 +82,8 @@ pub struct Net {
     pub ports_used: Vec<usize>,
     pub alive: Vec<bool>,
     pub dead_interval: u16,
+    /// Every interface added to each node, to rebuild a node on restart.
+    pub configs: Vec<Vec<(u32, InterfaceConfig)>>,
 }
 
 impl Net {
@@ -106,6 +108,7 @@ impl Net {
             ports_used: vec![0; n],
             alive: vec![true; n],
             dead_interval: 4,
+            configs: vec![Vec::new(); n],
         }
     }
 
@@ -142,7 +145,8 @@ impl Net {
             self.sim
                 .node_mut(n)
                 .router
-                .add_interface(now, port as u32 + 1, ic);
+                .add_interface(now, port as u32 + 1, ic.clone());
+            self.configs[n].push((port as u32 + 1, ic));
         }
         let id = self.sim.connect(&ports, cfg);
         self.links.push(TestLink {
@@ -166,6 +170,29 @@ impl Net {
     pub fn kill(&mut self, n: usize) {
         self.alive[n] = false;
         self.sim.set_node_up(n, false);
+    }
+
+    /// Restarts a node with fresh state (same router ID and interfaces), running.
+    pub fn restart(&mut self, n: usize, seed: u64) {
+        let now = self.sim.now();
+        let mut r = Router::new(RouterConfig::new(rid(n)), seed);
+        r.add_interface(
+            now,
+            LOOPBACK_IF,
+            InterfaceConfig::loopback(vec![loopback(n)]),
+        );
+        for (ifindex, ic) in &self.configs[n] {
+            r.add_interface(now, *ifindex, ic.clone());
+        }
+        self.sim.replace_node(
+            n,
+            OspfNode {
+                router: r,
+                events: Vec::new(),
+            },
+        );
+        self.sim.set_node_up(n, true);
+        self.alive[n] = true;
     }
 
     pub fn router(&self, n: usize) -> &Router {
