@@ -330,3 +330,51 @@ fn churn(seed: u64, cfg: LinkConfig, dead: u16) {
     net.assert_lsdbs_converged();
     net.assert_routes();
 }
+
+#[test]
+fn anycast_active_standby_failover() {
+    // Two servers (1 and 2) behind routers, both advertising the same /128: the
+    // active one with metric 10, the standby with 100. The client (0) routes to the
+    // active one; when it withdraws, the route moves to the standby; when the active
+    // server crashes instead, the same happens after the dead interval.
+    let anycast = Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
+    let mut net = Net::new(4, 22);
+    net.connect(&[0, 3], 10, LinkConfig::default());
+    net.connect(&[3, 1], 10, LinkConfig::default());
+    net.connect(&[3, 2], 10, LinkConfig::default());
+    net.run(20);
+    let now = net.sim.now();
+    net.sim
+        .node_mut(1)
+        .router
+        .advertise_prefix(now, anycast, 10);
+    net.sim
+        .node_mut(2)
+        .router
+        .advertise_prefix(now, anycast, 100);
+    net.run(5);
+    let via = |net: &Net| {
+        let r = &net.router(3).routes()[&anycast];
+        (r.cost, r.next_hops[0].addr)
+    };
+    assert_eq!(via(&net), (20, Some(link_local(1, 0))));
+    assert_eq!(net.router(0).routes()[&anycast].cost, 30);
+    let now = net.sim.now();
+    net.sim.node_mut(1).router.withdraw_prefix(now, anycast);
+    net.run(2);
+    assert_eq!(via(&net), (110, Some(link_local(2, 0))));
+    assert_eq!(net.router(0).routes()[&anycast].cost, 120);
+    let now = net.sim.now();
+    net.sim
+        .node_mut(1)
+        .router
+        .advertise_prefix(now, anycast, 10);
+    // MinLSInterval: the new instance may not follow the last one within 5 s.
+    net.run(2);
+    assert_eq!(via(&net), (110, Some(link_local(2, 0))));
+    net.run(4);
+    assert_eq!(via(&net), (20, Some(link_local(1, 0))));
+    net.kill(1);
+    net.run(10);
+    assert_eq!(via(&net), (110, Some(link_local(2, 0))));
+}
