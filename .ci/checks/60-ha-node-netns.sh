@@ -5,9 +5,12 @@
 # 2001:db8:aa::1 (answered by east), east's service stops -> the client is answered by
 # west within seconds; east's service restarts -> traffic stays on west
 # (non-preemptive); west gets SIGTERM -> graceful shutdown, traffic back to east.
+# Then, when FRRouting is installed, the same story again with FRR's ospf6d as the
+# client's router (ha_node on the client only terminates the pseudowires).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=60-ha-node-netns
+client_kind=${HA_CLIENT:-ha_node}
+name="60-ha-node-netns[$client_kind]"
 if [ "$(id -u)" != 0 ]; then echo "SKIP $name: needs root"; exit 0; fi
 if [ ! -c /dev/net/tun ]; then echo "SKIP $name: /dev/net/tun missing"; exit 0; fi
 for tool in ip python3; do
@@ -22,9 +25,10 @@ bin="$target/debug/ha_node"
 [ -x "$bin" ] || { echo "FAIL $name: $bin not built"; exit 1; }
 
 work=$(mktemp -d /tmp/ha-node-netns.XXXXXX)
+chmod 755 "$work"   # FRR's daemons run as the frr user
 NS="ha-east ha-west ha-client"
 cleanup() {
-  for f in "$work"/*.pid; do
+  for f in "$work"/*.pid "$work"/frr/*.pid; do
     [ -f "$f" ] && kill "$(cat "$f")" 2>/dev/null || true
   done
   sleep 0.5
@@ -124,6 +128,7 @@ loopback = ["2001:db8:c::1"]
 [ospf]
 hello = 1
 dead = 3
+enabled = $([ "$client_kind" = frr ] && echo false || echo true)
 [[peer]]
 name = "east"
 address = "10.0.1.1:1701"
@@ -153,6 +158,50 @@ start_node() {
 # joins once east holds the active role.
 start_node east
 start_node client
+if [ "$client_kind" = frr ]; then
+  for _ in $(seq 1 100); do
+    ip -n ha-client link show pw-west >/dev/null 2>&1 && ip -n ha-client link show pw-east >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  mkdir -p "$work/frr/run"
+  cat >"$work/frr/frr.conf" <<EOF
+frr defaults traditional
+hostname client
+log file $work/frr/frr.log
+!
+interface lo
+ ipv6 ospf6 area 0.0.0.0
+ ipv6 ospf6 passive
+!
+interface pw-east
+ ipv6 ospf6 area 0.0.0.0
+ ipv6 ospf6 network point-to-point
+ ipv6 ospf6 hello-interval 1
+ ipv6 ospf6 dead-interval 3
+!
+interface pw-west
+ ipv6 ospf6 area 0.0.0.0
+ ipv6 ospf6 network point-to-point
+ ipv6 ospf6 hello-interval 1
+ ipv6 ospf6 dead-interval 3
+!
+router ospf6
+ ospf6 router-id 3.3.3.3
+!
+EOF
+  chown -R frr:frr "$work/frr"
+  ip netns exec ha-client /usr/lib/frr/zebra -d -N ha-client -f "$work/frr/frr.conf" -i "$work/frr/zebra.pid" --vty_socket "$work/frr/run" \
+    || fail "FRR zebra did not start"
+  ip netns exec ha-client /usr/lib/frr/ospf6d -d -N ha-client -f "$work/frr/frr.conf" -i "$work/frr/ospf6d.pid" --vty_socket "$work/frr/run" \
+    || fail "FRR ospf6d did not start"
+fi
+client_full() { # router-id
+  if [ "$client_kind" = frr ]; then
+    ip netns exec ha-client vtysh --vty_socket "$work/frr/run" -c "show ipv6 ospf6 neighbor" 2>/dev/null | grep -q "^$1 .*Full"
+  else
+    grep -q "neighbor $1.*Full" "$work/client.log"
+  fi
+}
 
 fetch() { # -> body or "-"
   ip netns exec ha-client python3 - <<'EOF' 2>/dev/null || echo "-"
@@ -174,7 +223,7 @@ t=$(wait_for 60 east) || fail "the client never reached east's service"
 say "client answered by east after ${t} ms"
 start_node west
 for _ in $(seq 1 150); do
-  grep -q "to: Standby" "$work/west.log" 2>/dev/null && grep -q "neighbor 2.2.2.2.*Full" "$work/client.log" && break
+  grep -q "to: Standby" "$work/west.log" 2>/dev/null && client_full 2.2.2.2 && break
   sleep 0.2
 done
 grep -q "to: Standby" "$work/west.log" || fail "west did not come up as standby"
@@ -217,8 +266,8 @@ EOF
 }
 out=$(ping6) || fail "ping6 to the anycast address failed: $out"
 say "ping6 2001:db8:aa::1 from the client: $(echo "$out" | tail -1)"
-grep -q "neighbor 1.1.1.1.*Full" "$work/client.log" || fail "client has no Full adjacency with east"
-grep -q "neighbor 2.2.2.2.*Full" "$work/client.log" || fail "client has no Full adjacency with west"
+client_full 1.1.1.1 || fail "client has no Full adjacency with east"
+client_full 2.2.2.2 || fail "client has no Full adjacency with west"
 
 say "stopping east's service"
 stop_http east
@@ -253,3 +302,12 @@ esp=$(grep -o "ESP with 10.0.3.1:1701: .*" "$work/west.log" || true)
 echo "$esp" | grep -Eq "[1-9][0-9]* opened, 0 dropped" || fail "no ESP traffic between east and west ($esp)"
 say "west's ${esp}"
 echo "PASS $name"
+if [ "$client_kind" = ha_node ]; then
+  if [ -x /usr/lib/frr/ospf6d ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null; then
+    cleanup
+    trap - EXIT
+    HA_CLIENT=frr exec bash "$0"
+  else
+    echo "SKIP 60-ha-node-netns[frr]: FRRouting (zebra, ospf6d, vtysh) not installed"
+  fi
+fi

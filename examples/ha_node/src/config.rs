@@ -119,6 +119,14 @@ pub struct OspfSection {
     /// MTU of the TAP devices and of the OSPFv3 interfaces.
     #[serde(default = "d_mtu")]
     pub mtu: u16,
+    /// Run the built-in OSPFv3 engine (default). `false`: only terminate the
+    /// pseudowires on the TAP devices and let another router run OSPFv3 on them.
+    #[serde(default = "d_enabled")]
+    pub enabled: bool,
+}
+
+fn d_enabled() -> bool {
+    true
 }
 
 fn d_hello() -> u16 {
@@ -141,6 +149,7 @@ impl Default for OspfSection {
             dead: d_dead(),
             cost: d_cost(),
             mtu: d_mtu(),
+            enabled: true,
         }
     }
 }
@@ -266,6 +275,11 @@ impl Config {
                 "ospf.dead must be larger than ospf.hello".into(),
             ));
         }
+        if !cfg.ospf.enabled && !cfg.anycast.is_empty() {
+            return Err(ConfigError::Invalid(
+                "anycast prefixes need the built-in OSPFv3 (ospf.enabled = true)".into(),
+            ));
+        }
         cfg.failover()?;
         Ok(cfg)
     }
@@ -340,6 +354,7 @@ impl Config {
                 dead: self.ospf.dead,
                 cost: self.ospf.cost,
                 mtu: self.ospf.mtu,
+                enabled: self.ospf.enabled,
             },
             loopback: (
                 loopback_ifindex,
@@ -423,5 +438,10 @@ kind = { command = { argv = ["/bin/true"] } }
         assert!(matches!(Config::parse(&typo), Err(ConfigError::Toml(_))));
         let bad_prefix = SAMPLE.replace("2001:db8:aa::1/128", "2001:db8:aa::1/129");
         assert!(Config::parse(&bad_prefix).is_err());
+        let no_ospf = SAMPLE.replace("dead = 4", "dead = 4\nenabled = false");
+        assert!(matches!(
+            Config::parse(&no_ospf),
+            Err(ConfigError::Invalid(m)) if m.contains("ospf.enabled")
+        ));
     }
 }

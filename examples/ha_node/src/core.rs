@@ -67,6 +67,10 @@ pub struct OspfTimers {
     pub cost: u16,
     /// IPv6 MTU of the pseudowire interfaces.
     pub mtu: u16,
+    /// Whether the built-in OSPFv3 engine runs. Off, the node only terminates the
+    /// pseudowires and another router (FRR's ospf6d, for example) runs OSPFv3 on the
+    /// interfaces; the failover policy then has nothing to advertise with.
+    pub enabled: bool,
 }
 
 impl Default for OspfTimers {
@@ -76,6 +80,7 @@ impl Default for OspfTimers {
             dead: 4,
             cost: 10,
             mtu: 1500,
+            enabled: true,
         }
     }
 }
@@ -307,7 +312,7 @@ where
         }
         self.started = true;
         let (lo, prefixes) = self.cfg.loopback.clone();
-        if !prefixes.is_empty() {
+        if !prefixes.is_empty() && self.cfg.ospf.enabled {
             self.ospf
                 .add_interface(now, lo, InterfaceConfig::loopback(prefixes));
         }
@@ -410,6 +415,9 @@ where
         pw.ifindex = Some(ifindex);
         self.by_ifindex.insert(ifindex, session_id);
         let t = self.cfg.ospf;
+        if !t.enabled {
+            return;
+        }
         let mut ic = InterfaceConfig::point_to_point(link_local).with_timers(t.hello, t.dead);
         ic.cost = t.cost;
         ic.mtu = t.mtu;

@@ -218,7 +218,9 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
     let mut core = Core::new(t0, cfg.core_config(lo_ifindex, seed)?)?;
 
     // A previous run may have left routes behind.
-    let _ = netlink::flush_routes().await;
+    if cfg.ospf.enabled {
+        let _ = netlink::flush_routes().await;
+    }
     for a in &cfg.loopback {
         netlink::add_address(&cfg.loopback_device, *a, 128).await?;
     }
@@ -272,8 +274,11 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
             t.link_local,
             p.name
         );
-        let sock = OspfSocket::open(&t, ospf_tx.clone())
-            .map_err(io(format!("OSPFv3 raw socket on {}", t.name)))?;
+        if cfg.ospf.enabled {
+            let sock = OspfSocket::open(&t, ospf_tx.clone())
+                .map_err(io(format!("OSPFv3 raw socket on {}", t.name)))?;
+            ex.sockets.insert(t.ifindex, sock);
+        }
         let (dev, ifindex, tx) = (t.dev.clone(), t.ifindex, frame_tx.clone());
         tokio::spawn(async move {
             let mut buf = vec![0u8; BUF];
@@ -291,7 +296,6 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
                 }
             }
         });
-        ex.sockets.insert(t.ifindex, sock);
         ex.tap_of_peer.insert(p.address, t.ifindex);
         ex.taps.insert(t.ifindex, t);
     }
