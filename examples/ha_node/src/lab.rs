@@ -300,6 +300,29 @@ impl LabNode {
             .count()
     }
 
+    /// Replies (received at, seq, responder) to the probes sent in `(after, until]`:
+    /// judging by when a probe was sent keeps replies still in flight when the
+    /// routes changed out of the wrong window.
+    pub fn answers_to_probes_sent(
+        &self,
+        after: Duration,
+        until: Duration,
+    ) -> Vec<(Duration, u32, String)> {
+        let sent: BTreeSet<u32> = self
+            .probe_log
+            .0
+            .iter()
+            .filter(|(at, _)| *at > after && *at <= until)
+            .map(|(_, seq)| *seq)
+            .collect();
+        self.probe_log
+            .1
+            .iter()
+            .filter(|(_, seq, _)| sent.contains(seq))
+            .cloned()
+            .collect()
+    }
+
     /// Whether the anycast address is on this node's loopback.
     pub fn has_anycast(&self) -> bool {
         self.loopback.contains(&ANYCAST)
@@ -970,14 +993,7 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
         .map_err(|e| format!("{e:?}"))?;
     let t_fail_at = sim.now();
     let t_fail = sim.elapsed();
-    let replies_before: Vec<_> = sim
-        .node(CLIENT)
-        .probe_log
-        .1
-        .iter()
-        .filter(|r| r.0 > t_conv)
-        .cloned()
-        .collect();
+    let replies_before = sim.node(CLIENT).answers_to_probes_sent(t_conv, t_fail);
     if replies_before.is_empty() || replies_before.iter().any(|r| r.2 != "east") {
         fail(
             report,
@@ -1081,12 +1097,9 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
     let t_recover = sim.elapsed();
     {
         let client = sim.node(CLIENT);
-        let during: Vec<_> = client
-            .probe_log
-            .1
-            .iter()
-            .filter(|r| r.0 > t_fail && r.0 <= t_recover)
-            .collect();
+        // Probes sent in the last 100 ms cannot have been answered yet.
+        let window_end = t_recover.saturating_sub(Duration::from_millis(100));
+        let during = client.answers_to_probes_sent(t_fail, window_end);
         let last_east = during.iter().filter(|r| r.2 == "east").map(|r| r.0).max();
         let first_west = during.iter().filter(|r| r.2 == "west").map(|r| r.0).min();
         match first_west {
@@ -1096,7 +1109,7 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
                     .probe_log
                     .0
                     .iter()
-                    .filter(|s| s.0 > t_fail && s.0 <= t_recover)
+                    .filter(|s| s.0 > t_fail && s.0 <= window_end)
                     .count();
                 let lost = sent.saturating_sub(during.len());
                 report.measurements.push((
@@ -1176,12 +1189,7 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
                 ),
             );
         }
-        let after: Vec<_> = client
-            .probe_log
-            .1
-            .iter()
-            .filter(|r| r.0 > t_recover)
-            .collect();
+        let after = client.answers_to_probes_sent(t_recover, Duration::MAX);
         if after.is_empty() || after.iter().any(|r| r.2 != "west") {
             fail(
                 report,
@@ -1300,12 +1308,7 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
                 format!("{lost} probes went unanswered during a graceful shutdown"),
             );
         }
-        let tail: Vec<_> = client
-            .probe_log
-            .1
-            .iter()
-            .filter(|r| r.0 > t_stop + Duration::from_secs(2))
-            .collect();
+        let tail = client.answers_to_probes_sent(t_stop + Duration::from_secs(2), Duration::MAX);
         if tail.is_empty() || tail.iter().any(|r| r.2 != "east") {
             fail(
                 report,

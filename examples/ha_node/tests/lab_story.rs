@@ -47,3 +47,19 @@ fn lab_is_deterministic_and_survives_loss() {
     assert!(a.failures().is_empty(), "failures: {:#?}", a.failures());
     assert_eq!(a.records, b.records, "same seed, same timeline");
 }
+
+#[test]
+fn story_holds_across_seeds_on_lossy_links() {
+    for seed in 1..=8 {
+        let report = run(&LabOptions {
+            seed,
+            loss: 0.05,
+            ..LabOptions::default()
+        });
+        assert!(
+            report.failures().is_empty(),
+            "seed {seed}: {:#?}",
+            report.failures()
+        );
+    }
+}
