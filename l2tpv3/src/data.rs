@@ -5,14 +5,20 @@
 //! and whether a sublayer follows are per-session configuration ([`SessionConfig`]),
 //! learned from the Assigned Cookie and L2-Specific Sublayer AVPs or set statically.
 //!
-//! Nothing here copies a payload. [`encapsulate`] writes the header into headroom the
-//! caller left in front of the payload in a [`BytesMut`] and moves the buffer's start
-//! back over it; [`decapsulate`] moves the start past the header; [`DataPacket::parse`]
-//! returns a borrowed view.
+//! Nothing here copies a payload. The fast path is [`HeaderTemplate`]: built once
+//! per session with the header's fixed bytes, it writes a header in place into
+//! headroom in front of a payload in a `&mut [u8]` (one fixed-size store plus the
+//! sequence word) and validates a received one (Session ID, cookie in constant
+//! time, sublayer), returning the payload's range. [`encapsulate_in_place`] and
+//! [`decapsulate_in_place`] are the free-function forms; [`encapsulate`],
+//! [`decapsulate`] and [`decapsulate_session`] wrap them for a [`BytesMut`] (moving
+//! the buffer's start); [`DataPacket::parse`] returns a borrowed view.
 
 use std::fmt;
+use std::ops::Range;
 
 use bytes::{Buf, BufMut, BytesMut};
+use subtle::ConstantTimeEq;
 
 use crate::error::{DataError, EncodeError};
 use crate::header::{Encapsulation, FLAG_T, VERSION, VERSION_MASK};
@@ -389,6 +395,309 @@ impl<'a> DataPacket<'a> {
     }
 }
 
+/// A data message arrived that does not belong to the session it was checked
+/// against, or could not be decoded at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecapError {
+    /// The header is malformed (truncated, a control message, wrong version).
+    #[error(transparent)]
+    Malformed(#[from] DataError),
+    /// The Session ID is not the one this session was assigned.
+    #[error("session ID {found:#010x} at offset {offset} is not this session's {expected:#010x}")]
+    WrongSession {
+        /// Offset of the Session ID.
+        offset: usize,
+        /// The session's ID.
+        expected: u32,
+        /// The ID in the packet.
+        found: u32,
+    },
+    /// The cookie does not match the session's (RFC 3931 section 4.1: drop it).
+    #[error("cookie at offset {offset} does not match the session's")]
+    BadCookie {
+        /// Offset of the cookie.
+        offset: usize,
+    },
+}
+
+/// The data header of one session, laid out once when the session is set up.
+///
+/// Everything in a data header except the sublayer's S bit and sequence number is
+/// fixed for the life of a session, so fast data planes keep the header bytes
+/// ready and patch only the sequence per packet. The same template serves both
+/// directions: built from the peer's Session ID and cookie it [`encapsulate`]s
+/// what we send; built from our own it [`decapsulate`]s and validates what we
+/// receive (Session ID match, cookie compared in constant time, sublayer parse).
+///
+/// [`encapsulate`]: HeaderTemplate::encapsulate
+/// [`decapsulate`]: HeaderTemplate::decapsulate
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderTemplate {
+    /// The header with S clear and sequence zero, right-aligned: the header is
+    /// `bytes[MAX_DATA_HEADER_LEN - len..]` and the bytes in front of it are zero.
+    bytes: [u8; MAX_DATA_HEADER_LEN],
+    len: u8,
+    /// Offset of the Session ID (4 over UDP, 0 over IP).
+    sid_at: u8,
+    encapsulation: Encapsulation,
+    session_id: u32,
+    cookie: Cookie,
+    /// The cookie as a big-endian number (zero-extended), for the constant-time compare.
+    cookie_word: u64,
+    sublayer: bool,
+}
+
+impl HeaderTemplate {
+    /// The template for `session_id` and `cookie` (the receiver's, RFC 3931 section
+    /// 4.1), with or without the Default L2-Specific Sublayer. A zero Session ID is
+    /// refused: it marks control messages over IP and is invalid over UDP.
+    pub fn new(
+        encapsulation: Encapsulation,
+        session_id: u32,
+        cookie: Cookie,
+        sublayer: SublayerKind,
+    ) -> Option<HeaderTemplate> {
+        (session_id != 0).then(|| Self::build(encapsulation, session_id, cookie, sublayer))
+    }
+
+    /// [`HeaderTemplate::new`] without the Session ID check (the one-off
+    /// [`encapsulate_in_place`] writes whatever header it is given).
+    fn build(
+        encapsulation: Encapsulation,
+        session_id: u32,
+        cookie: Cookie,
+        sublayer: SublayerKind,
+    ) -> HeaderTemplate {
+        let header = DataHeader {
+            session_id,
+            cookie,
+            sublayer: match sublayer {
+                SublayerKind::None => None,
+                SublayerKind::Default => Some(DefaultSublayer::unsequenced()),
+            },
+        };
+        let len = header.len(encapsulation);
+        let mut bytes = [0u8; MAX_DATA_HEADER_LEN];
+        header.write_into(encapsulation, &mut bytes[MAX_DATA_HEADER_LEN - len..]);
+        let cookie_word = match cookie {
+            Cookie::None => 0,
+            Cookie::Four(c) => u64::from(u32::from_be_bytes(c)),
+            Cookie::Eight(c) => u64::from_be_bytes(c),
+        };
+        HeaderTemplate {
+            bytes,
+            len: len as u8,
+            sid_at: if encapsulation == Encapsulation::Udp {
+                4
+            } else {
+                0
+            },
+            encapsulation,
+            session_id,
+            cookie,
+            cookie_word,
+            sublayer: sublayer == SublayerKind::Default,
+        }
+    }
+
+    /// The template for the fields of `header` (its sublayer value is not kept,
+    /// only whether there is one); `None` if the Session ID is zero.
+    pub fn from_header(header: &DataHeader, encapsulation: Encapsulation) -> Option<Self> {
+        (header.session_id != 0).then(|| Self::build_from(header, encapsulation))
+    }
+
+    #[inline]
+    fn build_from(header: &DataHeader, encapsulation: Encapsulation) -> Self {
+        let sublayer = match header.sublayer {
+            Some(_) => SublayerKind::Default,
+            None => SublayerKind::None,
+        };
+        Self::build(encapsulation, header.session_id, header.cookie, sublayer)
+    }
+
+    /// Header length in bytes.
+    #[inline]
+    pub const fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    /// Always false: a data header is at least the 4-byte Session ID.
+    pub const fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The session configuration a receiver of this header needs.
+    pub const fn config(&self) -> SessionConfig {
+        SessionConfig {
+            encapsulation: self.encapsulation,
+            cookie_len: match self.cookie {
+                Cookie::None => CookieLen::Zero,
+                Cookie::Four(_) => CookieLen::Four,
+                Cookie::Eight(_) => CookieLen::Eight,
+            },
+            sublayer: if self.sublayer {
+                SublayerKind::Default
+            } else {
+                SublayerKind::None
+            },
+        }
+    }
+
+    /// The header this template writes for a packet with `sublayer` (ignored when
+    /// the session has no sublayer).
+    pub fn header(&self, sublayer: DefaultSublayer) -> DataHeader {
+        DataHeader {
+            session_id: self.session_id,
+            cookie: self.cookie,
+            sublayer: self.sublayer.then_some(sublayer),
+        }
+    }
+
+    /// Writes the header in place in front of the payload at `buf[payload_start..]`
+    /// and returns the offset at which the packet (the header) now starts.
+    ///
+    /// `buf[..payload_start]` is headroom the caller owns as scratch. With at least
+    /// [`MAX_DATA_HEADER_LEN`] bytes of headroom the header is written with one
+    /// fixed-size store of that many bytes (the scratch in front of a shorter
+    /// header is zeroed); with less, only the header's own bytes are written. The
+    /// payload is neither read nor moved. `sublayer` is ignored when the session
+    /// has no sublayer.
+    #[inline]
+    pub fn encapsulate(
+        &self,
+        buf: &mut [u8],
+        payload_start: usize,
+        sublayer: DefaultSublayer,
+    ) -> Result<usize, EncodeError> {
+        let len = self.len();
+        let head = match buf.get_mut(..payload_start) {
+            Some(head) if head.len() >= len => head,
+            _ => {
+                return Err(EncodeError::InsufficientHeadroom {
+                    needed: len,
+                    available: payload_start.min(buf.len()),
+                });
+            }
+        };
+        if sublayer.sequence > DefaultSublayer::MAX_SEQUENCE {
+            return Err(EncodeError::SequenceOutOfRange(sublayer.sequence));
+        }
+        let start = payload_start - len;
+        let slot = payload_start
+            .checked_sub(MAX_DATA_HEADER_LEN)
+            .and_then(|at| <&mut [u8; MAX_DATA_HEADER_LEN]>::try_from(&mut head[at..]).ok());
+        match slot {
+            Some(slot) => *slot = self.bytes,
+            None => head[start..].copy_from_slice(&self.bytes[MAX_DATA_HEADER_LEN - len..]),
+        }
+        if self.sublayer {
+            let at = payload_start - 4;
+            head[at..].copy_from_slice(&sublayer.word().to_be_bytes());
+        }
+        Ok(start)
+    }
+
+    /// Validates the data message at the start of `buf` against this session and
+    /// returns its header and where its payload lies in `buf`.
+    ///
+    /// Checks, in order: over UDP the T bit is clear and Ver is 3; the Session ID
+    /// is this session's; the cookie is this session's (compared in constant time
+    /// with `subtle`, RFC 3931 section 4.1); then the sublayer is parsed. The
+    /// payload is not read.
+    #[inline]
+    pub fn decapsulate(&self, buf: &[u8]) -> Result<(DataHeader, Range<usize>), DecapError> {
+        let len = self.len();
+        let Some(head) = buf.get(..len) else {
+            return Err(self.slow_error(buf));
+        };
+        let sid_at = self.sid_at as usize;
+        if sid_at == 4 {
+            let flags = u16::from_be_bytes([head[0], head[1]]);
+            if flags & (FLAG_T | VERSION_MASK) != u16::from(VERSION) {
+                return Err(self.slow_error(buf));
+            }
+        }
+        let sid = read::<4>(head, sid_at).ok_or_else(|| self.slow_error(buf))?;
+        let found = u32::from_be_bytes(sid);
+        if found != self.session_id {
+            return Err(self.slow_error(buf));
+        }
+        let cookie_at = sid_at + 4;
+        let word = match self.cookie {
+            Cookie::None => 0,
+            Cookie::Four(_) => {
+                let c = read::<4>(head, cookie_at).ok_or_else(|| self.slow_error(buf))?;
+                u64::from(u32::from_be_bytes(c))
+            }
+            Cookie::Eight(_) => {
+                u64::from_be_bytes(read::<8>(head, cookie_at).ok_or_else(|| self.slow_error(buf))?)
+            }
+        };
+        if !bool::from(word.ct_eq(&self.cookie_word)) {
+            return Err(DecapError::BadCookie { offset: cookie_at });
+        }
+        let sublayer = if self.sublayer {
+            let w = read::<4>(head, len - 4).ok_or_else(|| self.slow_error(buf))?;
+            Some(DefaultSublayer::from_word(u32::from_be_bytes(w)))
+        } else {
+            None
+        };
+        Ok((
+            DataHeader {
+                session_id: self.session_id,
+                cookie: self.cookie,
+                sublayer,
+            },
+            len..buf.len(),
+        ))
+    }
+
+    /// The precise error for a packet the fast checks refused (off the hot path).
+    #[cold]
+    #[inline(never)]
+    fn slow_error(&self, buf: &[u8]) -> DecapError {
+        match DataHeader::decode(buf, &self.config()) {
+            Err(e) => DecapError::Malformed(e),
+            Ok((h, _)) if h.session_id != self.session_id => DecapError::WrongSession {
+                offset: self.sid_at as usize,
+                expected: self.session_id,
+                found: h.session_id,
+            },
+            Ok(_) => DecapError::BadCookie {
+                offset: self.sid_at as usize + 4,
+            },
+        }
+    }
+}
+
+/// Writes `header` in place in front of `buf[payload_start..]` and returns the
+/// offset at which the packet now starts (see [`HeaderTemplate::encapsulate`],
+/// which this builds for the one packet; keep a template per session instead when
+/// sending many).
+#[inline]
+pub fn encapsulate_in_place(
+    buf: &mut [u8],
+    payload_start: usize,
+    header: &DataHeader,
+    encap: Encapsulation,
+) -> Result<usize, EncodeError> {
+    HeaderTemplate::build_from(header, encap).encapsulate(
+        buf,
+        payload_start,
+        header.sublayer.unwrap_or(DefaultSublayer::unsequenced()),
+    )
+}
+
+/// Validates the data message in `buf` against `session` and returns its header and
+/// payload range; the same as [`HeaderTemplate::decapsulate`].
+#[inline]
+pub fn decapsulate_in_place(
+    buf: &[u8],
+    session: &HeaderTemplate,
+) -> Result<(DataHeader, Range<usize>), DecapError> {
+    session.decapsulate(buf)
+}
+
 /// Prepends the data header in place.
 ///
 /// `buf[..headroom]` is scratch space and `buf[headroom..]` the payload (for example
@@ -403,20 +712,7 @@ pub fn encapsulate(
     header: &DataHeader,
     encap: Encapsulation,
 ) -> Result<(), EncodeError> {
-    let needed = header.len(encap);
-    if headroom > buf.len() || needed > headroom {
-        return Err(EncodeError::InsufficientHeadroom {
-            needed,
-            available: headroom.min(buf.len()),
-        });
-    }
-    if let Some(s) = header.sublayer
-        && s.sequence > DefaultSublayer::MAX_SEQUENCE
-    {
-        return Err(EncodeError::SequenceOutOfRange(s.sequence));
-    }
-    let start = headroom - needed;
-    header.write_into(encap, &mut buf[start..headroom]);
+    let start = encapsulate_in_place(buf, headroom, header, encap)?;
     buf.advance(start);
     Ok(())
 }
@@ -428,6 +724,20 @@ pub fn encapsulate(
 pub fn decapsulate(buf: &mut BytesMut, config: &SessionConfig) -> Result<DataHeader, DataError> {
     let (header, at) = DataHeader::decode(buf, config)?;
     buf.advance(at);
+    Ok(header)
+}
+
+/// Validates the data message in `buf` against `session` (see
+/// [`HeaderTemplate::decapsulate`]) and advances `buf` to the payload.
+///
+/// On error `buf` is left unchanged.
+#[inline]
+pub fn decapsulate_session(
+    buf: &mut BytesMut,
+    session: &HeaderTemplate,
+) -> Result<DataHeader, DecapError> {
+    let (header, payload) = session.decapsulate(buf)?;
+    buf.advance(payload.start);
     Ok(header)
 }
 
