@@ -266,6 +266,15 @@ EOF
 }
 out=$(ping6) || fail "ping6 to the anycast address failed: $out"
 say "ping6 2001:db8:aa::1 from the client: $(echo "$out" | tail -1)"
+if command -v iperf3 >/dev/null; then
+  # Throughput of the user-space data plane (TAP -> L2TPv3 -> UDP -> L2TPv3 -> TAP), client to east.
+  ip netns exec ha-east iperf3 -s -1 -B 2001:db8:aa::1 -p 5201 >/dev/null 2>&1 &
+  sleep 0.5
+  bps=$(ip netns exec ha-client iperf3 -6 -c 2001:db8:aa::1 -p 5201 -t 3 -J 2>/dev/null |
+    python3 -c 'import json,sys; print(int(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]))' 2>/dev/null || echo 0)
+  [ "$bps" -gt 0 ] || fail "iperf3 through the pseudowire failed"
+  say "iperf3 client -> east over the pseudowire (TCP, 3 s): $((bps / 1000000)) Mbit/s"
+fi
 client_full 1.1.1.1 || fail "client has no Full adjacency with east"
 client_full 2.2.2.2 || fail "client has no Full adjacency with west"
 
