@@ -594,17 +594,51 @@ where
         self.ccid_peers.get(&ccid).cloned()
     }
 
-    /// What the other routers advertise for `prefix`: (Router ID, metric) from their
-    /// Intra-Area-Prefix-LSAs that are not at MaxAge.
+    /// The routers reachable from us over links that both ends list in their
+    /// Router-LSAs (the two-way check of RFC 5340 4.8.1), so that a crashed router
+    /// whose LSAs have not aged out yet no longer counts as a peer. Point-to-point
+    /// links only: this daemon runs its pseudowires point-to-point.
+    fn reachable_routers(&self, now: Instant) -> HashSet<Ipv4Addr> {
+        let mut links: HashMap<Ipv4Addr, HashSet<Ipv4Addr>> = HashMap::new();
+        for (key, entry) in self.ospf.lsdb().iter() {
+            if entry.is_max_age(now) {
+                continue;
+            }
+            if let LsaBody::Router(r) = &entry.lsa.body {
+                links
+                    .entry(key.adv_router)
+                    .or_default()
+                    .extend(r.links.iter().map(|l| l.neighbor_router_id));
+            }
+        }
+        let me = self.cfg.router_id;
+        let mut seen = HashSet::from([me]);
+        let mut queue = vec![me];
+        while let Some(u) = queue.pop() {
+            let Some(next) = links.get(&u) else { continue };
+            for v in next {
+                let back = links.get(v).is_some_and(|l| l.contains(&u));
+                if back && seen.insert(*v) {
+                    queue.push(*v);
+                }
+            }
+        }
+        seen
+    }
+
+    /// What the other reachable routers advertise for `prefix`: (Router ID, metric)
+    /// from their Intra-Area-Prefix-LSAs that are not at MaxAge.
     fn read_peer_adverts(
         &self,
         now: Instant,
         prefix: anycast_failover::Ipv6Prefix,
     ) -> Vec<(RouterId, Metric)> {
         let me = self.cfg.router_id;
+        let reachable = self.reachable_routers(now);
         let mut found: BTreeMap<u32, Metric> = BTreeMap::new();
         for (key, entry) in self.ospf.lsdb().iter() {
-            if key.adv_router == me || entry.is_max_age(now) {
+            if key.adv_router == me || entry.is_max_age(now) || !reachable.contains(&key.adv_router)
+            {
                 continue;
             }
             if let LsaBody::IntraAreaPrefix(iap) = &entry.lsa.body {

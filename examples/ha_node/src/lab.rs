@@ -57,6 +57,19 @@ pub struct LabOptions {
     pub loss: f64,
     /// One-way latency of every underlay link.
     pub latency: Duration,
+    /// Which story to play.
+    pub scenario: Scenario,
+}
+
+/// The stories the lab can play.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scenario {
+    /// East's health check fails, east recovers (non-preemptive), west shuts down
+    /// gracefully.
+    #[default]
+    HealthFailover,
+    /// East crashes (no withdrawal at all): OSPFv3's dead interval takes it out.
+    Crash,
 }
 
 impl Default for LabOptions {
@@ -66,6 +79,7 @@ impl Default for LabOptions {
             esp: true,
             loss: 0.0,
             latency: Duration::from_millis(5),
+            scenario: Scenario::HealthFailover,
         }
     }
 }
@@ -125,6 +139,8 @@ pub enum Kind {
         /// Whether it now runs.
         up: bool,
     },
+    /// The scenario crashed the node.
+    Crashed,
     /// The client's probes are now answered by another server (or by none).
     Responder {
         /// Who answers.
@@ -168,6 +184,7 @@ impl fmt::Display for Kind {
             Kind::Responder { from: Some(n) } => write!(f, "probes to {ANYCAST} answered by {n}"),
             Kind::Responder { from: None } => write!(f, "probes to {ANYCAST} unanswered"),
             Kind::Dropped(r) => write!(f, "dropped: {r}"),
+            Kind::Crashed => write!(f, "scenario: node CRASHED (no withdrawal, no goodbye)"),
         }
     }
 }
@@ -1008,6 +1025,12 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
         );
     }
 
+    if opts.scenario == Scenario::Crash {
+        crash_east(&mut sim, report)?;
+        finish(&sim, report);
+        return Ok(());
+    }
+
     // Phase 3: east's service stops; its health check fails.
     sim.node_mut(EAST).set_service(t_fail_at, false);
     let moved = sim
@@ -1317,6 +1340,95 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
         }
     }
 
+    finish(&sim, report);
+    Ok(())
+}
+
+/// East crashes: it sends nothing more, not even a withdrawal. Its neighbors declare it
+/// down after the RouterDeadInterval, west (the only reachable server) claims the
+/// active role, and the client's route and traffic move to west.
+fn crash_east(sim: &mut Sim<LabNode>, report: &mut LabReport) -> Result<(), String> {
+    let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    let t_crash = sim.elapsed();
+    let now = sim.now();
+    sim.node_mut(EAST).record(now, Kind::Crashed);
+    sim.set_node_up(EAST, false);
+    let moved = sim
+        .run_until_cond(Duration::from_secs(30), |s| {
+            s.node(CLIENT).anycast_via() == ["west"]
+        })
+        .map_err(|e| format!("{e:?}"))?;
+    let took = sim.elapsed() - t_crash;
+    let dead = Duration::from_secs(u64::from(OspfTimers::default().dead));
+    // The RouterDeadInterval, then the neighbors' Router-LSAs without east: their
+    // re-origination may wait up to MinLSInterval (5 s, RFC 5340 App. B) when one was
+    // originated shortly before (seen under loss), and until then the client's own
+    // Router-LSA still lists east, so SPF keeps the two-way link. Then SPF and flooding.
+    let bound = dead + Duration::from_secs(5 + 2);
+    if moved {
+        report.measurements.push((
+            "route moved to west after east crashed".into(),
+            format!(
+                "{} (RouterDeadInterval {}; bound {} = dead + MinLSInterval 5 s + 2 s)",
+                secs(took),
+                secs(dead),
+                secs(bound)
+            ),
+        ));
+        if took > bound {
+            report.failures.push(format!(
+                "route moved after {}, more than {}",
+                secs(took),
+                secs(bound)
+            ));
+        }
+    } else {
+        report.failures.push(format!(
+            "client's route did not move to west within 30 s of east's crash (via {:?})",
+            sim.node(CLIENT).anycast_via()
+        ));
+    }
+    sim.run_for(Duration::from_secs(10))
+        .map_err(|e| format!("{e:?}"))?;
+    if sim.node(WEST).role() != Some(Role::Active) {
+        report.failures.push(format!(
+            "west should be active once east is unreachable, is {:?}",
+            sim.node(WEST).role()
+        ));
+    }
+    let client = sim.node(CLIENT);
+    let tail =
+        client.answers_to_probes_sent(t_crash + bound, sim.elapsed() - Duration::from_secs(1));
+    if tail.is_empty() || tail.iter().any(|r| r.2 != "west") {
+        report.failures.push(format!(
+            "after east's crash, probes should be answered by west; got {} from {:?}",
+            tail.len(),
+            tail.iter().map(|r| r.2.as_str()).collect::<BTreeSet<_>>()
+        ));
+    }
+    let sent = client
+        .probe_log
+        .0
+        .iter()
+        .filter(|p| p.0 > t_crash && p.0 < sim.elapsed() - Duration::from_secs(1))
+        .count();
+    let answered = client
+        .answers_to_probes_sent(t_crash, sim.elapsed() - Duration::from_secs(1))
+        .len();
+    report.measurements.push((
+        "probes after the crash".into(),
+        format!(
+            "{} of {sent} unanswered (the dead interval)",
+            sent - answered.min(sent)
+        ),
+    ));
+    Ok(())
+}
+
+/// Counters every story reports, and the merged timeline.
+fn finish(sim: &Sim<LabNode>, report: &mut LabReport) {
+    let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
+    let fail = |r: &mut LabReport, s: String| r.failures.push(s);
     for n in [EAST, WEST] {
         for (peer, tx, rx, dropped) in sim.node(n).core().esp_counts() {
             report.measurements.push((
@@ -1354,5 +1466,4 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
     let mut records: Vec<Record> = (0..3).flat_map(|n| sim.node(n).log.clone()).collect();
     records.sort_by_key(|r| r.at);
     report.records = records;
-    Ok(())
 }

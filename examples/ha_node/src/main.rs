@@ -1,5 +1,6 @@
 //! `ha_node`: the reference HA node (`lab`: the in-process lab; `run`: the daemon).
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -14,6 +15,17 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// The lab's stories.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Story {
+    /// Health check fails, recovery stays standby, graceful shutdown.
+    Failover,
+    /// A server crashes without a word.
+    Crash,
+    /// Both, one after the other.
+    All,
 }
 
 #[derive(Subcommand)]
@@ -32,6 +44,9 @@ enum Command {
         /// One-way latency of every underlay link, milliseconds.
         #[arg(long, default_value_t = 5)]
         latency_ms: u64,
+        /// Which story to play.
+        #[arg(long, value_enum, default_value_t = Story::All)]
+        scenario: Story,
     },
     /// Run the daemon (needs root: TAP devices, raw sockets, routes).
     Run {
@@ -49,17 +64,33 @@ fn main() -> ExitCode {
             no_esp,
             loss,
             latency_ms,
+            scenario,
         } => {
-            let opts = ha_node::lab::LabOptions {
-                seed,
-                esp: !no_esp,
-                loss: loss.clamp(0.0, 1.0),
-                latency: Duration::from_millis(latency_ms),
+            let stories: &[ha_node::lab::Scenario] = match scenario {
+                Story::Failover => &[ha_node::lab::Scenario::HealthFailover],
+                Story::Crash => &[ha_node::lab::Scenario::Crash],
+                Story::All => &[
+                    ha_node::lab::Scenario::HealthFailover,
+                    ha_node::lab::Scenario::Crash,
+                ],
             };
-            let report = ha_node::lab::run(&opts);
-            // A closed pipe (`| head`) ends the output, not the verdict.
-            let _ = report.write_to(&mut std::io::stdout().lock());
-            if report.failures().is_empty() {
+            let mut ok = true;
+            for &story in stories {
+                let opts = ha_node::lab::LabOptions {
+                    seed,
+                    esp: !no_esp,
+                    loss: loss.clamp(0.0, 1.0),
+                    latency: Duration::from_millis(latency_ms),
+                    scenario: story,
+                };
+                let report = ha_node::lab::run(&opts);
+                // A closed pipe (`| head`) ends the output, not the verdict.
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "######## story: {story:?}");
+                let _ = report.write_to(&mut out);
+                ok &= report.failures().is_empty();
+            }
+            if ok {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE

@@ -63,3 +63,20 @@ fn story_holds_across_seeds_on_lossy_links() {
         );
     }
 }
+
+#[test]
+fn crash_story_moves_traffic_after_the_dead_interval() {
+    for seed in [1, 2, 3] {
+        let report = run(&LabOptions {
+            seed,
+            scenario: ha_node::lab::Scenario::Crash,
+            ..LabOptions::default()
+        });
+        assert!(
+            report.failures().is_empty(),
+            "seed {seed}: {:#?}",
+            report.failures()
+        );
+        assert!(report.records.iter().any(|r| r.kind == Kind::Crashed));
+    }
+}
