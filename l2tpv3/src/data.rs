@@ -420,6 +420,17 @@ pub enum DecapError {
     },
 }
 
+/// What [`HeaderTemplate::decapsulate`] found in a data message it accepted: the
+/// per-packet part of the header (Session ID and cookie are the template's) and
+/// where the payload lies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decapsulated {
+    /// The Default L2-Specific Sublayer, when the session has one.
+    pub sublayer: Option<DefaultSublayer>,
+    /// The payload's range in the buffer given to `decapsulate`.
+    pub payload: Range<usize>,
+}
+
 /// The data header of one session, laid out once when the session is set up.
 ///
 /// Everything in a data header except the sublayer's S bit and sequence number is
@@ -445,7 +456,17 @@ pub struct HeaderTemplate {
     /// The cookie as a big-endian number (zero-extended), for the constant-time compare.
     cookie_word: u64,
     sublayer: bool,
+    /// The first [`WIDE`] bytes of the header (left-aligned, zero-padded) as one
+    /// number, and the masks that select from it the bits a receiver checks in the
+    /// open (T bit, Ver, Session ID) and the cookie bits (checked in constant time).
+    expect: u128,
+    plain_mask: u128,
+    cookie_mask: u128,
 }
+
+/// How many leading bytes of a packet the receive fast path loads at once: the
+/// flags word, Session ID and cookie always lie within them.
+const WIDE: usize = 16;
 
 impl HeaderTemplate {
     /// The template for `session_id` and `cookie` (the receiver's, RFC 3931 section
@@ -462,6 +483,7 @@ impl HeaderTemplate {
 
     /// [`HeaderTemplate::new`] without the Session ID check (the one-off
     /// [`encapsulate_in_place`] writes whatever header it is given).
+    #[inline]
     fn build(
         encapsulation: Encapsulation,
         session_id: u32,
@@ -484,14 +506,32 @@ impl HeaderTemplate {
             Cookie::Four(c) => u64::from(u32::from_be_bytes(c)),
             Cookie::Eight(c) => u64::from_be_bytes(c),
         };
+        let sid_at = if encapsulation == Encapsulation::Udp {
+            4
+        } else {
+            0
+        };
+        let cookie_at = sid_at + 4;
+        let mut first = [0u8; WIDE];
+        let n = len.min(WIDE);
+        first[..n].copy_from_slice(&bytes[MAX_DATA_HEADER_LEN - len..][..n]);
+        let mut plain = [0u8; WIDE];
+        if encapsulation == Encapsulation::Udp {
+            // T bit and Ver; the L, S and reserved bits are ignored on receipt.
+            plain[..2].copy_from_slice(&(FLAG_T | VERSION_MASK).to_be_bytes());
+        }
+        plain[sid_at..cookie_at].fill(0xff);
+        let mut secret = [0u8; WIDE];
+        secret[cookie_at..cookie_at + cookie.len()].fill(0xff);
+        let plain_mask = u128::from_ne_bytes(plain);
+        let cookie_mask = u128::from_ne_bytes(secret);
         HeaderTemplate {
+            expect: u128::from_ne_bytes(first) & (plain_mask | cookie_mask),
+            plain_mask,
+            cookie_mask,
             bytes,
             len: len as u8,
-            sid_at: if encapsulation == Encapsulation::Udp {
-                4
-            } else {
-                0
-            },
+            sid_at: sid_at as u8,
             encapsulation,
             session_id,
             cookie,
@@ -598,14 +638,44 @@ impl HeaderTemplate {
     }
 
     /// Validates the data message at the start of `buf` against this session and
-    /// returns its header and where its payload lies in `buf`.
+    /// returns its sublayer and where its payload lies in `buf` ([`Self::header`]
+    /// rebuilds the whole [`DataHeader`] when it is needed).
     ///
     /// Checks, in order: over UDP the T bit is clear and Ver is 3; the Session ID
     /// is this session's; the cookie is this session's (compared in constant time
     /// with `subtle`, RFC 3931 section 4.1); then the sublayer is parsed. The
     /// payload is not read.
     #[inline]
-    pub fn decapsulate(&self, buf: &[u8]) -> Result<(DataHeader, Range<usize>), DecapError> {
+    pub fn decapsulate(&self, buf: &[u8]) -> Result<Decapsulated, DecapError> {
+        let len = self.len();
+        // Fast path: every packet that carries at least WIDE bytes (any real
+        // frame). One load covers flags, Session ID and cookie; the open fields are
+        // compared directly and the cookie's bits with subtle, then one branch.
+        let (Some(first), Some(sub)) = (
+            buf.first_chunk::<WIDE>(),
+            buf.get(len - 4..len)
+                .and_then(|s| <[u8; 4]>::try_from(s).ok()),
+        ) else {
+            return self.decapsulate_fieldwise(buf);
+        };
+        let diff = u128::from_ne_bytes(*first) ^ self.expect;
+        let cookie_ok = (diff & self.cookie_mask).ct_eq(&0);
+        if (diff & self.plain_mask != 0) | !bool::from(cookie_ok) {
+            return Err(self.slow_error(buf));
+        }
+        let sublayer = self
+            .sublayer
+            .then(|| DefaultSublayer::from_word(u32::from_be_bytes(sub)));
+        Ok(Decapsulated {
+            sublayer,
+            payload: len..buf.len(),
+        })
+    }
+
+    /// [`HeaderTemplate::decapsulate`] for packets shorter than the fast path's
+    /// load: field by field.
+    #[inline(never)]
+    fn decapsulate_fieldwise(&self, buf: &[u8]) -> Result<Decapsulated, DecapError> {
         let len = self.len();
         let Some(head) = buf.get(..len) else {
             return Err(self.slow_error(buf));
@@ -642,14 +712,10 @@ impl HeaderTemplate {
         } else {
             None
         };
-        Ok((
-            DataHeader {
-                session_id: self.session_id,
-                cookie: self.cookie,
-                sublayer,
-            },
-            len..buf.len(),
-        ))
+        Ok(Decapsulated {
+            sublayer,
+            payload: len..buf.len(),
+        })
     }
 
     /// The precise error for a packet the fast checks refused (off the hot path).
@@ -695,7 +761,8 @@ pub fn decapsulate_in_place(
     buf: &[u8],
     session: &HeaderTemplate,
 ) -> Result<(DataHeader, Range<usize>), DecapError> {
-    session.decapsulate(buf)
+    let d = session.decapsulate(buf)?;
+    Ok((session.header(d.sublayer.unwrap_or_default()), d.payload))
 }
 
 /// Prepends the data header in place.
@@ -736,9 +803,9 @@ pub fn decapsulate_session(
     buf: &mut BytesMut,
     session: &HeaderTemplate,
 ) -> Result<DataHeader, DecapError> {
-    let (header, payload) = session.decapsulate(buf)?;
-    buf.advance(payload.start);
-    Ok(header)
+    let d = session.decapsulate(buf)?;
+    buf.advance(d.payload.start);
+    Ok(session.header(d.sublayer.unwrap_or_default()))
 }
 
 #[cfg(test)]
@@ -897,5 +964,238 @@ mod tests {
             })
         );
         assert_eq!(buf.len(), 30);
+    }
+
+    fn all_templates() -> Vec<(HeaderTemplate, DataHeader, Encapsulation)> {
+        let mut v = Vec::new();
+        for encap in [Encapsulation::Ip, Encapsulation::Udp] {
+            for cookie in [
+                Cookie::None,
+                Cookie::Four([0xde, 0xad, 0xbe, 0xef]),
+                Cookie::Eight([1, 2, 3, 4, 5, 6, 7, 8]),
+            ] {
+                for sublayer in [None, Some(DefaultSublayer::sequenced(0x12_3456))] {
+                    let h = DataHeader {
+                        session_id: 0x0a0b_0c0d,
+                        cookie,
+                        sublayer,
+                    };
+                    v.push((HeaderTemplate::from_header(&h, encap).unwrap(), h, encap));
+                }
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn template_writes_the_same_bytes_as_encode_and_decode_reads_them() {
+        for (t, h, encap) in all_templates() {
+            assert_eq!(t.len(), h.len(encap));
+            assert_eq!(t.config(), h.config(encap));
+            let mut want = Vec::new();
+            h.encode(encap, &mut want).unwrap();
+            // Headroom of exactly the header, and of the maximum (fixed-size store).
+            for headroom in [t.len(), MAX_DATA_HEADER_LEN, MAX_DATA_HEADER_LEN + 3] {
+                for payload_len in [0usize, 1, 11, 60] {
+                    let mut buf = vec![0x55u8; headroom + payload_len];
+                    buf[headroom..].fill(0xab);
+                    let start = t
+                        .encapsulate(
+                            &mut buf,
+                            headroom,
+                            h.sublayer.unwrap_or(DefaultSublayer::unsequenced()),
+                        )
+                        .unwrap();
+                    assert_eq!(start, headroom - t.len());
+                    assert_eq!(&buf[start..headroom], &want[..]);
+                    assert!(buf[headroom..].iter().all(|&b| b == 0xab));
+                    // An independent decoder reads what the template wrote.
+                    let (got, at) = DataHeader::decode(&buf[start..], &t.config()).unwrap();
+                    assert_eq!((got, at), (h, t.len()));
+                    // The template accepts it (fast path or, when short, field-wise).
+                    let d = t.decapsulate(&buf[start..]).unwrap();
+                    assert_eq!(d.sublayer, h.sublayer);
+                    assert_eq!(d.payload, t.len()..t.len() + payload_len);
+                    let (hh, range) = decapsulate_in_place(&buf[start..], &t).unwrap();
+                    assert_eq!((hh, range), (h, t.len()..t.len() + payload_len));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn template_decapsulates_foreign_bytes() {
+        // RFC 3931 figure 4.1.2.1 layout written by hand: UDP, session 0x11223344,
+        // 8-byte cookie, sublayer S=1 seq=0x000102, reserved and L/S flag bits set
+        // (ignored on receipt), then a 16-byte payload.
+        let mut wire = vec![
+            0x40, 0x33, 0xff, 0xff, 0x11, 0x22, 0x33, 0x44, 1, 2, 3, 4, 5, 6, 7, 8, 0x40, 0x00,
+            0x01, 0x02,
+        ];
+        wire.extend_from_slice(&[0xee; 16]);
+        let t = HeaderTemplate::new(
+            Encapsulation::Udp,
+            0x1122_3344,
+            Cookie::Eight([1, 2, 3, 4, 5, 6, 7, 8]),
+            SublayerKind::Default,
+        )
+        .unwrap();
+        let d = t.decapsulate(&wire).unwrap();
+        assert_eq!(d.sublayer, Some(DefaultSublayer::sequenced(0x102)));
+        assert_eq!(&wire[d.payload], &[0xee; 16]);
+    }
+
+    #[test]
+    fn template_decapsulate_errors_are_typed() {
+        for (t, h, encap) in all_templates() {
+            let mut good = Vec::new();
+            h.encode(encap, &mut good).unwrap();
+            good.extend_from_slice(&[0xab; 40]);
+            let sid_at = if encap == Encapsulation::Udp { 4 } else { 0 };
+
+            // Wrong session.
+            let mut bad = good.clone();
+            bad[sid_at + 3] ^= 1;
+            assert_eq!(
+                t.decapsulate(&bad),
+                Err(DecapError::WrongSession {
+                    offset: sid_at,
+                    expected: 0x0a0b_0c0d,
+                    found: 0x0a0b_0c0c
+                })
+            );
+            // Zero session ID.
+            bad[sid_at..sid_at + 4].fill(0);
+            assert_eq!(
+                t.decapsulate(&bad),
+                Err(DecapError::Malformed(DataError::ZeroSessionId {
+                    offset: sid_at
+                }))
+            );
+            // Wrong cookie, in its first and in its last byte.
+            if !h.cookie.is_empty() {
+                for i in [0, h.cookie.len() - 1] {
+                    let mut bad = good.clone();
+                    bad[sid_at + 4 + i] ^= 0x80;
+                    assert_eq!(
+                        t.decapsulate(&bad),
+                        Err(DecapError::BadCookie { offset: sid_at + 4 })
+                    );
+                }
+            }
+            if encap == Encapsulation::Udp {
+                let mut bad = good.clone();
+                bad[0] |= 0x80;
+                assert_eq!(
+                    t.decapsulate(&bad),
+                    Err(DecapError::Malformed(DataError::ControlMessage {
+                        offset: 0
+                    }))
+                );
+                let mut bad = good.clone();
+                bad[1] = 2;
+                assert_eq!(
+                    t.decapsulate(&bad),
+                    Err(DecapError::Malformed(DataError::UnsupportedVersion {
+                        offset: 0,
+                        version: 2
+                    }))
+                );
+            }
+            // Every truncation of the header is refused with where it stopped.
+            for n in 0..t.len() {
+                match t.decapsulate(&good[..n]) {
+                    Err(DecapError::Malformed(DataError::Truncated { offset, .. })) => {
+                        assert!(offset <= n, "{n}: offset {offset}");
+                    }
+                    other => panic!("{n} bytes: {other:?}"),
+                }
+            }
+            // A bare header (empty payload) is fine.
+            assert_eq!(
+                t.decapsulate(&good[..t.len()]).unwrap().payload,
+                t.len()..t.len()
+            );
+        }
+    }
+
+    #[test]
+    fn template_encapsulate_errors_are_typed() {
+        let t = HeaderTemplate::new(
+            Encapsulation::Udp,
+            7,
+            Cookie::Four([1; 4]),
+            SublayerKind::Default,
+        )
+        .unwrap();
+        assert_eq!(t.len(), 16);
+        let mut buf = [0u8; 40];
+        // Headroom shorter than the header.
+        assert_eq!(
+            t.encapsulate(&mut buf, 15, DefaultSublayer::unsequenced()),
+            Err(EncodeError::InsufficientHeadroom {
+                needed: 16,
+                available: 15
+            })
+        );
+        // Payload start beyond the buffer.
+        assert_eq!(
+            t.encapsulate(&mut buf, 41, DefaultSublayer::unsequenced()),
+            Err(EncodeError::InsufficientHeadroom {
+                needed: 16,
+                available: 40
+            })
+        );
+        // A sequence number wider than 24 bits.
+        assert_eq!(
+            t.encapsulate(
+                &mut buf,
+                20,
+                DefaultSublayer {
+                    sequenced: true,
+                    sequence: 1 << 24
+                }
+            ),
+            Err(EncodeError::SequenceOutOfRange(1 << 24))
+        );
+        assert_eq!(buf, [0u8; 40], "nothing written on error");
+        // Zero Session ID is refused as a template ...
+        assert_eq!(
+            HeaderTemplate::new(Encapsulation::Ip, 0, Cookie::None, SublayerKind::None),
+            None
+        );
+        // ... but the one-off writer still writes what it is given, like encode.
+        let h = DataHeader {
+            session_id: 0,
+            cookie: Cookie::None,
+            sublayer: None,
+        };
+        assert_eq!(
+            encapsulate_in_place(&mut buf, 4, &h, Encapsulation::Ip),
+            Ok(0)
+        );
+    }
+
+    #[test]
+    fn decapsulate_session_advances_bytes_mut_only_on_success() {
+        let h = DataHeader {
+            session_id: 9,
+            cookie: Cookie::Four([9; 4]),
+            sublayer: Some(DefaultSublayer::sequenced(3)),
+        };
+        let t = HeaderTemplate::from_header(&h, Encapsulation::Udp).unwrap();
+        let mut buf = BytesMut::new();
+        buf.resize(MAX_DATA_HEADER_LEN, 0);
+        buf.extend_from_slice(&[0xcd; 64]);
+        encapsulate(&mut buf, MAX_DATA_HEADER_LEN, &h, Encapsulation::Udp).unwrap();
+        let mut wrong = buf.clone();
+        wrong[8] ^= 1;
+        assert_eq!(
+            decapsulate_session(&mut wrong, &t),
+            Err(DecapError::BadCookie { offset: 8 })
+        );
+        assert_eq!(wrong.len(), 16 + 64);
+        assert_eq!(decapsulate_session(&mut buf, &t), Ok(h));
+        assert_eq!(&buf[..], &[0xcd; 64]);
     }
 }
