@@ -481,9 +481,6 @@ impl HeaderTemplate {
         (session_id != 0).then(|| Self::build(encapsulation, session_id, cookie, sublayer))
     }
 
-    /// [`HeaderTemplate::new`] without the Session ID check (the one-off
-    /// [`encapsulate_in_place`] writes whatever header it is given).
-    #[inline]
     fn build(
         encapsulation: Encapsulation,
         session_id: u32,
@@ -543,16 +540,11 @@ impl HeaderTemplate {
     /// The template for the fields of `header` (its sublayer value is not kept,
     /// only whether there is one); `None` if the Session ID is zero.
     pub fn from_header(header: &DataHeader, encapsulation: Encapsulation) -> Option<Self> {
-        (header.session_id != 0).then(|| Self::build_from(header, encapsulation))
-    }
-
-    #[inline]
-    fn build_from(header: &DataHeader, encapsulation: Encapsulation) -> Self {
         let sublayer = match header.sublayer {
             Some(_) => SublayerKind::Default,
             None => SublayerKind::None,
         };
-        Self::build(encapsulation, header.session_id, header.cookie, sublayer)
+        Self::new(encapsulation, header.session_id, header.cookie, sublayer)
     }
 
     /// Header length in bytes.
@@ -737,9 +729,9 @@ impl HeaderTemplate {
 }
 
 /// Writes `header` in place in front of `buf[payload_start..]` and returns the
-/// offset at which the packet now starts (see [`HeaderTemplate::encapsulate`],
-/// which this builds for the one packet; keep a template per session instead when
-/// sending many).
+/// offset at which the packet now starts. Only the header's own bytes are
+/// written. For many packets of one session, [`HeaderTemplate::encapsulate`] is
+/// cheaper.
 #[inline]
 pub fn encapsulate_in_place(
     buf: &mut [u8],
@@ -747,11 +739,23 @@ pub fn encapsulate_in_place(
     header: &DataHeader,
     encap: Encapsulation,
 ) -> Result<usize, EncodeError> {
-    HeaderTemplate::build_from(header, encap).encapsulate(
-        buf,
-        payload_start,
-        header.sublayer.unwrap_or(DefaultSublayer::unsequenced()),
-    )
+    // The same layout code as the template (`write_into`), written straight into
+    // the buffer: building a template per packet would compute its receive masks.
+    let needed = header.len(encap);
+    if payload_start > buf.len() || needed > payload_start {
+        return Err(EncodeError::InsufficientHeadroom {
+            needed,
+            available: payload_start.min(buf.len()),
+        });
+    }
+    if let Some(s) = header.sublayer
+        && s.sequence > DefaultSublayer::MAX_SEQUENCE
+    {
+        return Err(EncodeError::SequenceOutOfRange(s.sequence));
+    }
+    let start = payload_start - needed;
+    header.write_into(encap, &mut buf[start..payload_start]);
+    Ok(start)
 }
 
 /// Validates the data message in `buf` against `session` and returns its header and
