@@ -6,4 +6,4 @@ cd "$(dirname "$0")/../.."
 if [ "$(id -u)" != 0 ]; then echo "SKIP 50-ospfv3-frr: needs root"; exit 0; fi
 if [ ! -x /usr/lib/frr/ospf6d ]; then echo "SKIP 50-ospfv3-frr: frr not installed"; exit 0; fi
 if ! ip netns list >/dev/null 2>&1; then echo "SKIP 50-ospfv3-frr: no netns support"; exit 0; fi
-exec ospfv3/scripts/frr_interop.sh p2p broadcast p2p-low broadcast-low chain
+exec ospfv3/scripts/frr_interop.sh p2p broadcast p2p-low broadcast-low p2p-auth broadcast-auth chain

@@ -4,12 +4,18 @@
 //! ```text
 //! raw_runner --ifname IF [--ifname IF2]... --router-id A.B.C.D [--loopback ADDR]...
 //!            [--network p2p|broadcast] [--hello S] [--dead S] [--metric N]
-//!            [--priority N] [--install-routes]
+//!            [--priority N] [--install-routes] [--auth KEY-ID:sha1|sha256|sha384|sha512:KEY]
+//!            [--auth-frr-compat]
 //! ```
+//!
+//! `--auth-frr-compat` derives the RFC 7166 key the way FRRouting's ospf6d 8.4 does
+//! (Crypto Protocol ID appended little-endian); without it the engine follows the RFC
+//! and FRR 8.4 drops its packets (and vice versa).
 //!
 //! One socket per interface, bound to it (SO_BINDTODEVICE) and to its link-local
 //! address, joined to ff02::5 and ff02::6, with IPV6_PKTINFO so the engine sees each
-//! packet's destination; `poll` waits on all of them and on the engine's timeout. Checksums are computed by the engine. Events are printed one
+//! packet's destination; `poll` waits on all of them and on the engine's timeout.
+//! Checksums are computed by the engine. Events are printed one
 //! per line (`NEIGHBOR`, `INTERFACE`, `ROUTE ADD`, `ROUTE DEL`). Commands on stdin:
 //! `withdraw`, `advertise [METRIC]`, `quit`.
 
@@ -22,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use nix::poll::{PollFd, PollFlags, poll};
 use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, setsockopt, sockopt};
-use ospfv3::engine::{Event, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
+use ospfv3::auth::HmacAlgorithm;
+use ospfv3::engine::{AuthConfig, Event, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 struct Args {
@@ -35,6 +42,8 @@ struct Args {
     metric: u16,
     priority: u8,
     install: bool,
+    auth: Option<AuthConfig>,
+    auth_frr_compat: bool,
 }
 
 fn parse_args() -> Args {
@@ -48,6 +57,8 @@ fn parse_args() -> Args {
         metric: 1,
         priority: 1,
         install: false,
+        auth: None,
+        auth_frr_compat: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -62,10 +73,35 @@ fn parse_args() -> Args {
             "--metric" => a.metric = v().parse().expect("metric"),
             "--priority" => a.priority = v().parse().expect("priority"),
             "--install-routes" => a.install = true,
+            "--auth-frr-compat" => a.auth_frr_compat = true,
+            "--auth" => {
+                let spec = v();
+                let mut parts = spec.splitn(3, ':');
+                let sa_id = parts.next().and_then(|x| x.parse().ok()).expect("key id");
+                let algorithm = match parts.next() {
+                    Some("sha1") => HmacAlgorithm::Sha1,
+                    Some("sha256") => HmacAlgorithm::Sha256,
+                    Some("sha384") => HmacAlgorithm::Sha384,
+                    Some("sha512") => HmacAlgorithm::Sha512,
+                    other => panic!("unknown algorithm {other:?}"),
+                };
+                let key = parts.next().expect("key").as_bytes().to_vec();
+                a.auth = Some(AuthConfig {
+                    sa_id,
+                    key,
+                    algorithm,
+                    // A real daemon reads this from stable storage; see PERSIST-SEQ-HIGH.
+                    stored_seq_high: None,
+                    frr_compat_key: false,
+                });
+            }
             other => panic!("unknown argument {other}"),
         }
     }
     assert!(!a.ifnames.is_empty(), "--ifname is required");
+    if let Some(auth) = &mut a.auth {
+        auth.frr_compat_key = a.auth_frr_compat;
+    }
     a
 }
 
@@ -164,6 +200,7 @@ fn main() {
         }
         .with_timers(args.hello, args.dead);
         ic.priority = args.priority;
+        ic.auth = args.auth.clone();
         router.add_interface(start, port.ifindex, ic);
         ports.push(port);
     }

@@ -6,6 +6,7 @@
 #
 # (default: all four). "-low" gives the engine router ID 0.2.2.2, below FRR's, so the
 # engine is the DD slave and, on broadcast, FRR is the DR and the engine the BDR.
+# "-auth" adds the RFC 7166 trailer (HMAC-SHA-256, key id 7) on both sides.
 # "chain" puts the engine between two FRR routers (FRR 1.1.1.1 -- engine -- FRR
 # 3.3.3.3, point-to-point): each FRR must learn the other's loopback through the
 # engine (flooding of FRR's LSAs unchanged, transit in SPF), and the engine forwards.
@@ -20,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 TYPES=("$@")
-[ ${#TYPES[@]} -eq 0 ] && TYPES=(p2p broadcast p2p-low broadcast-low chain)
+[ ${#TYPES[@]} -eq 0 ] && TYPES=(p2p broadcast p2p-low broadcast-low p2p-auth broadcast-auth chain)
 
 if [ "$(id -u)" != 0 ]; then echo "SKIP: frr_interop.sh needs root"; exit 0; fi
 if [ ! -x /usr/lib/frr/ospf6d ]; then echo "SKIP: FRR (ospf6d) not installed"; exit 0; fi
@@ -48,15 +49,24 @@ cleanup() {
     ip netns del $NS_F2 2>/dev/null
 }
 trap cleanup EXIT
+# KEEP=1 leaves the namespaces and daemons after a failure, for debugging.
+[ -n "${KEEP:-}" ] && trap - EXIT
 
 fail() { echo "FAIL: $*"; echo "--- engine log"; cat "$WORK/engine.log" 2>/dev/null | tail -40; exit 1; }
 
 frr() { ip netns exec $NS_F vtysh --vty_socket "$WORK/frr/run" -c "$1"; }
 
 run_case() {
-    local nettype=${1%-low} engine_rid=2.2.2.2
-    [ "$1" != "$nettype" ] && engine_rid=0.2.2.2
-    echo "== FRR ospf6d (1.1.1.1) <-> engine ($engine_rid), network $nettype"
+    local base=${1%-auth} auth_frr="" auth_eng=()
+    if [ "$1" != "$base" ]; then
+        auth_frr=" ipv6 ospf6 authentication key-id 7 hash-algo hmac-sha-256 key interop-secret"
+        # FRR 8.4 appends the Crypto Protocol ID to the key little-endian; see
+        # raw_runner's --auth-frr-compat and ENGINE.md.
+        auth_eng=(--auth 7:sha256:interop-secret --auth-frr-compat)
+    fi
+    local nettype=${base%-low} engine_rid=2.2.2.2
+    [ "$base" != "$nettype" ] && engine_rid=0.2.2.2
+    echo "== FRR ospf6d (1.1.1.1) <-> engine ($engine_rid), network $nettype${auth_frr:+, RFC 7166 HMAC-SHA-256}"
     cleanup; RUNNER_PID=""
     rm -rf "$WORK"/*
     ip netns add $NS_F
@@ -94,6 +104,7 @@ interface veth-frr
  ipv6 ospf6 hello-interval 1
  ipv6 ospf6 dead-interval 3
  ipv6 ospf6 retransmit-interval 2
+$auth_frr
 !
 router ospf6
  ospf6 router-id 1.1.1.1
@@ -111,7 +122,7 @@ CONF
     fi
     mkfifo "$WORK/cmd"
     ip netns exec $NS_E "$RUNNER" --ifname veth-eng --router-id "$engine_rid" --loopback 2001:db8::2 \
-        --network "$nettype" --hello 1 --dead 3 --install-routes < "$WORK/cmd" > "$WORK/engine.log" 2>&1 &
+        --network "$nettype" --hello 1 --dead 3 --install-routes "${auth_eng[@]}" < "$WORK/cmd" > "$WORK/engine.log" 2>&1 &
     RUNNER_PID=$!
     exec 9> "$WORK/cmd"   # keep the runner's stdin open
 

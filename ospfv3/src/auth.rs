@@ -131,9 +131,14 @@ impl HmacAlgorithm {
 
     /// Ko: `key || 0x0001`, zero-padded to L bytes, or hashed when longer than L.
     fn prepare_key(self, key: &[u8]) -> Vec<u8> {
+        self.prepare_key_with_id(key, CRYPTO_PROTOCOL_ID.to_be_bytes())
+    }
+
+    /// Ko with the Crypto Protocol ID appended as the given two bytes.
+    fn prepare_key_with_id(self, key: &[u8], id: [u8; 2]) -> Vec<u8> {
         let mut ks = Vec::with_capacity(key.len() + 2);
         ks.extend_from_slice(key);
-        ks.extend_from_slice(&CRYPTO_PROTOCOL_ID.to_be_bytes());
+        ks.extend_from_slice(&id);
         let l = self.digest_len();
         if ks.len() > l {
             match self {
@@ -241,6 +246,18 @@ impl SecurityAssociation {
             sa_id,
             algorithm,
             ko: algorithm.prepare_key(key),
+        }
+    }
+
+    /// Like [`SecurityAssociation::new`], but with the Crypto Protocol ID appended
+    /// to the key in little-endian order (`01 00`) instead of RFC 7166's `00 01`.
+    /// FRRouting's ospf6d (checked with 8.4.4) derives its key that way, so this is
+    /// needed to interoperate with it; it is not RFC 7166.
+    pub fn new_frr_compat(sa_id: u16, algorithm: HmacAlgorithm, key: &[u8]) -> Self {
+        Self {
+            sa_id,
+            algorithm,
+            ko: algorithm.prepare_key_with_id(key, CRYPTO_PROTOCOL_ID.to_le_bytes()),
         }
     }
 

@@ -146,6 +146,7 @@ fn auth(key: &[u8]) -> AuthConfig {
         key: key.to_vec(),
         algorithm: HmacAlgorithm::Sha256,
         stored_seq_high: Some(41),
+        frr_compat_key: false,
     }
 }
 
@@ -155,7 +156,24 @@ fn authentication_trailer_adjacency_and_rejection() {
     net.connect_with(&[0, 1], 10, LinkConfig::default(), |_, ic| {
         ic.auth = Some(auth(b"secret"));
     });
+    net.sim.enable_trace();
     net.run(20);
+    // A replayed packet (same sequence number) is refused.
+    let trace = net.sim.take_trace();
+    let now = net.sim.now();
+    let rec = trace
+        .iter()
+        .rev()
+        .find(|r| r.from.0 == 1 && r.delivered_at.is_some_and(|t| t <= now))
+        .expect("a delivered packet from 1");
+    let before = net.router(0).counters().rx_auth_failures;
+    let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[..16]).unwrap());
+    let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[16..32]).unwrap());
+    net.sim
+        .node_mut(0)
+        .router
+        .handle_packet(now, 1, src, dst, &rec.payload[32..]);
+    assert_eq!(net.router(0).counters().rx_auth_failures, before + 1);
     assert_eq!(
         net.router(0).neighbors(1),
         vec![(rid(1), NeighborState::Full)]
@@ -307,5 +325,42 @@ fn engine_checksums_verify_over_the_pseudo_header() {
         let src = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[..16]).unwrap());
         let dst = std::net::Ipv6Addr::from(<[u8; 16]>::try_from(&rec.payload[16..32]).unwrap());
         assert!(verify_packet_checksum(&src, &dst, &rec.payload[32..]));
+    }
+}
+
+/// A Hello captured from FRRouting 8.4.4 ospf6d on the interop veth (`ipv6 ospf6
+/// authentication key-id 7 hash-algo hmac-sha-256 key interop-secret`), source
+/// fe80::4434:44ff:fefb:7ea4. FRR appends the Crypto Protocol ID to the key
+/// little-endian, so only the compatibility key derivation verifies it.
+#[test]
+fn frr_hello_trailer_verifies_with_frr_compat_key_only() {
+    use ospfv3::auth::SecurityAssociation;
+    let src: std::net::Ipv6Addr = "fe80::4434:44ff:fefb:7ea4".parse().unwrap();
+    let payload = hex::decode(
+        "03010024010101010000000000000000000000020100041300010003000000000000000000010030\
+         000000070000001800000266d2f700084af7dc4f0d623d5ab62f5873646bd3293c3a1ab3efa7a0fe\
+         5cdaf5ed",
+    )
+    .unwrap();
+    let compat = SecurityAssociation::new_frr_compat(7, HmacAlgorithm::Sha256, b"interop-secret");
+    assert_eq!(
+        compat.verify_payload(&src, &payload).unwrap(),
+        0x0000_0018_0000_0266
+    );
+    let rfc = SecurityAssociation::new(7, HmacAlgorithm::Sha256, b"interop-secret");
+    assert!(rfc.verify_payload(&src, &payload).is_err());
+    // The engine accepts it only in compatibility mode.
+    let now = std::time::Instant::now();
+    for (compat, accepted) in [(true, true), (false, false)] {
+        let mut r = Router::new(RouterConfig::new(rid(1)), 1);
+        let mut ic = InterfaceConfig::point_to_point("fe80::1".parse().unwrap()).with_timers(1, 3);
+        ic.auth = Some(AuthConfig {
+            frr_compat_key: compat,
+            ..auth(b"interop-secret")
+        });
+        r.add_interface(now, 1, ic);
+        r.handle_packet(now, 1, src, "ff02::5".parse().unwrap(), &payload);
+        assert_eq!(r.neighbors(1).len() == 1, accepted, "compat {compat}");
+        assert_eq!(r.counters().rx_auth_failures == 0, accepted);
     }
 }

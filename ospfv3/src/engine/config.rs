@@ -74,6 +74,10 @@ pub struct AuthConfig {
     /// (`None` on first boot). The engine emits
     /// [`super::Event::PersistAuthSeqHigh`] whenever a new value must be stored.
     pub stored_seq_high: Option<u32>,
+    /// Derive the key with the Crypto Protocol ID in little-endian order, as
+    /// FRRouting's ospf6d 8.4 does, instead of RFC 7166's network order (default
+    /// false). Only for interoperating with such peers.
+    pub frr_compat_key: bool,
 }
 
 /// Configuration of one interface.

@@ -306,7 +306,11 @@ impl Router {
         }
         let mut auth = None;
         if let Some(a) = &cfg.auth {
-            let sa = SecurityAssociation::new(a.sa_id, a.algorithm, &a.key);
+            let sa = if a.frr_compat_key {
+                SecurityAssociation::new_frr_compat(a.sa_id, a.algorithm, &a.key)
+            } else {
+                SecurityAssociation::new(a.sa_id, a.algorithm, &a.key)
+            };
             let seq = CryptoSequence::resume(a.stored_seq_high);
             if let Some((_, high)) = seq {
                 self.push_event(Event::PersistAuthSeqHigh { ifindex, high });
@@ -692,16 +696,17 @@ impl Router {
             self.counters.rx_dropped += 1;
             return;
         }
-        // RFC 7166 4.1: the sequence number must not go backwards per neighbor.
+        // RFC 7166 4.1 / 4.5: strictly increasing per neighbor and packet type.
+        let type_index = ptype as usize - 1;
         if let Some(seq) = auth_seq
             && let Some(n) = i.neighbors.get(&header.router_id)
-            && seq < n.auth_seq
+            && n.auth_seq[type_index].is_some_and(|last| seq <= last)
         {
             self.counters.rx_auth_failures += 1;
             return;
         }
         if ptype == PacketType::LinkStateUpdate {
-            self.note_auth_seq(ifindex, header.router_id, auth_seq);
+            self.note_auth_seq(ifindex, header.router_id, type_index, auth_seq);
             self.receive_lsu(now, ifindex, header.router_id, parts.packet);
             return;
         }
@@ -733,17 +738,18 @@ impl Router {
             PacketBody::LinkStateAck(a) => self.receive_ack(now, ifindex, rid, a),
             PacketBody::LinkStateUpdate(_) => {}
         }
-        self.note_auth_seq(ifindex, rid, auth_seq);
+        self.note_auth_seq(ifindex, rid, type_index, auth_seq);
     }
 
-    fn note_auth_seq(&mut self, ifindex: u32, rid: Ipv4Addr, seq: Option<u64>) {
+    fn note_auth_seq(&mut self, ifindex: u32, rid: Ipv4Addr, type_index: usize, seq: Option<u64>) {
         if let (Some(seq), Some(n)) = (
             seq,
             self.ifaces
                 .get_mut(&ifindex)
                 .and_then(|i| i.neighbors.get_mut(&rid)),
-        ) {
-            n.auth_seq = n.auth_seq.max(seq);
+        ) && let Some(slot) = n.auth_seq.get_mut(type_index)
+        {
+            *slot = Some(slot.map_or(seq, |last| last.max(seq)));
         }
     }
 

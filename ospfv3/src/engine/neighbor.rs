@@ -50,7 +50,8 @@ pub struct Neighbor {
     pub(super) last_lsr: Vec<LsaKey>,
     pub(super) retransmit: BTreeMap<LsaKey, LsaHeader>,
     pub(super) rxmt_at: Option<Instant>,
-    pub(super) auth_seq: u64,
+    /// Last accepted RFC 7166 sequence number per packet type (1..=5).
+    pub(super) auth_seq: [Option<u64>; 5],
 }
 
 impl Neighbor {
@@ -78,7 +79,7 @@ impl Neighbor {
             last_lsr: Vec::new(),
             retransmit: BTreeMap::new(),
             rxmt_at: None,
-            auth_seq: 0,
+            auth_seq: [None; 5],
         }
     }
 
