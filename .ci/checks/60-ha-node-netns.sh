@@ -4,7 +4,9 @@
 # east and west. The client reaches an HTTP service on the anycast address
 # 2001:db8:aa::1 (answered by east), east's service stops -> the client is answered by
 # west within seconds; east's service restarts -> traffic stays on west
-# (non-preemptive); west gets SIGTERM -> graceful shutdown, traffic back to east.
+# (non-preemptive); west gets SIGTERM -> graceful shutdown, traffic back to east;
+# west restarts and rejoins as standby; east is killed -9 -> traffic to west after the
+# OSPFv3 dead interval.
 # Then, when FRRouting is installed, the same story again with FRR's ospf6d as the
 # client's router (ha_node on the client only terminates the pseudowires).
 set -euo pipefail
@@ -310,6 +312,22 @@ ip -n ha-west -6 addr show dev lo | grep -q 2001:db8:aa::1 && fail "west still h
 esp=$(grep -o "ESP with 10.0.3.1:1701: .*" "$work/west.log" || true)
 echo "$esp" | grep -Eq "[1-9][0-9]* opened, 0 dropped" || fail "no ESP traffic between east and west ($esp)"
 say "west's ${esp}"
+
+say "restarting west (its StopCCN made east and the client reconnect every 5 s)"
+start_node west
+for _ in $(seq 1 200); do
+  grep -q "to: Standby" "$work/west.log" 2>/dev/null && client_full 2.2.2.2 && converged && break
+  sleep 0.2
+done
+grep -q "to: Standby" "$work/west.log" || fail "restarted west did not come up as standby"
+converged || fail "restarted west and the client have no direct routes to each other"
+[ "$(fetch)" = east ] || fail "after west's restart, the client is no longer answered by east"
+say "west is back as standby; east keeps the traffic"
+say "kill -9 east (a crash: no withdrawal, no StopCCN)"
+kill -KILL "$(cat "$work/east.pid")"
+rm -f "$work/east.pid"
+t=$(wait_for 20 west) || fail "the client was not moved to west within 20 s of east's crash"
+say "client answered by west ${t} ms after east crashed (RouterDeadInterval 3 s)"
 echo "PASS $name"
 if [ "$client_kind" = ha_node ]; then
   if [ -x /usr/lib/frr/ospf6d ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null; then
