@@ -450,6 +450,8 @@ pub struct HeaderTemplate {
     len: u8,
     /// Offset of the Session ID (4 over UDP, 0 over IP).
     sid_at: u8,
+    /// Offset of the sublayer word (`len - 4`; read but unused without a sublayer).
+    sub_at: u8,
     encapsulation: Encapsulation,
     session_id: u32,
     cookie: Cookie,
@@ -524,6 +526,7 @@ impl HeaderTemplate {
             bytes,
             len: len as u8,
             sid_at: sid_at as u8,
+            sub_at: (len - 4) as u8,
             encapsulation,
             session_id,
             cookie,
@@ -596,30 +599,48 @@ impl HeaderTemplate {
         payload_start: usize,
         sublayer: DefaultSublayer,
     ) -> Result<usize, EncodeError> {
-        let len = self.len();
-        let head = match buf.get_mut(..payload_start) {
-            Some(head) if head.len() >= len => head,
-            _ => {
-                return Err(EncodeError::InsufficientHeadroom {
-                    needed: len,
-                    available: payload_start.min(buf.len()),
-                });
-            }
-        };
         if sublayer.sequence > DefaultSublayer::MAX_SEQUENCE {
             return Err(EncodeError::SequenceOutOfRange(sublayer.sequence));
         }
-        let start = payload_start - len;
+        let word = sublayer.word().to_be_bytes();
+        // Fast path, with full-size headroom: the header with its sequence word is
+        // assembled in a register-sized array and stored at once.
         let slot = payload_start
             .checked_sub(MAX_DATA_HEADER_LEN)
-            .and_then(|at| <&mut [u8; MAX_DATA_HEADER_LEN]>::try_from(&mut head[at..]).ok());
-        match slot {
-            Some(slot) => *slot = self.bytes,
-            None => head[start..].copy_from_slice(&self.bytes[MAX_DATA_HEADER_LEN - len..]),
-        }
+            .and_then(|at| buf.get_mut(at..payload_start))
+            .and_then(|s| <&mut [u8; MAX_DATA_HEADER_LEN]>::try_from(s).ok());
+        let Some(slot) = slot else {
+            return self.encapsulate_short(buf, payload_start, word);
+        };
+        let mut bytes = self.bytes;
         if self.sublayer {
-            let at = payload_start - 4;
-            head[at..].copy_from_slice(&sublayer.word().to_be_bytes());
+            bytes[MAX_DATA_HEADER_LEN - 4..].copy_from_slice(&word);
+        }
+        *slot = bytes;
+        // len <= MAX_DATA_HEADER_LEN <= payload_start.
+        Ok(payload_start - self.len())
+    }
+
+    /// [`HeaderTemplate::encapsulate`] with less than [`MAX_DATA_HEADER_LEN`] bytes
+    /// of headroom: only the header's own bytes are written.
+    #[inline(never)]
+    fn encapsulate_short(
+        &self,
+        buf: &mut [u8],
+        payload_start: usize,
+        word: [u8; 4],
+    ) -> Result<usize, EncodeError> {
+        let len = self.len();
+        let Some(head) = buf.get_mut(..payload_start).filter(|h| h.len() >= len) else {
+            return Err(EncodeError::InsufficientHeadroom {
+                needed: len,
+                available: payload_start.min(buf.len()),
+            });
+        };
+        let start = payload_start - len;
+        head[start..].copy_from_slice(&self.bytes[MAX_DATA_HEADER_LEN - len..]);
+        if self.sublayer {
+            head[payload_start - 4..].copy_from_slice(&word);
         }
         Ok(start)
     }
@@ -651,7 +672,7 @@ impl HeaderTemplate {
             return Err(self.slow_error(buf));
         }
         // The sublayer word ends the header: at len - 4, which is at most 16.
-        let sub_at = len.saturating_sub(4).min(WIDE);
+        let sub_at = usize::from(self.sub_at).min(WIDE);
         let sub = [
             head[sub_at],
             head[sub_at + 1],
