@@ -440,6 +440,41 @@ pub struct Decapsulated {
 /// what we send; built from our own it [`decapsulate`]s and validates what we
 /// receive (Session ID match, cookie compared in constant time, sublayer parse).
 ///
+/// ```
+/// use l2tpv3::data::{
+///     Cookie, DecapError, DefaultSublayer, HeaderTemplate, MAX_DATA_HEADER_LEN, SublayerKind,
+/// };
+/// use l2tpv3::header::Encapsulation;
+///
+/// // Built once per session: the peer's Session ID and cookie.
+/// let session = HeaderTemplate::new(
+///     Encapsulation::Udp,
+///     0x0000_2a01,
+///     Cookie::Four([0xc0, 0x0c, 0xa1, 0xe5]),
+///     SublayerKind::Default,
+/// )
+/// .unwrap();
+///
+/// // A frame read into a buffer behind MAX_DATA_HEADER_LEN bytes of headroom.
+/// let mut buf = vec![0u8; MAX_DATA_HEADER_LEN + 60];
+/// buf[MAX_DATA_HEADER_LEN..].fill(0xab);
+/// let start = session
+///     .encapsulate(&mut buf, MAX_DATA_HEADER_LEN, DefaultSublayer::sequenced(7))
+///     .unwrap();
+/// let packet = &buf[start..]; // 16-byte header + frame, ready for the UDP socket
+/// assert_eq!(&packet[..8], &[0, 3, 0, 0, 0, 0, 0x2a, 0x01]);
+///
+/// // The receiver's template for the same session validates it.
+/// let got = session.decapsulate(packet).unwrap();
+/// assert_eq!(got.sublayer, Some(DefaultSublayer::sequenced(7)));
+/// assert_eq!(&packet[got.payload], &[0xab; 60]);
+///
+/// // A wrong cookie is refused.
+/// let mut forged = packet.to_vec();
+/// forged[8] ^= 1;
+/// assert_eq!(session.decapsulate(&forged), Err(DecapError::BadCookie { offset: 8 }));
+/// ```
+///
 /// [`encapsulate`]: HeaderTemplate::encapsulate
 /// [`decapsulate`]: HeaderTemplate::decapsulate
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
