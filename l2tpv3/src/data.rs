@@ -1261,4 +1261,41 @@ mod tests {
         assert_eq!(decapsulate_session(&mut buf, &t), Ok(h));
         assert_eq!(&buf[..], &[0xcd; 64]);
     }
+
+    proptest::proptest! {
+        /// On any bytes, the template's verdict is the reference one: decode the
+        /// fields, then compare Session ID and cookie with the session's.
+        #[test]
+        fn template_decapsulate_agrees_with_decode(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40),
+            which in 0usize..12,
+            flip in proptest::option::of((0usize..20, 1u8..=255)),
+        ) {
+            let (t, h, encap) = all_templates()[which];
+            // Half the cases start from a valid header, so acceptance is exercised.
+            let mut buf = bytes;
+            if flip.is_some() || buf.len() % 2 == 0 {
+                let mut valid = Vec::new();
+                h.encode(encap, &mut valid).unwrap();
+                let n = valid.len().min(buf.len());
+                buf[..n].copy_from_slice(&valid[..n]);
+                if let Some((at, x)) = flip && at < buf.len() {
+                    buf[at] ^= x;
+                }
+            }
+            let want = match DataHeader::decode(&buf, &t.config()) {
+                Err(e) => Err(DecapError::Malformed(e)),
+                Ok((got, _)) if got.session_id != h.session_id => Err(DecapError::WrongSession {
+                    offset: if encap == Encapsulation::Udp { 4 } else { 0 },
+                    expected: h.session_id,
+                    found: got.session_id,
+                }),
+                Ok((got, _)) if got.cookie != h.cookie => Err(DecapError::BadCookie {
+                    offset: if encap == Encapsulation::Udp { 8 } else { 4 },
+                }),
+                Ok((got, at)) => Ok(Decapsulated { sublayer: got.sublayer, payload: at..buf.len() }),
+            };
+            proptest::prop_assert_eq!(t.decapsulate(&buf), want);
+        }
+    }
 }
