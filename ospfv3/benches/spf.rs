@@ -1,7 +1,13 @@
-//! SPF benchmark: the engine's full SPF (Dijkstra with next-hop computation over the
-//! compact graph) on synthetic areas of 1 000, 10 000 and 100 000 routers with about
+//! SPF benchmark on synthetic areas of 1 000, 10 000 and 100 000 routers with about
 //! four point-to-point links each, beside a plain binary-heap Dijkstra (distances
-//! only) over the same graph in the same run; plus the graph build from the topology,
+//! only) over the same graph in the same run:
+//!
+//! * `full_spf`: the engine's full SPF from the LSDB: the graph built from the
+//!   installed Router-/Network-LSAs (two-way check included), then Dijkstra with
+//!   ECMP next hops;
+//! * `engine_spf`: the Dijkstra with next hops alone over the prebuilt graph;
+//! * `graph_build` / `build_and_spf`: the same from a [`Topology`] instead of the LSDB;
+//!
 //! and the partial route recalculation for one /128 appearing at 10 000 routers
 //! against the full recomputation (SPF and every route).
 //!
@@ -11,14 +17,15 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ospfv3::LsaType;
 use ospfv3::engine::Ipv6Prefix;
-use ospfv3::engine::lsdb::{LsaKey, Scope};
+use ospfv3::engine::lsdb::{LsaKey, Lsdb, LsdbEntry, Scope};
 use ospfv3::engine::route::{PrefixSource, Rib, RouteKind};
 use ospfv3::engine::spf::{Graph, LinkKind, RouterLink, SpfTree, Topology, VertexId};
+use ospfv3::lsa::{RouterLinkType, RouterLsa};
+use ospfv3::{Lsa, LsaBody, LsaHeader, LsaType};
 
 /// xorshift, so the graph is the same on every run.
 struct Rng(u64);
@@ -71,6 +78,52 @@ fn topology(n: u32) -> Topology {
         }
     }
     t
+}
+
+/// The same area as installed Router-LSAs in an LSDB (one per router).
+fn lsdb_of(t: &Topology, now: Instant) -> Lsdb {
+    let mut db = Lsdb::new();
+    for (&r, links) in &t.routers {
+        let body = RouterLsa {
+            links: links
+                .iter()
+                .map(|l| ospfv3::lsa::RouterLink {
+                    link_type: match l.kind {
+                        LinkKind::PointToPoint => RouterLinkType::PointToPoint,
+                        LinkKind::Transit => RouterLinkType::Transit,
+                        LinkKind::Virtual => RouterLinkType::VirtualLink,
+                    },
+                    metric: l.metric,
+                    interface_id: l.interface_id,
+                    neighbor_interface_id: l.neighbor_interface_id,
+                    neighbor_router_id: Ipv4Addr::from(l.neighbor_router_id),
+                })
+                .collect(),
+            ..RouterLsa::default()
+        };
+        let header = LsaHeader {
+            age: 1,
+            ls_type: LsaType::ROUTER,
+            link_state_id: Ipv4Addr::UNSPECIFIED,
+            advertising_router: Ipv4Addr::from(r),
+            seq_number: 0x8000_0001,
+            checksum: 0,
+            length: 0,
+        };
+        let lsa = Lsa {
+            header,
+            body: LsaBody::Router(body),
+        };
+        db.insert(
+            LsaKey::new(Scope::Area, &header),
+            LsdbEntry {
+                lsa,
+                bytes: Vec::new(),
+                installed: now,
+            },
+        );
+    }
+    db
 }
 
 fn link_local(ifindex: u32, rid: u32) -> Option<Ipv6Addr> {
@@ -134,23 +187,39 @@ fn bench_spf(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(5));
     for n in [1_000u32, 10_000, 100_000] {
         let topo = topology(n);
-        let graph = Graph::build(&topo);
+        let now = Instant::now();
+        let lsdb = lsdb_of(&topo, now);
+        let graph = Graph::from_lsdb(&lsdb, now);
         let root = VertexId::Router(1);
         let ri = graph.index_of(root).unwrap();
-        // Sanity: both compute the same distances.
+        // Sanity: both builds give the same graph, both Dijkstras the same distances.
+        let g2 = Graph::build(&topo);
+        assert_eq!(g2.len(), graph.len());
+        for i in 0..graph.len() as u32 {
+            assert_eq!(g2.vertex(i), graph.vertex(i));
+            let a: Vec<_> = g2.edges(i).iter().map(|e| (e.to, e.cost)).collect();
+            let b: Vec<_> = graph.edges(i).iter().map(|e| (e.to, e.cost)).collect();
+            assert_eq!(a, b);
+        }
         let tree = SpfTree::compute(&graph, root, &link_local);
         let plain = plain_dijkstra(&graph, ri);
         for (i, d) in plain.iter().enumerate() {
             assert_eq!(tree.distance(i as u32), (*d != u32::MAX).then_some(*d));
         }
-        group.bench_with_input(BenchmarkId::new("engine_spf", n), &n, |b, _| {
-            b.iter(|| SpfTree::compute(black_box(&graph), root, &link_local))
-        });
         group.bench_with_input(BenchmarkId::new("plain_dijkstra", n), &n, |b, _| {
             b.iter(|| plain_dijkstra(black_box(&graph), ri))
         });
-        group.bench_with_input(BenchmarkId::new("graph_build", n), &n, |b, _| {
-            b.iter(|| Graph::build(black_box(&topo)))
+        group.bench_with_input(BenchmarkId::new("full_spf", n), &n, |b, _| {
+            b.iter(|| {
+                let g = Graph::from_lsdb(black_box(&lsdb), now);
+                SpfTree::compute(&g, root, &link_local)
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("engine_spf", n), &n, |b, _| {
+            b.iter(|| SpfTree::compute(black_box(&graph), root, &link_local))
+        });
+        group.bench_with_input(BenchmarkId::new("lsdb_graph_build", n), &n, |b, _| {
+            b.iter(|| Graph::from_lsdb(black_box(&lsdb), now))
         });
         group.bench_with_input(BenchmarkId::new("build_and_spf", n), &n, |b, _| {
             b.iter(|| {
@@ -165,7 +234,9 @@ fn bench_spf(c: &mut Criterion) {
 fn bench_partial(c: &mut Criterion) {
     let n = 10_000u32;
     let topo = topology(n);
-    let graph = Graph::build(&topo);
+    let now = Instant::now();
+    let lsdb = lsdb_of(&topo, now);
+    let graph = Graph::from_lsdb(&lsdb, now);
     let root = VertexId::Router(1);
     let tree = SpfTree::compute(&graph, root, &link_local);
     let mut rib = Rib::new();
@@ -198,7 +269,7 @@ fn bench_partial(c: &mut Criterion) {
         b.iter(|| {
             let mut out = Vec::new();
             for _ in 0..2 {
-                let g = Graph::build(&topo);
+                let g = Graph::from_lsdb(&lsdb, now);
                 let t = SpfTree::compute(&g, root, &link_local);
                 rib.recompute_all(&g, &t, root, &mut out);
             }

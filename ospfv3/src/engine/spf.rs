@@ -11,6 +11,10 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::net::Ipv6Addr;
+use std::time::Instant;
+
+use super::lsdb::{Lsdb, Scope};
+use crate::lsa::{LsaBody, LsaType, RouterLinkType};
 
 /// Most next hops kept per destination.
 pub const MAX_ECMP: usize = 8;
@@ -78,13 +82,113 @@ pub struct Edge {
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
     ids: Vec<VertexId>,
+    /// Number of router vertices: indices below are routers, the rest networks.
+    routers: u32,
     offsets: Vec<u32>,
     edges: Vec<Edge>,
 }
 
+/// What the graph build needs from a router link, whichever form it comes in (the
+/// codec's decoded Router-LSA link, or a [`RouterLink`] of a [`Topology`]).
+trait LinkView {
+    /// The far end: `Ok(router)` for a point-to-point link, `Err((DR, DR Interface
+    /// ID))` for a transit link, `None` for anything SPF does not use.
+    fn far_end(&self) -> Option<Result<u32, (u32, u32)>>;
+    /// Cost of the link.
+    fn metric(&self) -> u16;
+    /// The advertising router's Interface ID.
+    fn interface_id(&self) -> u32;
+}
+
+impl LinkView for RouterLink {
+    fn far_end(&self) -> Option<Result<u32, (u32, u32)>> {
+        match self.kind {
+            LinkKind::PointToPoint => Some(Ok(self.neighbor_router_id)),
+            LinkKind::Transit => Some(Err((self.neighbor_router_id, self.neighbor_interface_id))),
+            LinkKind::Virtual => None,
+        }
+    }
+    fn metric(&self) -> u16 {
+        self.metric
+    }
+    fn interface_id(&self) -> u32 {
+        self.interface_id
+    }
+}
+
+impl LinkView for crate::lsa::RouterLink {
+    fn far_end(&self) -> Option<Result<u32, (u32, u32)>> {
+        let nbr = u32::from(self.neighbor_router_id);
+        match self.link_type {
+            RouterLinkType::PointToPoint => Some(Ok(nbr)),
+            RouterLinkType::Transit => Some(Err((nbr, self.neighbor_interface_id))),
+            _ => None,
+        }
+    }
+    fn metric(&self) -> u16 {
+        self.metric
+    }
+    fn interface_id(&self) -> u32 {
+        self.interface_id
+    }
+}
+
+/// Router ID -> dense index over the sorted, distinct router IDs, without hashing:
+/// the ID range is cut into as many equal buckets as there are routers and a lookup
+/// binary-searches only its bucket. Spread-out IDs take one or two comparisons;
+/// clustered (or deliberately chosen) IDs degrade to a plain binary search, never
+/// worse.
+struct RouterIndex<'a> {
+    rids: &'a [u32],
+    min: u32,
+    /// Bucket of `rid` is `((rid - min) * mul) >> 32`.
+    mul: u64,
+    /// `starts[k]..starts[k + 1]` are the indices in bucket `k`.
+    starts: Vec<u32>,
+}
+
+impl<'a> RouterIndex<'a> {
+    fn new(rids: &'a [u32]) -> Self {
+        let (Some(&min), Some(&max)) = (rids.first(), rids.last()) else {
+            return RouterIndex {
+                rids,
+                min: 0,
+                mul: 0,
+                starts: vec![0],
+            };
+        };
+        let buckets = rids.len() as u64;
+        let mul = (buckets << 32) / (u64::from(max - min) + 1);
+        let mut starts = Vec::with_capacity(rids.len() + 1);
+        for (i, &r) in rids.iter().enumerate() {
+            let k = ((u64::from(r - min) * mul) >> 32) as usize;
+            while starts.len() <= k {
+                starts.push(i as u32);
+            }
+        }
+        while starts.len() <= rids.len() {
+            starts.push(rids.len() as u32);
+        }
+        RouterIndex {
+            rids,
+            min,
+            mul,
+            starts,
+        }
+    }
+
+    fn get(&self, r: u32) -> Option<usize> {
+        let off = r.checked_sub(self.min)?;
+        let k = ((u64::from(off) * self.mul) >> 32) as usize;
+        let a = *self.starts.get(k)? as usize;
+        let b = *self.starts.get(k + 1)? as usize;
+        self.rids[a..b].binary_search(&r).ok().map(|i| a + i)
+    }
+}
+
 impl Graph {
-    /// Builds the graph, keeping an edge only when the far end links back
-    /// (RFC 2328 16.1 (2)(b)).
+    /// Builds the graph from a [`Topology`], keeping an edge only when the far end
+    /// links back (RFC 2328 16.1 (2)(b)).
     pub fn build(topo: &Topology) -> Graph {
         let mut routers: Vec<(u32, &[RouterLink])> = topo
             .routers
@@ -98,73 +202,123 @@ impl Graph {
             .map(|(k, a)| (*k, a.as_slice()))
             .collect();
         networks.sort_unstable_by_key(|(k, _)| *k);
-        let nr = routers.len();
-        let router_idx = |r: u32| routers.binary_search_by_key(&r, |(x, _)| *x).ok();
+        Self::assemble(&routers, &networks)
+    }
+
+    /// Builds the graph straight from the area's Router- and Network-LSAs in the
+    /// LSDB (their bodies are decoded once, at installation), skipping MaxAge LSAs;
+    /// the same graph [`Graph::build`] gives for the [`Topology`] of those LSAs.
+    pub fn from_lsdb(lsdb: &Lsdb, now: Instant) -> Graph {
+        let routers: Vec<(u32, &[crate::lsa::RouterLink])> = lsdb
+            .of_type(Scope::Area, LsaType::ROUTER, None)
+            .filter_map(|(k, e)| match &e.lsa.body {
+                LsaBody::Router(r) if !e.is_max_age(now) => {
+                    Some((u32::from(k.adv_router), r.links.as_slice()))
+                }
+                _ => None,
+            })
+            .collect();
+        let networks: Vec<((u32, u32), &[std::net::Ipv4Addr])> = lsdb
+            .of_type(Scope::Area, LsaType::NETWORK, None)
+            .filter_map(|(k, e)| match &e.lsa.body {
+                LsaBody::Network(n) if !e.is_max_age(now) => Some((
+                    (u32::from(k.adv_router), u32::from(k.ls_id)),
+                    n.attached_routers.as_slice(),
+                )),
+                _ => None,
+            })
+            .collect();
+        Self::assemble(&routers, &networks)
+    }
+
+    /// The two-pass build. `routers` are in ascending router-ID order (an ID may
+    /// repeat: the links of a router's several Router-LSAs are concatenated),
+    /// `networks` in ascending key order without repeats.
+    ///
+    /// Pass one names the vertices (dense indices, routers then networks); pass two
+    /// resolves every link to a candidate edge in one flat array. A link's kind
+    /// follows from its target (point-to-point links lead to routers, transit links
+    /// to networks, attached routers back to routers), so the two-way check of edge
+    /// `u -> v` is just: does `v`'s candidate list hold an edge to `u`?
+    fn assemble<L: LinkView, A: Copy + Into<u32>>(
+        routers: &[(u32, &[L])],
+        networks: &[((u32, u32), &[A])],
+    ) -> Graph {
+        debug_assert!(routers.is_sorted_by_key(|(r, _)| *r));
+        debug_assert!(networks.is_sorted_by_key(|(k, _)| *k));
+        let mut rids: Vec<u32> = routers.iter().map(|(r, _)| *r).collect();
+        rids.dedup();
+        let nr = rids.len();
+        let n = nr + networks.len();
+        let index = RouterIndex::new(&rids);
         let network_idx = |k: (u32, u32)| networks.binary_search_by_key(&k, |(x, _)| *x).ok();
-        let mut ids: Vec<VertexId> = Vec::with_capacity(nr + networks.len());
-        ids.extend(routers.iter().map(|(r, _)| VertexId::Router(*r)));
-        ids.extend(networks.iter().map(|((d, i), _)| VertexId::Network(*d, *i)));
-        let mut offsets = Vec::with_capacity(ids.len() + 1);
-        let mut edges = Vec::with_capacity(routers.iter().map(|(_, l)| l.len()).sum());
-        offsets.push(0u32);
-        for &(r, links) in &routers {
+        // Candidate edges (before the two-way check), per vertex in index order; the
+        // targets are kept apart from the rest so that the check scans 4-byte items.
+        let links = routers.iter().map(|(_, l)| l.len()).sum::<usize>();
+        let attached = networks.iter().map(|(_, a)| a.len()).sum::<usize>();
+        let mut offsets: Vec<u32> = Vec::with_capacity(n + 1);
+        let mut cand_to: Vec<u32> = Vec::with_capacity(links + attached);
+        let mut cand: Vec<(u32, u32)> = Vec::with_capacity(links + attached);
+        offsets.push(0);
+        for (i, &(r, links)) in routers.iter().enumerate() {
             for l in links {
-                let to = match l.kind {
-                    LinkKind::PointToPoint => {
-                        let Some(v) = router_idx(l.neighbor_router_id) else {
-                            continue;
-                        };
-                        // Two-way: the neighbor has a point-to-point link back to us.
-                        let back = routers[v]
-                            .1
-                            .iter()
-                            .any(|b| b.kind == LinkKind::PointToPoint && b.neighbor_router_id == r);
-                        if !back {
-                            continue;
-                        }
-                        v
-                    }
-                    LinkKind::Transit => {
-                        let net = (l.neighbor_router_id, l.neighbor_interface_id);
-                        match network_idx(net) {
-                            Some(n) if networks[n].1.contains(&r) => nr + n,
-                            _ => continue,
-                        }
-                    }
-                    LinkKind::Virtual => continue,
+                let to = match l.far_end() {
+                    Some(Ok(nbr)) => index.get(nbr),
+                    Some(Err(net)) => network_idx(net).map(|i| nr + i),
+                    None => None,
                 };
-                edges.push(Edge {
-                    to: to as u32,
-                    cost: u32::from(l.metric),
-                    interface_id: l.interface_id,
-                });
+                if let Some(to) = to {
+                    cand_to.push(to as u32);
+                    cand.push((u32::from(l.metric()), l.interface_id()));
+                }
             }
-            offsets.push(edges.len() as u32);
+            if routers.get(i + 1).is_none_or(|&(next, _)| next != r) {
+                offsets.push(cand_to.len() as u32);
+            }
         }
-        for &(net, attached) in &networks {
+        for &(_, attached) in networks {
             for &r in attached {
-                let Some(v) = router_idx(r) else {
-                    continue;
-                };
-                let back = routers[v].1.iter().any(|b| {
-                    b.kind == LinkKind::Transit
-                        && (b.neighbor_router_id, b.neighbor_interface_id) == net
-                });
-                if back {
+                if let Some(to) = index.get(r.into()) {
+                    cand_to.push(to as u32);
+                    cand.push((0, 0));
+                }
+            }
+            offsets.push(cand_to.len() as u32);
+        }
+        debug_assert_eq!(offsets.len(), n + 1);
+        // Two-way check (RFC 2328 16.1 (2)(b)), compacting into the final arrays.
+        let mut edges: Vec<Edge> = Vec::with_capacity(cand_to.len());
+        let mut kept: Vec<u32> = Vec::with_capacity(n + 1);
+        kept.push(0);
+        for u in 0..n {
+            let (a, b) = (offsets[u] as usize, offsets[u + 1] as usize);
+            for (&to, &(cost, interface_id)) in cand_to[a..b].iter().zip(&cand[a..b]) {
+                let v = to as usize;
+                let back = &cand_to[offsets[v] as usize..offsets[v + 1] as usize];
+                if back.contains(&(u as u32)) {
                     edges.push(Edge {
-                        to: v as u32,
-                        cost: 0,
-                        interface_id: 0,
+                        to,
+                        cost,
+                        interface_id,
                     });
                 }
             }
-            offsets.push(edges.len() as u32);
+            kept.push(edges.len() as u32);
         }
+        let mut ids: Vec<VertexId> = Vec::with_capacity(n);
+        ids.extend(rids.iter().map(|&r| VertexId::Router(r)));
+        ids.extend(networks.iter().map(|&((d, i), _)| VertexId::Network(d, i)));
         Graph {
             ids,
-            offsets,
+            routers: nr as u32,
+            offsets: kept,
             edges,
         }
+    }
+
+    /// Whether vertex `i` is a transit network.
+    fn is_network(&self, i: u32) -> bool {
+        i >= self.routers
     }
 
     /// Number of vertices.
@@ -268,13 +422,13 @@ impl SpfTree {
             }
             done[u as usize] = true;
             let u_nh = tree.nh[u as usize];
+            let u_net = graph.is_network(u);
             for e in graph.edges(u) {
                 let v = e.to as usize;
-                if done[v] {
-                    continue;
-                }
                 let nd = d.saturating_add(e.cost);
-                if nd > tree.dist[v] {
+                // A finished vertex has dist <= d <= nd: only a zero-cost edge can
+                // tie with it, and it must not be merged into.
+                if nd > tree.dist[v] || (nd == tree.dist[v] && done[v]) {
                     continue;
                 }
                 // RFC 2328 16.1.1: next hops for vertices next to the root or next
@@ -294,8 +448,9 @@ impl SpfTree {
                         Some(h) => NhSet::one(intern(&mut tree.nexthops, &mut nh_ids, h)),
                         None => NhSet::default(),
                     }
-                } else if let (VertexId::Network(..), VertexId::Router(rid)) =
-                    (graph.vertex(u), graph.vertex(e.to))
+                } else if u_net
+                    && !u_nh.as_slice().is_empty()
+                    && let VertexId::Router(rid) = graph.vertex(e.to)
                 {
                     let mut s = NhSet::default();
                     for &id in u_nh.as_slice() {
@@ -370,6 +525,179 @@ mod tests {
 
     fn ll(i: u32, r: u32) -> Option<Ipv6Addr> {
         Some(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, i as u16, r as u16))
+    }
+
+    /// A vertex with its usable edges (target, cost, interface ID).
+    type Adjacency = (VertexId, Vec<(VertexId, u32, u32)>);
+
+    /// Every vertex with its usable edges, for comparing two graphs.
+    fn dump(g: &Graph) -> Vec<Adjacency> {
+        (0..g.len() as u32)
+            .map(|i| {
+                let es = g.edges(i);
+                let es = es
+                    .iter()
+                    .map(|e| (g.vertex(e.to), e.cost, e.interface_id))
+                    .collect();
+                (g.vertex(i), es)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lsdb_build_matches_topology_build() {
+        use crate::constants::MAX_AGE;
+        use crate::lsa::{LsaHeader, NetworkLsa, RouterLsa};
+        use std::net::Ipv4Addr;
+        let now = Instant::now();
+        let mut db = Lsdb::new();
+        let mut put = |ls_type: LsaType, adv: u32, id: u32, age: u16, body: LsaBody| {
+            let header = LsaHeader {
+                age,
+                ls_type,
+                link_state_id: Ipv4Addr::from(id),
+                advertising_router: Ipv4Addr::from(adv),
+                seq_number: 0x8000_0001,
+                checksum: 0,
+                length: 0,
+            };
+            let e = crate::engine::lsdb::LsdbEntry {
+                lsa: crate::Lsa { header, body },
+                bytes: Vec::new(),
+                installed: now,
+            };
+            db.insert(crate::engine::lsdb::LsaKey::new(Scope::Area, &header), e);
+        };
+        let link = |t: RouterLinkType, metric: u16, ifid: u32, nif: u32, nbr: u32| {
+            crate::lsa::RouterLink {
+                link_type: t,
+                metric,
+                interface_id: ifid,
+                neighbor_interface_id: nif,
+                neighbor_router_id: Ipv4Addr::from(nbr),
+            }
+        };
+        let rlsa = |links| {
+            LsaBody::Router(RouterLsa {
+                links,
+                ..RouterLsa::default()
+            })
+        };
+        use RouterLinkType::{PointToPoint as P2p, Transit, VirtualLink};
+        // Router 1 in two Router-LSAs: p2p to 2, and on network (3, 7).
+        put(
+            LsaType::ROUTER,
+            1,
+            0,
+            1,
+            rlsa(vec![link(P2p, 5, 10, 20, 2)]),
+        );
+        put(
+            LsaType::ROUTER,
+            1,
+            1,
+            1,
+            rlsa(vec![link(Transit, 3, 11, 7, 3)]),
+        );
+        // Router 2: back to 1; one-way to 4; a virtual link (unused).
+        put(
+            LsaType::ROUTER,
+            2,
+            0,
+            1,
+            rlsa(vec![
+                link(P2p, 6, 20, 10, 1),
+                link(P2p, 1, 21, 40, 4),
+                link(VirtualLink, 1, 22, 30, 3),
+            ]),
+        );
+        // Router 3: the DR on (3, 7); a p2p link to an unknown router 9.
+        put(
+            LsaType::ROUTER,
+            3,
+            0,
+            1,
+            rlsa(vec![link(Transit, 2, 7, 7, 3), link(P2p, 1, 8, 1, 9)]),
+        );
+        put(LsaType::ROUTER, 4, 0, 1, rlsa(vec![]));
+        // Router 5's only Router-LSA is at MaxAge: no vertex, no edge to it.
+        put(
+            LsaType::ROUTER,
+            5,
+            0,
+            MAX_AGE,
+            rlsa(vec![link(Transit, 1, 50, 7, 3)]),
+        );
+        let net = |ids: &[u32]| {
+            LsaBody::Network(NetworkLsa {
+                attached_routers: ids.iter().map(|&r| Ipv4Addr::from(r)).collect(),
+                ..NetworkLsa::default()
+            })
+        };
+        put(LsaType::NETWORK, 3, 7, 1, net(&[3, 1, 5]));
+        // A MaxAge Network-LSA is no vertex.
+        put(LsaType::NETWORK, 4, 1, MAX_AGE, net(&[4, 2]));
+        let g = Graph::from_lsdb(&db, now);
+
+        let mut t = Topology::default();
+        let tl =
+            |kind, metric, interface_id, neighbor_interface_id, neighbor_router_id| RouterLink {
+                kind,
+                metric,
+                interface_id,
+                neighbor_interface_id,
+                neighbor_router_id,
+            };
+        use LinkKind::{PointToPoint as P, Transit as T, Virtual as V};
+        t.routers
+            .insert(1, vec![tl(P, 5, 10, 20, 2), tl(T, 3, 11, 7, 3)]);
+        t.routers.insert(
+            2,
+            vec![
+                tl(P, 6, 20, 10, 1),
+                tl(P, 1, 21, 40, 4),
+                tl(V, 1, 22, 30, 3),
+            ],
+        );
+        t.routers
+            .insert(3, vec![tl(T, 2, 7, 7, 3), tl(P, 1, 8, 1, 9)]);
+        t.routers.insert(4, vec![]);
+        t.networks.insert((3, 7), vec![3, 1, 5]);
+        assert_eq!(dump(&g), dump(&Graph::build(&t)));
+
+        use VertexId::{Network as N, Router as R};
+        assert_eq!(
+            dump(&g),
+            vec![
+                (R(1), vec![(R(2), 5, 10), (N(3, 7), 3, 11)]),
+                (R(2), vec![(R(1), 6, 20)]),
+                (R(3), vec![(N(3, 7), 2, 7)]),
+                (R(4), vec![]),
+                (N(3, 7), vec![(R(3), 0, 0), (R(1), 0, 0)]),
+            ]
+        );
+        let tree = SpfTree::compute(&g, R(2), &ll);
+        assert_eq!(tree.distance(g.index_of(R(3)).unwrap()), Some(6 + 3));
+        assert_eq!(tree.distance(g.index_of(R(4)).unwrap()), None);
+    }
+
+    #[test]
+    fn router_index_finds_exactly_the_ids() {
+        for ids in [
+            vec![],
+            vec![7],
+            vec![1, 2, 3, 4],
+            vec![0, 1, u32::MAX],
+            vec![5, 1_000, 1_001, 70_000, 0x0a00_0001, 0xfffe_0000],
+        ] {
+            let ix = RouterIndex::new(&ids);
+            for (i, &r) in ids.iter().enumerate() {
+                assert_eq!(ix.get(r), Some(i));
+            }
+            for r in [0, 3, 6, 8, 999, 0x0a00_0002, u32::MAX - 1, u32::MAX] {
+                assert_eq!(ix.get(r), ids.iter().position(|&x| x == r));
+            }
+        }
     }
 
     #[test]
