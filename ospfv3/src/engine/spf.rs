@@ -81,11 +81,23 @@ pub struct Edge {
 /// binary search and no hash map is built.
 #[derive(Debug, Clone, Default)]
 pub struct Graph {
-    ids: Vec<VertexId>,
-    /// Number of router vertices: indices below are routers, the rest networks.
-    routers: u32,
+    /// Router IDs of the router vertices `0..rids.len()`, ascending.
+    rids: Vec<u32>,
+    /// (DR, DR Interface ID) of the network vertices that follow, ascending.
+    nets: Vec<(u32, u32)>,
     offsets: Vec<u32>,
     edges: Vec<Edge>,
+    /// Work arrays of the build, kept so that a rebuild allocates nothing new.
+    scratch: Scratch,
+}
+
+/// Work arrays of [`Graph::rebuild_from_lsdb`].
+#[derive(Debug, Clone, Default)]
+struct Scratch {
+    offsets: Vec<u32>,
+    to: Vec<u32>,
+    back_ok: Vec<bool>,
+    starts: Vec<u32>,
 }
 
 /// What the graph build needs from a router link, whichever form it comes in (the
@@ -148,18 +160,22 @@ struct RouterIndex<'a> {
 }
 
 impl<'a> RouterIndex<'a> {
-    fn new(rids: &'a [u32]) -> Self {
+    /// Indexes `rids` (ascending, distinct), filling `starts` (its old content and
+    /// capacity reused).
+    fn new(rids: &'a [u32], mut starts: Vec<u32>) -> Self {
+        starts.clear();
         let (Some(&min), Some(&max)) = (rids.first(), rids.last()) else {
+            starts.push(0);
             return RouterIndex {
                 rids,
                 min: 0,
                 mul: 0,
-                starts: vec![0],
+                starts,
             };
         };
         let buckets = rids.len() as u64;
         let mul = (buckets << 32) / (u64::from(max - min) + 1);
-        let mut starts = Vec::with_capacity(rids.len() + 1);
+        starts.reserve(rids.len() + 1);
         for (i, &r) in rids.iter().enumerate() {
             let k = ((u64::from(r - min) * mul) >> 32) as usize;
             while starts.len() <= k {
@@ -184,6 +200,11 @@ impl<'a> RouterIndex<'a> {
         let b = *self.starts.get(k + 1)? as usize;
         self.rids[a..b].binary_search(&r).ok().map(|i| a + i)
     }
+
+    /// Hands the bucket array back for reuse.
+    fn into_starts(self) -> Vec<u32> {
+        self.starts
+    }
 }
 
 impl Graph {
@@ -202,13 +223,24 @@ impl Graph {
             .map(|(k, a)| (*k, a.as_slice()))
             .collect();
         networks.sort_unstable_by_key(|(k, _)| *k);
-        Self::assemble(&routers, &networks)
+        let mut g = Graph::default();
+        g.assemble(&routers, &networks);
+        g
     }
 
     /// Builds the graph straight from the area's Router- and Network-LSAs in the
     /// LSDB (their bodies are decoded once, at installation), skipping MaxAge LSAs;
     /// the same graph [`Graph::build`] gives for the [`Topology`] of those LSAs.
     pub fn from_lsdb(lsdb: &Lsdb, now: Instant) -> Graph {
+        let mut g = Graph::default();
+        g.rebuild_from_lsdb(lsdb, now);
+        g
+    }
+
+    /// [`Graph::from_lsdb`] in place: replaces this graph, reusing its memory (a
+    /// router keeps its graph between SPF runs, so a rebuild allocates nothing once
+    /// the area stops growing).
+    pub fn rebuild_from_lsdb(&mut self, lsdb: &Lsdb, now: Instant) {
         let routers: Vec<(u32, &[crate::lsa::RouterLink])> = lsdb
             .of_type(Scope::Area, LsaType::ROUTER, None)
             .filter_map(|(k, e)| match &e.lsa.body {
@@ -228,7 +260,7 @@ impl Graph {
                 _ => None,
             })
             .collect();
-        Self::assemble(&routers, &networks)
+        self.assemble(&routers, &networks);
     }
 
     /// The two-pass build. `routers` are in ascending router-ID order (an ID may
@@ -241,24 +273,40 @@ impl Graph {
     /// to networks, attached routers back to routers), so the two-way check of edge
     /// `u -> v` is just: does `v`'s candidate list hold an edge to `u`?
     fn assemble<L: LinkView, A: Copy + Into<u32>>(
+        &mut self,
         routers: &[(u32, &[L])],
         networks: &[((u32, u32), &[A])],
-    ) -> Graph {
+    ) {
         debug_assert!(routers.is_sorted_by_key(|(r, _)| *r));
         debug_assert!(networks.is_sorted_by_key(|(k, _)| *k));
-        let mut rids: Vec<u32> = routers.iter().map(|(r, _)| *r).collect();
+        let Graph {
+            rids,
+            nets,
+            offsets: kept,
+            edges: cand,
+            scratch,
+        } = self;
+        rids.clear();
+        rids.extend(routers.iter().map(|(r, _)| *r));
         rids.dedup();
+        nets.clear();
+        nets.extend(networks.iter().map(|(k, _)| *k));
         let nr = rids.len();
         let n = nr + networks.len();
-        let index = RouterIndex::new(&rids);
+        let index = RouterIndex::new(rids, std::mem::take(&mut scratch.starts));
         let network_idx = |k: (u32, u32)| networks.binary_search_by_key(&k, |(x, _)| *x).ok();
         // Candidate edges (before the two-way check), per vertex in index order; the
-        // targets are kept apart from the rest so that the check scans 4-byte items.
+        // targets are also kept apart, so that the check scans 4-byte items.
         let links = routers.iter().map(|(_, l)| l.len()).sum::<usize>();
         let attached = networks.iter().map(|(_, a)| a.len()).sum::<usize>();
-        let mut offsets: Vec<u32> = Vec::with_capacity(n + 1);
-        let mut cand_to: Vec<u32> = Vec::with_capacity(links + attached);
-        let mut cand: Vec<(u32, u32)> = Vec::with_capacity(links + attached);
+        let offsets = &mut scratch.offsets;
+        let cand_to = &mut scratch.to;
+        offsets.clear();
+        offsets.reserve(n + 1);
+        cand_to.clear();
+        cand_to.reserve(links + attached);
+        cand.clear();
+        cand.reserve(links + attached);
         offsets.push(0);
         for (i, &(r, links)) in routers.iter().enumerate() {
             for l in links {
@@ -269,7 +317,11 @@ impl Graph {
                 };
                 if let Some(to) = to {
                     cand_to.push(to as u32);
-                    cand.push((u32::from(l.metric()), l.interface_id()));
+                    cand.push(Edge {
+                        to: to as u32,
+                        cost: u32::from(l.metric()),
+                        interface_id: l.interface_id(),
+                    });
                 }
             }
             if routers.get(i + 1).is_none_or(|&(next, _)| next != r) {
@@ -280,65 +332,95 @@ impl Graph {
             for &r in attached {
                 if let Some(to) = index.get(r.into()) {
                     cand_to.push(to as u32);
-                    cand.push((0, 0));
+                    cand.push(Edge {
+                        to: to as u32,
+                        cost: 0,
+                        interface_id: 0,
+                    });
                 }
             }
             offsets.push(cand_to.len() as u32);
         }
         debug_assert_eq!(offsets.len(), n + 1);
-        // Two-way check (RFC 2328 16.1 (2)(b)), compacting into the final arrays.
-        let mut edges: Vec<Edge> = Vec::with_capacity(cand_to.len());
-        let mut kept: Vec<u32> = Vec::with_capacity(n + 1);
+        // Two-way check (RFC 2328 16.1 (2)(b)): `u -> v` is kept when `v` has a
+        // candidate back to `u`. Each pair is looked at once, from its lower end: if
+        // `v > u` links back, `u -> v` is kept and `v`'s edges to `u` are marked, so
+        // by the time `v` comes up its edges to lower vertices are already decided.
+        // Kept edges are compacted in place (writes never overtake reads).
+        let back_ok = &mut scratch.back_ok;
+        back_ok.clear();
+        back_ok.resize(cand_to.len(), false);
+        kept.clear();
+        kept.reserve(n + 1);
         kept.push(0);
+        // Plain slices, so that the loop keeps pointers and lengths in registers.
+        let (to, offs, ok, out) = (&cand_to[..], &offsets[..], &mut back_ok[..], &mut cand[..]);
+        let mut w = 0usize;
         for u in 0..n {
-            let (a, b) = (offsets[u] as usize, offsets[u + 1] as usize);
-            for (&to, &(cost, interface_id)) in cand_to[a..b].iter().zip(&cand[a..b]) {
-                let v = to as usize;
-                let back = &cand_to[offsets[v] as usize..offsets[v + 1] as usize];
-                if back.contains(&(u as u32)) {
-                    edges.push(Edge {
-                        to,
-                        cost,
-                        interface_id,
-                    });
+            let (a, b) = (offs[u] as usize, offs[u + 1] as usize);
+            for i in a..b {
+                let v = to[i] as usize;
+                let keep = if v > u {
+                    let (va, vb) = (offs[v] as usize, offs[v + 1] as usize);
+                    // Branch-free: the lists are short and the hits unpredictable.
+                    let mut found = false;
+                    for (t, flag) in to[va..vb].iter().zip(&mut ok[va..vb]) {
+                        let hit = *t as usize == u;
+                        *flag |= hit;
+                        found |= hit;
+                    }
+                    found
+                } else {
+                    v == u || ok[i]
+                };
+                if keep {
+                    out[w] = out[i];
+                    w += 1;
                 }
             }
-            kept.push(edges.len() as u32);
+            kept.push(w as u32);
         }
-        let mut ids: Vec<VertexId> = Vec::with_capacity(n);
-        ids.extend(rids.iter().map(|&r| VertexId::Router(r)));
-        ids.extend(networks.iter().map(|&((d, i), _)| VertexId::Network(d, i)));
-        Graph {
-            ids,
-            routers: nr as u32,
-            offsets: kept,
-            edges,
-        }
+        cand.truncate(w);
+        scratch.starts = index.into_starts();
     }
 
     /// Whether vertex `i` is a transit network.
     fn is_network(&self, i: u32) -> bool {
-        i >= self.routers
+        i as usize >= self.rids.len()
     }
 
     /// Number of vertices.
     pub fn len(&self) -> usize {
-        self.ids.len()
+        self.rids.len() + self.nets.len()
     }
 
     /// Whether the graph has no vertex.
     pub fn is_empty(&self) -> bool {
-        self.ids.is_empty()
+        self.len() == 0
     }
 
     /// Index of a vertex.
     pub fn index_of(&self, v: VertexId) -> Option<u32> {
-        self.ids.binary_search(&v).ok().map(|i| i as u32)
+        match v {
+            VertexId::Router(r) => self.rids.binary_search(&r).ok().map(|i| i as u32),
+            VertexId::Network(d, i) => self
+                .nets
+                .binary_search(&(d, i))
+                .ok()
+                .map(|j| (self.rids.len() + j) as u32),
+        }
     }
 
     /// The vertex at an index.
     pub fn vertex(&self, i: u32) -> VertexId {
-        self.ids[i as usize]
+        let i = i as usize;
+        match self.rids.get(i) {
+            Some(&r) => VertexId::Router(r),
+            None => {
+                let (d, ifid) = self.nets[i - self.rids.len()];
+                VertexId::Network(d, ifid)
+            }
+        }
     }
 
     /// Usable edges out of vertex `i`.
@@ -637,7 +719,13 @@ mod tests {
         put(LsaType::NETWORK, 3, 7, 1, net(&[3, 1, 5]));
         // A MaxAge Network-LSA is no vertex.
         put(LsaType::NETWORK, 4, 1, MAX_AGE, net(&[4, 2]));
-        let g = Graph::from_lsdb(&db, now);
+        let mut g = Graph::from_lsdb(&db, now);
+        // A rebuild in place gives the same graph whatever the graph held before.
+        let first = dump(&g);
+        g.rebuild_from_lsdb(&Lsdb::new(), now);
+        assert!(g.is_empty());
+        g.rebuild_from_lsdb(&db, now);
+        assert_eq!(dump(&g), first);
 
         let mut t = Topology::default();
         let tl =
@@ -690,7 +778,7 @@ mod tests {
             vec![0, 1, u32::MAX],
             vec![5, 1_000, 1_001, 70_000, 0x0a00_0001, 0xfffe_0000],
         ] {
-            let ix = RouterIndex::new(&ids);
+            let ix = RouterIndex::new(&ids, vec![9; 3]);
             for (i, &r) in ids.iter().enumerate() {
                 assert_eq!(ix.get(r), Some(i));
             }
