@@ -2,11 +2,12 @@
 //! four point-to-point links each, beside a plain binary-heap Dijkstra (distances
 //! only) over the same graph in the same run:
 //!
-//! * `full_spf`: the engine's full SPF from the LSDB: the graph built from the
-//!   installed Router-/Network-LSAs (two-way check included), then Dijkstra with
-//!   ECMP next hops;
+//! * `full_spf`: the full SPF from the LSDB: the graph rebuilt (in a kept `Graph`)
+//!   from the installed Router-/Network-LSAs, two-way check included, then Dijkstra
+//!   with ECMP next hops; `full_spf_fresh_graph`: the same into a new `Graph`;
 //! * `engine_spf`: the Dijkstra with next hops alone over the prebuilt graph;
-//! * `graph_build` / `build_and_spf`: the same from a [`Topology`] instead of the LSDB;
+//! * `lsdb_graph_rebuild`: the graph rebuild alone;
+//! * `build_and_spf`: graph build from a [`Topology`] instead of the LSDB, then SPF;
 //!
 //! and the partial route recalculation for one /128 appearing at 10 000 routers
 //! against the full recomputation (SPF and every route).
