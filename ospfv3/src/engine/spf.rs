@@ -769,6 +769,112 @@ mod tests {
         assert_eq!(tree.distance(g.index_of(R(4)).unwrap()), None);
     }
 
+    /// The two-way rule written out naively, edge by edge, for comparison.
+    fn reference(t: &Topology) -> Vec<Adjacency> {
+        let mut rids: Vec<u32> = t.routers.keys().copied().collect();
+        rids.sort();
+        let mut nets: Vec<(u32, u32)> = t.networks.keys().copied().collect();
+        nets.sort();
+        let mut out = Vec::new();
+        for &r in &rids {
+            let mut es = Vec::new();
+            for l in &t.routers[&r] {
+                match l.kind {
+                    LinkKind::PointToPoint => {
+                        let v = l.neighbor_router_id;
+                        let back = t.routers.get(&v).is_some_and(|ls| {
+                            ls.iter().any(|b| {
+                                b.kind == LinkKind::PointToPoint && b.neighbor_router_id == r
+                            })
+                        });
+                        if back {
+                            es.push((VertexId::Router(v), u32::from(l.metric), l.interface_id));
+                        }
+                    }
+                    LinkKind::Transit => {
+                        let k = (l.neighbor_router_id, l.neighbor_interface_id);
+                        if t.networks.get(&k).is_some_and(|a| a.contains(&r)) {
+                            es.push((
+                                VertexId::Network(k.0, k.1),
+                                u32::from(l.metric),
+                                l.interface_id,
+                            ));
+                        }
+                    }
+                    LinkKind::Virtual => {}
+                }
+            }
+            out.push((VertexId::Router(r), es));
+        }
+        for &k in &nets {
+            let mut es = Vec::new();
+            for &r in &t.networks[&k] {
+                let back = t.routers.get(&r).is_some_and(|ls| {
+                    ls.iter().any(|b| {
+                        b.kind == LinkKind::Transit
+                            && (b.neighbor_router_id, b.neighbor_interface_id) == k
+                    })
+                });
+                if back {
+                    es.push((VertexId::Router(r), 0, 0));
+                }
+            }
+            out.push((VertexId::Network(k.0, k.1), es));
+        }
+        out
+    }
+
+    #[test]
+    fn build_matches_the_naive_two_way_rule_on_random_areas() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n) as u32
+        };
+        for round in 0..200 {
+            let nr = 1 + rnd(30);
+            // Sparse, clustered or tiny router IDs, so the bucket index is exercised.
+            let base = [0, 1, 0x0a00_0000, u32::MAX - 64][round % 4];
+            let id = |i: u32| base.wrapping_add(i * (1 + (round as u32 % 3) * 7));
+            let mut t = Topology::default();
+            for i in 0..nr {
+                t.routers.insert(id(i), Vec::new());
+            }
+            for _ in 0..rnd(4) {
+                let dr = id(rnd(u64::from(nr) + 2));
+                let ifid = rnd(3);
+                let attached = (0..rnd(6)).map(|_| id(rnd(u64::from(nr) + 2))).collect();
+                t.networks.insert((dr, ifid), attached);
+            }
+            let keys: Vec<(u32, u32)> = t.networks.keys().copied().collect();
+            for i in 0..nr {
+                for j in 0..rnd(6) {
+                    let kind = match rnd(5) {
+                        0 => LinkKind::Virtual,
+                        1 | 2 if !keys.is_empty() => LinkKind::Transit,
+                        _ => LinkKind::PointToPoint,
+                    };
+                    let (nbr, nif) = match kind {
+                        LinkKind::Transit => keys[rnd(keys.len() as u64) as usize],
+                        // Sometimes an unknown router, sometimes itself.
+                        _ => (id(rnd(u64::from(nr) + 2)), j),
+                    };
+                    let l = RouterLink {
+                        kind,
+                        metric: rnd(5) as u16,
+                        interface_id: j,
+                        neighbor_interface_id: nif,
+                        neighbor_router_id: nbr,
+                    };
+                    t.routers.get_mut(&id(i)).unwrap().push(l);
+                }
+            }
+            assert_eq!(dump(&Graph::build(&t)), reference(&t), "round {round}");
+        }
+    }
+
     #[test]
     fn router_index_finds_exactly_the_ids() {
         for ids in [
