@@ -974,8 +974,7 @@ impl Router {
 
     /// Full SPF: rebuild the graph, run Dijkstra, recompute every route.
     pub(super) fn run_spf(&mut self, now: Instant) {
-        let topo = self.topology(now);
-        self.graph = Graph::build(&topo);
+        self.graph.rebuild_from_lsdb(&self.lsdb, now);
         let root = VertexId::Router(u32::from(self.cfg.router_id));
         let ll = |ifindex: u32, rid: u32| self.link_local_of(ifindex, Ipv4Addr::from(rid));
         self.tree = SpfTree::compute(&self.graph, root, &ll);
@@ -1004,48 +1003,5 @@ impl Router {
                 .and_then(|i| i.neighbors.get(&rid))
                 .map(|n| n.addr)
         })
-    }
-
-    fn topology(&self, now: Instant) -> super::spf::Topology {
-        use super::lsdb::Scope;
-        use super::spf::{LinkKind, RouterLink, Topology};
-        use crate::lsa::{LsaBody, RouterLinkType};
-        let mut t = Topology::default();
-        for (k, e) in self.lsdb.of_type(Scope::Area, LsaType::ROUTER, None) {
-            if e.is_max_age(now) {
-                continue;
-            }
-            let LsaBody::Router(r) = &e.lsa.body else {
-                continue;
-            };
-            let links = t.routers.entry(u32::from(k.adv_router)).or_default();
-            for l in &r.links {
-                let kind = match l.link_type {
-                    RouterLinkType::PointToPoint => LinkKind::PointToPoint,
-                    RouterLinkType::Transit => LinkKind::Transit,
-                    _ => LinkKind::Virtual,
-                };
-                links.push(RouterLink {
-                    kind,
-                    metric: l.metric,
-                    interface_id: l.interface_id,
-                    neighbor_interface_id: l.neighbor_interface_id,
-                    neighbor_router_id: u32::from(l.neighbor_router_id),
-                });
-            }
-        }
-        for (k, e) in self.lsdb.of_type(Scope::Area, LsaType::NETWORK, None) {
-            if e.is_max_age(now) {
-                continue;
-            }
-            let LsaBody::Network(n) = &e.lsa.body else {
-                continue;
-            };
-            t.networks.insert(
-                (u32::from(k.adv_router), u32::from(k.ls_id)),
-                n.attached_routers.iter().map(|r| u32::from(*r)).collect(),
-            );
-        }
-        t
     }
 }
