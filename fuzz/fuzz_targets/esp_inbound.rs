@@ -9,9 +9,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use arbitrary::Arbitrary;
-use ipsec_lite::sa::{Direction, Lifetimes, Limits, SaParams, SecurityAssociation};
-use ipsec_lite::sad::{IpPrefix, Mode, OuterAddrs, Policy, Sad, Selector, UdpInbound};
-use ipsec_lite::suite::{Backend, Suite, Transform};
+use ipsec_lite::unstable::suite::Transform;
+use ipsec_lite::{
+    Backend, Direction, IpPrefix, Lifetimes, Limits, Mode, OuterAddrs, Policy, SaParams, Sad,
+    SecurityAssociation, Selector, Suite, UdpInbound,
+};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -26,30 +28,31 @@ enum Op {
 
 fn params(i: usize) -> SaParams {
     let suite = Suite::ALL[i % Suite::ALL.len()];
-    SaParams {
-        spi: 0x100 + i as u32,
-        direction: Direction::Inbound,
+    let mut p = SaParams::new(
+        0x100 + i as u32,
+        Direction::Inbound,
         suite,
-        enc_key: (0..suite.enc_key_len())
+        (0..suite.enc_key_len())
             .map(|k| k as u8 ^ i as u8)
             .collect(),
-        auth_key: (0..suite.auth_key_len())
+        (0..suite.auth_key_len())
             .map(|k| (k as u8).wrapping_mul(3))
             .collect(),
-        esn: i % 2 == 0,
-        lifetimes: Lifetimes {
-            soft: Limits {
-                packets: Some(5),
-                bytes: None,
-                time: Some(Duration::from_secs(30)),
-            },
-            hard: Limits {
-                packets: Some(50),
-                bytes: Some(4000),
-                time: Some(Duration::from_secs(60)),
-            },
+    );
+    p.esn = i % 2 == 0;
+    p.lifetimes = Lifetimes {
+        soft: Limits {
+            packets: Some(5),
+            bytes: None,
+            time: Some(Duration::from_secs(30)),
         },
-    }
+        hard: Limits {
+            packets: Some(50),
+            bytes: Some(4000),
+            time: Some(Duration::from_secs(60)),
+        },
+    };
+    p
 }
 
 fn policy(i: usize) -> Policy {
@@ -58,15 +61,15 @@ fn policy(i: usize) -> Policy {
         len: 0,
     };
     let tunnel = i % 3 == 1;
-    Policy {
-        selector: Selector {
+    Policy::new(
+        Selector {
             local: any("0.0.0.0"),
             remote: any("0.0.0.0"),
             protocol: if tunnel { None } else { Some(17) },
             local_port: if tunnel { None } else { Some(1701) },
             remote_port: None,
         },
-        mode: if tunnel {
+        if tunnel {
             Mode::Tunnel {
                 local: "192.0.2.2".parse().unwrap(),
                 remote: "192.0.2.1".parse().unwrap(),
@@ -74,8 +77,7 @@ fn policy(i: usize) -> Policy {
         } else {
             Mode::Transport
         },
-        encap: None,
-    }
+    )
 }
 
 fuzz_target!(|ops: Vec<Op>| {

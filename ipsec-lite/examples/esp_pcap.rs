@@ -17,8 +17,8 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use ipsec_lite::natt;
-use ipsec_lite::sa::{Direction, Lifetimes, SaParams, SecurityAssociation};
-use ipsec_lite::suite::{Backend, Suite};
+use ipsec_lite::{Backend, Suite};
+use ipsec_lite::{Direction, SaParams, SecurityAssociation};
 use pcap_file::pcap::{PcapPacket, PcapWriter};
 
 /// Wireshark 4.x `esp_sa` names of a suite; `None` where tshark has no decoder.
@@ -31,7 +31,8 @@ fn wireshark_names(suite: Suite) -> Option<(&'static str, &'static str)> {
         Suite::AesCbc128HmacSha256 | Suite::AesCbc256HmacSha256 => {
             ("AES-CBC [RFC3602]", "HMAC-SHA-256-128 [RFC4868]")
         }
-        Suite::ChaCha20Poly1305 => return None,
+        // ChaCha20-Poly1305 and any suite added later: no tshark decoder to name.
+        _ => return None,
     })
 }
 
@@ -104,15 +105,13 @@ fn main() {
         let auth_key: Vec<u8> = (0..suite.auth_key_len())
             .map(|k| (k as u8).wrapping_mul(13) ^ i)
             .collect();
-        let params = SaParams {
+        let params = SaParams::new(
             spi,
-            direction: Direction::Outbound,
+            Direction::Outbound,
             suite,
-            enc_key: enc_key.clone(),
-            auth_key: auth_key.clone(),
-            esn: false,
-            lifetimes: Lifetimes::default(),
-        };
+            enc_key.clone(),
+            auth_key.clone(),
+        );
         let mut sa = SecurityAssociation::new(now, &params, Backend::default()).unwrap();
         writeln!(
             sa_table,

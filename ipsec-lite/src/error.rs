@@ -10,6 +10,7 @@ use crate::replay::ReplayError;
 
 /// A cryptographic operation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum CryptoError {
     /// The ICV (AEAD tag or truncated HMAC) did not verify.
     #[error("integrity check failed")]
@@ -36,6 +37,7 @@ pub enum CryptoError {
 /// Why an inbound packet was dropped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[repr(usize)]
+#[non_exhaustive]
 pub enum DropReason {
     /// Fewer bytes than the smallest valid packet for the SA.
     Truncated = 0,
@@ -98,6 +100,7 @@ impl DropCounters {
 
 /// An inbound packet was rejected; nothing was delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum InboundError {
     /// The packet is shorter than SPI + sequence number + IV + minimal trailer + ICV.
     #[error("truncated ESP packet: {len} bytes, need at least {min}")]
@@ -185,6 +188,7 @@ impl InboundError {
 
 /// An outbound packet could not be protected; the buffer content is unspecified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum OutboundError {
     /// Not enough room before the payload for SPI, sequence number and IV.
     #[error("need {need} bytes of headroom, have {have}")]

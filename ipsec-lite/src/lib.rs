@@ -5,16 +5,19 @@
 //! place, so the per-packet path does not allocate. Results borrow the caller's
 //! buffer.
 //!
-//! | module | concept |
-//! |---|---|
-//! | [`suite`] | suites (AES-GCM, ChaCha20-Poly1305, AES-CBC + HMAC) and crypto backends |
-//! | [`esp`] | header, IV, padding and trailer; in-place seal and open |
-//! | [`replay`] | RFC 6479 bitmap anti-replay window, ESN inference |
-//! | [`sa`] | security associations: sequence numbers, lifetimes, events |
-//! | [`sad`] | the SA database: SPI lookup, selectors, modes, rekey with grace |
-//! | [`natt`] | RFC 3948 UDP encapsulation, non-ESP marker, keepalives |
-//! | [`config`] | manual keying in `ip xfrm state` syntax |
-//! | [`error`] | typed errors and drop counters |
+//! Start from the root: [`SecurityAssociation`] (one direction of one SA, built from
+//! [`SaParams`]) and [`Sad`] (the SA database: SPI lookup, selectors, transport and
+//! tunnel modes, rekey with grace, RFC 3948 UDP encapsulation through
+//! [`Sad::open_udp`]). Two modules stay public because their free functions are part of
+//! the API: [`config`] (manual keying in `ip xfrm state` syntax) and [`natt`] (non-ESP
+//! marker, keepalives, UDP header). The codec internals (`Transform`, in-place
+//! `seal_in_place`/`open_in_place` with an IV override for known-answer tests, the
+//! replay window) are reachable only through the `unstable` feature, which has no
+//! stability guarantee and exists for this crate's benches and tests.
+//!
+//! No randomness is needed: AEAD suites use the sequence number as the IV and AES-CBC
+//! uses AES_K(sequence number) (NIST SP 800-38A appendix C, method 1), so nothing here
+//! takes an RNG.
 //!
 //! Cryptography comes from well-kept libraries, never written here: AWS-LC through
 //! `aws-lc-rs` (default feature `aws-lc`; audited, FIPS-validated lineage, assembly
@@ -24,18 +27,14 @@
 //!
 //! ```
 //! use std::time::Instant;
-//! use ipsec_lite::sa::{Direction, SaParams, SecurityAssociation};
-//! use ipsec_lite::suite::{Backend, Suite};
+//! use ipsec_lite::{Backend, Direction, SaParams, SecurityAssociation, Suite};
 //!
 //! let now = Instant::now(); // the caller's clock, passed in
-//! let params = |direction| SaParams {
-//!     spi: 0x1000,
-//!     direction,
-//!     suite: Suite::AesGcm128,
-//!     enc_key: vec![7; 20], // 16-byte key + 4-byte salt
-//!     auth_key: vec![],
-//!     esn: true,
-//!     lifetimes: Default::default(),
+//! let params = |direction| {
+//!     // 16-byte key + 4-byte salt; no integrity key for an AEAD suite
+//!     let mut p = SaParams::new(0x1000, direction, Suite::AesGcm128, vec![7; 20], vec![]);
+//!     p.esn = true;
+//!     p
 //! };
 //! let mut tx = SecurityAssociation::new(now, &params(Direction::Outbound), Backend::default()).unwrap();
 //! let mut rx = SecurityAssociation::new(now, &params(Direction::Inbound), Backend::default()).unwrap();
@@ -52,15 +51,50 @@
 //! assert_eq!(opened.next_header, 17);
 //! ```
 
-pub mod config;
-pub mod error;
-pub mod esp;
-pub mod natt;
-pub mod replay;
-pub mod sa;
-pub mod sad;
-pub mod suite;
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod config;
+mod error;
+mod esp;
+pub mod natt;
+mod replay;
+mod sa;
+mod sad;
+mod suite;
+
+pub use config::{ConfigError, SaConfig};
 pub use error::{CryptoError, DropCounters, DropReason, InboundError, OutboundError};
-pub use sa::{Direction, SaParams, SecurityAssociation};
+pub use natt::{KeepaliveTimer, NattError, NattPayload};
+pub use replay::ReplayError;
+pub use sa::{
+    Direction, Lifetimes, LimitKind, Limits, Opened, SaEvent, SaParams, SaState,
+    SecurityAssociation,
+};
+pub use sad::{
+    DEFAULT_MAX_SAS, Delivered, Encap, Flow, IpPrefix, Mode, OuterAddrs, Policy, Sad, SadError,
+    SadEvent, Sealed, Selector, UdpInbound,
+};
 pub use suite::{Backend, Suite};
+
+/// Codec internals for this crate's benches, known-answer tests and fuzz targets.
+///
+/// **No stability guarantee**: anything here may change or disappear in any release.
+/// Enabled by the `unstable` feature.
+#[cfg(feature = "unstable")]
+#[cfg_attr(docsrs, doc(cfg(feature = "unstable")))]
+pub mod unstable {
+    /// ESP header, IV, padding and trailer; in-place seal and open with an IV override.
+    pub mod esp {
+        pub use crate::esp::*;
+    }
+    /// The keyed ESP transform and the primitive traits each backend implements.
+    pub mod suite {
+        pub use crate::suite::{
+            Aead, AeadAlgorithm, CbcCipher, IcvMac, MacAlgorithm, Transform, aead, cbc, mac,
+        };
+    }
+    /// The RFC 6479 bitmap anti-replay window and ESN inference.
+    pub mod replay {
+        pub use crate::replay::*;
+    }
+}

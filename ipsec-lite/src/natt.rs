@@ -60,6 +60,7 @@ impl KeepaliveTimer {
 
 /// What a datagram received on port 4500 carries.
 #[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NattPayload<'a> {
     /// An ESP packet (starting with its SPI).
     Esp(&'a mut [u8]),
@@ -71,6 +72,7 @@ pub enum NattPayload<'a> {
 
 /// A UDP payload on port 4500 that fits none of the three forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum NattError {
     /// Empty datagram.
     #[error("empty UDP payload")]

@@ -15,6 +15,7 @@ pub const WINDOW: u64 = ((BLOCKS - 1) * 64) as u64;
 
 /// Why a sequence number was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// Already received.
     #[error("duplicate")]

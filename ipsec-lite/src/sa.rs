@@ -44,6 +44,7 @@ pub struct Lifetimes {
 
 /// Which limit was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LimitKind {
     /// Packet count.
     Packets,
@@ -57,6 +58,7 @@ pub enum LimitKind {
 
 /// Lifetime events, drained with [`SecurityAssociation::poll_event`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SaEvent {
     /// A soft limit was reached: start a rekey.
     SoftExpired {
@@ -80,6 +82,7 @@ pub enum SaEvent {
 
 /// Lifecycle of an SA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SaState {
     /// In use, no limit reached.
     Mature,
@@ -90,7 +93,12 @@ pub enum SaState {
 }
 
 /// Everything needed to create an SA (manual keying).
+///
+/// Built with [`SaParams::new`] (ESN off, no lifetimes); set `esn` and `lifetimes` on
+/// the result. New optional fields may be added, so the struct cannot be built with a
+/// literal outside this crate.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SaParams {
     /// SPI (chosen by the receiver; never 0..=255, RFC 4303 section 2.1).
     pub spi: u32,
@@ -106,6 +114,29 @@ pub struct SaParams {
     pub esn: bool,
     /// Lifetimes.
     pub lifetimes: Lifetimes,
+}
+
+impl SaParams {
+    /// Parameters for SA `spi` running in `direction` with `suite`: `enc_key` includes
+    /// the 4-byte salt for AEAD suites, `auth_key` is empty for AEAD suites. Extended
+    /// sequence numbers are off and no lifetime is set.
+    pub fn new(
+        spi: u32,
+        direction: Direction,
+        suite: Suite,
+        enc_key: Vec<u8>,
+        auth_key: Vec<u8>,
+    ) -> Self {
+        SaParams {
+            spi,
+            direction,
+            suite,
+            enc_key,
+            auth_key,
+            esn: false,
+            lifetimes: Lifetimes::default(),
+        }
+    }
 }
 
 impl core::fmt::Debug for SaParams {
@@ -233,6 +264,10 @@ impl SecurityAssociation {
     pub fn tailroom(&self, len: usize) -> usize {
         esp::tailroom(self.suite(), len)
     }
+    /// Bytes needed after a payload of any length (for sizing reusable buffers).
+    pub fn max_tailroom(&self) -> usize {
+        esp::max_tailroom(self.suite())
+    }
 
     /// Set the next outbound sequence number to `next` (tests, or resuming a persisted
     /// SA). Sequence numbers must never repeat under one key.
@@ -307,6 +342,9 @@ impl SecurityAssociation {
     }
 
     /// Advance time: raises time-based lifetime events.
+    ///
+    /// Calling it early (before [`poll_timeout`](Self::poll_timeout)) or twice is
+    /// harmless: it only acts on limits that are due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.check_limits(now);
     }
@@ -439,5 +477,50 @@ impl SecurityAssociation {
             payload: &mut pkt[dec.payload],
             range,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timed_sa(now: Instant) -> SecurityAssociation {
+        let mut p = SaParams::new(
+            0x1234,
+            Direction::Outbound,
+            Suite::AesGcm128,
+            vec![1; 20],
+            vec![],
+        );
+        p.lifetimes.soft.time = Some(Duration::from_secs(10));
+        p.lifetimes.hard.time = Some(Duration::from_secs(20));
+        SecurityAssociation::new(now, &p, Backend::default()).unwrap()
+    }
+
+    #[test]
+    fn early_or_repeated_timeout_is_harmless() {
+        let t0 = Instant::now();
+        let mut sa = timed_sa(t0);
+        let due = sa.poll_timeout().unwrap();
+        assert_eq!(due, t0 + Duration::from_secs(10));
+        for at in [t0, t0 + Duration::from_secs(9), t0 + Duration::from_secs(9)] {
+            sa.handle_timeout(at);
+            assert_eq!(sa.state(), SaState::Mature);
+            assert_eq!(sa.poll_event(), None);
+            assert_eq!(sa.poll_timeout(), Some(due));
+        }
+        // At the deadline the soft limit fires exactly once, even when called twice.
+        sa.handle_timeout(due);
+        sa.handle_timeout(due);
+        assert_eq!(sa.state(), SaState::Dying);
+        assert!(matches!(
+            sa.poll_event(),
+            Some(SaEvent::SoftExpired {
+                limit: LimitKind::Time,
+                ..
+            })
+        ));
+        assert_eq!(sa.poll_event(), None);
+        assert_eq!(sa.poll_timeout(), Some(t0 + Duration::from_secs(20)));
     }
 }

@@ -98,6 +98,7 @@ impl Selector {
 
 /// ESP mode (RFC 4301 section 4.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Mode {
     /// The payload is the upper-layer segment; the outer header is the flow's own.
     Transport,
@@ -121,6 +122,7 @@ pub struct Encap {
 
 /// What traffic an SA carries and how.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// Traffic selector.
     pub selector: Selector,
@@ -128,6 +130,17 @@ pub struct Policy {
     pub mode: Mode,
     /// ESP-in-UDP encapsulation, if any.
     pub encap: Option<Encap>,
+}
+
+impl Policy {
+    /// Traffic matching `selector`, protected in `mode`, without UDP encapsulation.
+    pub fn new(selector: Selector, mode: Mode) -> Self {
+        Policy {
+            selector,
+            mode,
+            encap: None,
+        }
+    }
 }
 
 /// The outer addresses of a received packet.
@@ -141,6 +154,7 @@ pub struct OuterAddrs {
 
 /// Events from the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SadEvent {
     /// An SA lifetime event.
     Sa(SaEvent),
@@ -164,6 +178,7 @@ pub enum SadEvent {
 
 /// Why the database refused a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum SadError {
     /// An SA with this SPI and direction exists.
     #[error("SPI {0:#010x} already in use")]
@@ -243,6 +258,7 @@ pub struct Delivered<'a> {
 
 /// What a datagram received on the NAT-T port carried (see [`Sad::open_udp`]).
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum UdpInbound<'a> {
     /// An ESP packet, opened.
     Esp(Delivered<'a>),
@@ -546,6 +562,9 @@ impl Sad {
     }
 
     /// Advance time: lifetime events, end of grace periods, removal of expired SAs.
+    ///
+    /// Calling it early (before [`poll_timeout`](Self::poll_timeout)) or twice is
+    /// harmless: it only fires what is due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
         let events = &mut self.events;
         let events_dropped = &mut self.events_dropped;
@@ -693,5 +712,50 @@ mod tests {
             len: 0,
         };
         assert!(any.contains("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn early_or_repeated_timeout_is_harmless() {
+        use crate::sa::SaParams;
+        use crate::suite::{Backend, Suite};
+        let t0 = Instant::now();
+        let any = IpPrefix {
+            addr: "0.0.0.0".parse().unwrap(),
+            len: 0,
+        };
+        let selector = Selector {
+            local: any,
+            remote: any,
+            protocol: None,
+            local_port: None,
+            remote_port: None,
+        };
+        let mut sad = Sad::default();
+        for (spi, direction) in [(0x300, Direction::Inbound), (0x301, Direction::Inbound)] {
+            let mut p = SaParams::new(spi, direction, Suite::AesGcm128, vec![2; 20], vec![]);
+            p.lifetimes.soft.time = Some(Duration::from_secs(30));
+            let sa = SecurityAssociation::new(t0, &p, Backend::default()).unwrap();
+            sad.add(sa, Policy::new(selector, Mode::Transport)).unwrap();
+        }
+        let due = sad.poll_timeout().unwrap();
+        assert_eq!(due, t0 + Duration::from_secs(30));
+        for at in [
+            t0,
+            t0 + Duration::from_secs(29),
+            t0 + Duration::from_secs(29),
+        ] {
+            sad.handle_timeout(at);
+            assert_eq!(sad.poll_event(), None);
+            assert_eq!(sad.poll_timeout(), Some(due));
+            assert!(sad.inbound(0x300).is_some() && sad.inbound(0x301).is_some());
+        }
+        sad.handle_timeout(due);
+        sad.handle_timeout(due);
+        let mut soft = 0;
+        while let Some(ev) = sad.poll_event() {
+            assert!(matches!(ev, SadEvent::Sa(SaEvent::SoftExpired { .. })));
+            soft += 1;
+        }
+        assert_eq!(soft, 2, "one soft expiry per SA, not one per call");
     }
 }

@@ -25,6 +25,7 @@ compile_error!("ipsec-lite needs at least one crypto backend: feature `aws-lc` o
 
 /// An ESP suite: encryption (and for CBC, integrity) algorithm and key size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Suite {
     /// AES-128-GCM, 16-byte ICV, 4-byte salt (RFC 4106).
     AesGcm128,
@@ -121,6 +122,7 @@ impl fmt::Display for Suite {
 
 /// AEAD algorithms the backends provide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum AeadAlgorithm {
     /// AES-GCM with a 16- or 32-byte key, 12-byte nonce, 16-byte tag.
     AesGcm,
@@ -130,6 +132,7 @@ pub enum AeadAlgorithm {
 
 /// HMAC algorithms the backends provide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum MacAlgorithm {
     /// HMAC-SHA-1 (20-byte output).
     Sha1,
@@ -175,6 +178,7 @@ pub trait IcvMac: Send + Sync {
 
 /// Which library performs the primitives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Backend {
     /// AWS-LC through `aws-lc-rs` (feature `aws-lc`).
     AwsLc,
@@ -212,59 +216,67 @@ impl Backend {
             Backend::RustCrypto => "rustcrypto",
         }
     }
+}
 
-    /// A keyed AEAD.
-    pub fn aead(self, alg: AeadAlgorithm, key: &[u8]) -> Result<Box<dyn Aead>, CryptoError> {
-        let need: &[usize] = match alg {
-            AeadAlgorithm::AesGcm => &[16, 32],
-            AeadAlgorithm::ChaCha20Poly1305 => &[32],
-        };
-        if !need.contains(&key.len()) {
-            return Err(CryptoError::KeyLength {
-                got: key.len(),
-                need: need[need.len() - 1],
-            });
-        }
-        match self {
-            #[cfg(feature = "aws-lc")]
-            Backend::AwsLc => aws_lc::aead(alg, key),
-            #[cfg(feature = "rustcrypto")]
-            Backend::RustCrypto => rust_crypto::aead(alg, key),
-            #[allow(unreachable_patterns)]
-            _ => Err(CryptoError::BackendUnavailable(self.name())),
-        }
+/// A keyed AEAD from `backend`.
+pub fn aead(
+    backend: Backend,
+    alg: AeadAlgorithm,
+    key: &[u8],
+) -> Result<Box<dyn Aead>, CryptoError> {
+    let need: &[usize] = match alg {
+        AeadAlgorithm::AesGcm => &[16, 32],
+        AeadAlgorithm::ChaCha20Poly1305 => &[32],
+    };
+    if !need.contains(&key.len()) {
+        return Err(CryptoError::KeyLength {
+            got: key.len(),
+            need: need[need.len() - 1],
+        });
     }
-
-    /// A keyed AES-CBC cipher (16- or 32-byte key).
-    pub fn cbc(self, key: &[u8]) -> Result<Box<dyn CbcCipher>, CryptoError> {
-        if key.len() != 16 && key.len() != 32 {
-            return Err(CryptoError::KeyLength {
-                got: key.len(),
-                need: 16,
-            });
-        }
-        match self {
-            #[cfg(feature = "aws-lc")]
-            Backend::AwsLc => aws_lc::cbc(key),
-            #[cfg(feature = "rustcrypto")]
-            Backend::RustCrypto => rust_crypto::cbc(key),
-            #[allow(unreachable_patterns)]
-            _ => Err(CryptoError::BackendUnavailable(self.name())),
-        }
+    match backend {
+        #[cfg(feature = "aws-lc")]
+        Backend::AwsLc => aws_lc::aead(alg, key),
+        #[cfg(feature = "rustcrypto")]
+        Backend::RustCrypto => rust_crypto::aead(alg, key),
+        #[allow(unreachable_patterns)]
+        _ => Err(CryptoError::BackendUnavailable(backend.name())),
     }
+}
 
-    /// A keyed HMAC.
-    pub fn mac(self, alg: MacAlgorithm, key: &[u8]) -> Result<Box<dyn IcvMac>, CryptoError> {
-        match self {
-            #[cfg(feature = "aws-lc")]
-            Backend::AwsLc => Ok(aws_lc::mac(alg, key)),
-            #[cfg(feature = "rustcrypto")]
-            Backend::RustCrypto => rust_crypto::mac(alg, key),
-            #[allow(unreachable_patterns)]
-            _ => {
-                let _ = (alg, key);
-                Err(CryptoError::BackendUnavailable(self.name()))
-            }
+/// A keyed AES-CBC cipher (16- or 32-byte key) from `backend`.
+pub fn cbc(backend: Backend, key: &[u8]) -> Result<Box<dyn CbcCipher>, CryptoError> {
+    if key.len() != 16 && key.len() != 32 {
+        return Err(CryptoError::KeyLength {
+            got: key.len(),
+            need: 16,
+        });
+    }
+    match backend {
+        #[cfg(feature = "aws-lc")]
+        Backend::AwsLc => aws_lc::cbc(key),
+        #[cfg(feature = "rustcrypto")]
+        Backend::RustCrypto => rust_crypto::cbc(key),
+        #[allow(unreachable_patterns)]
+        _ => Err(CryptoError::BackendUnavailable(backend.name())),
+    }
+}
+
+/// A keyed HMAC from `backend`.
+pub fn mac(
+    backend: Backend,
+    alg: MacAlgorithm,
+    key: &[u8],
+) -> Result<Box<dyn IcvMac>, CryptoError> {
+    match backend {
+        #[cfg(feature = "aws-lc")]
+        Backend::AwsLc => Ok(aws_lc::mac(alg, key)),
+        #[cfg(feature = "rustcrypto")]
+        Backend::RustCrypto => rust_crypto::mac(alg, key),
+        #[allow(unreachable_patterns)]
+        _ => {
+            let _ = (alg, key);
+            Err(CryptoError::BackendUnavailable(backend.name()))
         }
     }
 }
@@ -329,7 +341,7 @@ impl Transform {
             let mut s = [0u8; 4];
             s.copy_from_slice(salt);
             Keyed::Aead {
-                aead: backend.aead(alg, key)?,
+                aead: aead(backend, alg, key)?,
                 salt: s,
             }
         } else {
@@ -338,8 +350,8 @@ impl Transform {
                 _ => MacAlgorithm::Sha256,
             };
             Keyed::CbcHmac {
-                cbc: backend.cbc(enc_key)?,
-                mac: backend.mac(alg, auth_key)?,
+                cbc: cbc(backend, enc_key)?,
+                mac: mac(backend, alg, auth_key)?,
             }
         };
         Ok(Transform {
@@ -355,6 +367,7 @@ impl Transform {
     }
 
     /// The backend.
+    #[cfg_attr(not(feature = "unstable"), allow(dead_code))]
     pub fn backend(&self) -> Backend {
         self.backend
     }

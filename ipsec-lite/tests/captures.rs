@@ -6,9 +6,9 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use ipsec_lite::Backend;
 use ipsec_lite::config;
-use ipsec_lite::sad::{Mode, OuterAddrs, Sad};
-use ipsec_lite::suite::Backend;
+use ipsec_lite::{Mode, OuterAddrs, Sad};
 
 fn dir() -> Option<PathBuf> {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/captures/esp");

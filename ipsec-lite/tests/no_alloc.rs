@@ -7,9 +7,9 @@ use std::alloc::System;
 use std::net::IpAddr;
 use std::time::Instant;
 
-use ipsec_lite::sa::{Direction, Lifetimes, SaParams, SecurityAssociation};
-use ipsec_lite::sad::{Flow, IpPrefix, Mode, OuterAddrs, Policy, Sad, Selector};
-use ipsec_lite::suite::{Backend, Suite};
+use ipsec_lite::{Backend, Suite};
+use ipsec_lite::{Direction, SaParams, SecurityAssociation};
+use ipsec_lite::{Flow, IpPrefix, Mode, OuterAddrs, Policy, Sad, Selector};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 
 #[global_allocator]
@@ -20,27 +20,30 @@ fn seal_and_open_do_not_allocate() {
     let now = Instant::now();
     let a: IpAddr = "192.0.2.1".parse().unwrap();
     let b: IpAddr = "192.0.2.2".parse().unwrap();
-    let policy = |local, remote| Policy {
-        selector: Selector {
-            local: IpPrefix::host(local),
-            remote: IpPrefix::host(remote),
-            protocol: Some(17),
-            local_port: Some(1701),
-            remote_port: None,
-        },
-        mode: Mode::Transport,
-        encap: None,
+    let policy = |local, remote| {
+        Policy::new(
+            Selector {
+                local: IpPrefix::host(local),
+                remote: IpPrefix::host(remote),
+                protocol: Some(17),
+                local_port: Some(1701),
+                remote_port: None,
+            },
+            Mode::Transport,
+        )
     };
     for &backend in Backend::available() {
         for suite in Suite::ALL {
-            let p = |direction| SaParams {
-                spi: 0x777,
-                direction,
-                suite,
-                enc_key: vec![9; suite.enc_key_len()],
-                auth_key: vec![3; suite.auth_key_len()],
-                esn: true,
-                lifetimes: Lifetimes::default(),
+            let p = |direction| {
+                let mut p = SaParams::new(
+                    0x777,
+                    direction,
+                    suite,
+                    vec![9; suite.enc_key_len()],
+                    vec![3; suite.auth_key_len()],
+                );
+                p.esn = true;
+                p
             };
             let mut tx = Sad::default();
             tx.add(

@@ -6,14 +6,13 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use ipsec_lite::error::{DropReason, InboundError, OutboundError};
-use ipsec_lite::esp;
-use ipsec_lite::replay::ReplayError;
-use ipsec_lite::sa::{
-    Direction, Lifetimes, LimitKind, Limits, SaEvent, SaParams, SecurityAssociation,
-};
-use ipsec_lite::sad::{Flow, IpPrefix, Mode, OuterAddrs, Policy, Sad, SadEvent, Selector};
-use ipsec_lite::suite::{Backend, Suite, Transform};
+use ipsec_lite::ReplayError;
+use ipsec_lite::unstable::esp;
+use ipsec_lite::unstable::suite::Transform;
+use ipsec_lite::{Backend, Suite};
+use ipsec_lite::{Direction, Lifetimes, LimitKind, Limits, SaEvent, SaParams, SecurityAssociation};
+use ipsec_lite::{DropReason, InboundError, OutboundError};
+use ipsec_lite::{Flow, IpPrefix, Mode, OuterAddrs, Policy, Sad, SadEvent, Selector};
 
 const A: &str = "192.0.2.1";
 const B: &str = "192.0.2.2";
@@ -23,30 +22,29 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn params(spi: u32, direction: Direction, suite: Suite, esn: bool) -> SaParams {
-    SaParams {
+    let mut p = SaParams::new(
         spi,
         direction,
         suite,
-        enc_key: (1..=suite.enc_key_len() as u8).collect(),
-        auth_key: (50..50 + suite.auth_key_len() as u8).collect(),
-        esn,
-        lifetimes: Lifetimes::default(),
-    }
+        (1..=suite.enc_key_len() as u8).collect(),
+        (50..50 + suite.auth_key_len() as u8).collect(),
+    );
+    p.esn = esn;
+    p
 }
 
 /// L2TPv3 over UDP 1701 from this node's side.
 fn l2tp_policy(local: &str, remote: &str) -> Policy {
-    Policy {
-        selector: Selector {
+    Policy::new(
+        Selector {
             local: IpPrefix::host(ip(local)),
             remote: IpPrefix::host(ip(remote)),
             protocol: Some(17),
             local_port: Some(1701),
             remote_port: Some(1701),
         },
-        mode: Mode::Transport,
-        encap: None,
-    }
+        Mode::Transport,
+    )
 }
 
 /// A sending SAD at A and a receiving SAD at B sharing SPI 0x1000.
@@ -565,25 +563,26 @@ fn rekey_keeps_old_inbound_for_grace_period() {
 fn tunnel_mode_selects_on_inner_header() {
     let now = Instant::now();
     let backend = Backend::default();
-    let policy = |local: &str, remote: &str| Policy {
-        selector: Selector {
-            local: IpPrefix {
-                addr: ip(local),
-                len: 24,
+    let policy = |local: &str, remote: &str| {
+        Policy::new(
+            Selector {
+                local: IpPrefix {
+                    addr: ip(local),
+                    len: 24,
+                },
+                remote: IpPrefix {
+                    addr: ip(remote),
+                    len: 24,
+                },
+                protocol: None,
+                local_port: None,
+                remote_port: None,
             },
-            remote: IpPrefix {
-                addr: ip(remote),
-                len: 24,
+            Mode::Tunnel {
+                local: ip(A),
+                remote: ip(B),
             },
-            protocol: None,
-            local_port: None,
-            remote_port: None,
-        },
-        mode: Mode::Tunnel {
-            local: ip(A),
-            remote: ip(B),
-        },
-        encap: None,
+        )
     };
     let mut tx = Sad::default();
     tx.add(
@@ -652,8 +651,8 @@ fn tunnel_mode_selects_on_inner_header() {
 
 #[test]
 fn udp_encapsulated_inbound() {
+    use ipsec_lite::UdpInbound;
     use ipsec_lite::natt;
-    use ipsec_lite::sad::UdpInbound;
     let now = Instant::now();
     let (mut tx, mut rx) = pair(Backend::default(), Suite::AesGcm256, now);
     let mut esp = seal(&mut tx, now, &udp_payload(1701, 1701, b"via NAT"));

@@ -4,8 +4,8 @@
 
 use std::time::Instant;
 
-use ipsec_lite::sa::{Direction, Lifetimes, SaParams, SecurityAssociation};
-use ipsec_lite::suite::{Backend, Suite};
+use ipsec_lite::{Backend, Suite};
+use ipsec_lite::{Direction, SaParams, SecurityAssociation};
 use proptest::prelude::*;
 
 fn sa(
@@ -15,19 +15,18 @@ fn sa(
     key_seed: u8,
     backend: Backend,
 ) -> SecurityAssociation {
-    let p = SaParams {
-        spi: 0xabcd_0001,
-        direction: dir,
+    let mut p = SaParams::new(
+        0xabcd_0001,
+        dir,
         suite,
-        enc_key: (0..suite.enc_key_len())
+        (0..suite.enc_key_len())
             .map(|i| key_seed.wrapping_add(i as u8))
             .collect(),
-        auth_key: (0..suite.auth_key_len())
+        (0..suite.auth_key_len())
             .map(|i| key_seed ^ i as u8)
             .collect(),
-        esn,
-        lifetimes: Lifetimes::default(),
-    };
+    );
+    p.esn = esn;
     SecurityAssociation::new(Instant::now(), &p, backend).unwrap()
 }
 

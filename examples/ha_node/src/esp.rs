@@ -49,13 +49,7 @@ pub enum EspError {
 
 fn unhex(s: &str) -> Result<Vec<u8>, EspError> {
     let s = s.trim();
-    if !s.len().is_multiple_of(2) || !s.is_ascii() {
-        return Err(EspError::KeyHex(s.to_string()));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| EspError::KeyHex(s.to_string())))
-        .collect()
+    hex::decode(s).map_err(|_| EspError::KeyHex(s.to_string()))
 }
 
 /// The outbound and inbound SAs of one peer.
@@ -82,15 +76,9 @@ impl EspLink {
     /// AES-GCM-128 SAs with extended sequence numbers from the configured keys.
     pub fn new(now: Instant, cfg: &EspConfig) -> Result<Self, EspError> {
         let params = |spi, direction, key: &str| -> Result<SaParams, EspError> {
-            Ok(SaParams {
-                spi,
-                direction,
-                suite: Suite::AesGcm128,
-                enc_key: unhex(key)?,
-                auth_key: Vec::new(),
-                esn: true,
-                lifetimes: Default::default(),
-            })
+            let mut p = SaParams::new(spi, direction, Suite::AesGcm128, unhex(key)?, Vec::new());
+            p.esn = true;
+            Ok(p)
         };
         let backend = Backend::default();
         Ok(EspLink {
