@@ -12,7 +12,8 @@
 //! and the partial route recalculation for one /128 appearing at 10 000 routers
 //! against the full recomputation (SPF and every route).
 //!
-//! `cargo bench -p ospfv3 --bench spf`
+//! `cargo bench -p ospfv3 --features unstable --bench spf` (engine internals through
+//! the `unstable` feature, which has no stability guarantee)
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -21,12 +22,13 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use ospfv3::engine::Ipv6Prefix;
-use ospfv3::engine::lsdb::{LsaKey, Lsdb, LsdbEntry, Scope};
-use ospfv3::engine::route::{PrefixSource, Rib, RouteKind};
-use ospfv3::engine::spf::{Graph, LinkKind, RouterLink, SpfTree, Topology, VertexId};
+use ospfv3::Ipv6Prefix;
 use ospfv3::lsa::{RouterLinkType, RouterLsa};
+use ospfv3::unstable::{
+    Graph, LinkKind, PrefixSource, Rib, RouterLink, SpfTree, Topology, VertexId,
+};
 use ospfv3::{Lsa, LsaBody, LsaHeader, LsaType};
+use ospfv3::{LsaKey, Lsdb, LsdbEntry, RouteKind, Scope};
 
 /// xorshift, so the graph is the same on every run.
 struct Rng(u64);

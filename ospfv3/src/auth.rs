@@ -107,6 +107,7 @@ impl AuthTrailer {
 
 /// The HMAC algorithms of RFC 7166 4.3.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum HmacAlgorithm {
     /// HMAC-SHA-1 (SHOULD).
     Sha1,
@@ -188,6 +189,7 @@ pub fn apad(src: &Ipv6Addr, len: usize) -> Vec<u8> {
 
 /// Why a packet failed authentication.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// The payload does not split into packet, LLS block and trailer.
     #[error("malformed payload: {0}")]

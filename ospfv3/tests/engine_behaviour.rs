@@ -10,8 +10,8 @@ use engine_support::*;
 use netsim::LinkConfig;
 use ospfv3::LsaType;
 use ospfv3::auth::HmacAlgorithm;
-use ospfv3::engine::lsdb::{LsaKey, Scope};
-use ospfv3::engine::{AuthConfig, Event, InterfaceConfig, NeighborState, Router, RouterConfig};
+use ospfv3::{AuthConfig, Event, InterfaceConfig, NeighborState, Router, RouterConfig};
+use ospfv3::{LsaKey, Scope};
 
 fn router_lsa_seq(net: &Net, viewer: usize, origin: usize) -> Option<u32> {
     let key = LsaKey {
@@ -53,7 +53,7 @@ fn restarted_router_supersedes_its_earlier_incarnation() {
     // Make several instances so the old sequence number is well past the initial one.
     for m in 1..5u16 {
         let now = net.sim.now();
-        let p = ospfv3::engine::Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
+        let p = ospfv3::Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
         net.sim.node_mut(2).router.advertise_prefix(now, p, m);
         net.run(6);
     }
@@ -72,7 +72,7 @@ fn restarted_router_supersedes_its_earlier_incarnation() {
     // Router 2 restarts with fresh state (no anycast prefix any more), within the dead
     // interval so the neighbors still hold its old LSAs.
     let now = net.sim.now();
-    let mut fresh = Router::new(RouterConfig::new(rid(2)), 99);
+    let mut fresh = Router::new(RouterConfig::new(rid(2)), seeded(99));
     fresh.add_interface(
         now,
         LOOPBACK_IF,
@@ -109,7 +109,7 @@ fn restarted_router_supersedes_its_earlier_incarnation() {
         })
         .unwrap();
     assert!((iap.lsa.header.seq_number as i32) > (before_iap as i32));
-    let anycast = ospfv3::engine::Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
+    let anycast = ospfv3::Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
     assert!(!net.router(0).routes().contains_key(&anycast));
 }
 
@@ -141,13 +141,9 @@ fn dd_mtu_check_blocks_until_mtu_ignore() {
 }
 
 fn auth(key: &[u8]) -> AuthConfig {
-    AuthConfig {
-        sa_id: 7,
-        key: key.to_vec(),
-        algorithm: HmacAlgorithm::Sha256,
-        stored_seq_high: Some(41),
-        frr_compat_key: false,
-    }
+    let mut a = AuthConfig::new(7, HmacAlgorithm::Sha256, key.to_vec());
+    a.stored_seq_high = Some(41);
+    a
 }
 
 #[test]
@@ -215,7 +211,7 @@ fn lsdb_limit_drops_and_counts() {
     let now = net.sim.now();
     let mut cfg = RouterConfig::new(rid(0));
     cfg.limits.max_lsas = 12;
-    let mut r = Router::new(cfg, 5);
+    let mut r = Router::new(cfg, seeded(5));
     r.add_interface(
         now,
         LOOPBACK_IF,
@@ -276,8 +272,8 @@ fn checksum_offload_leaves_the_field_zero() {
     let now = sim.start();
     for i in 0..2 {
         let mut cfg = RouterConfig::new(rid(i));
-        cfg.checksum = ospfv3::engine::ChecksumOffload::Kernel;
-        let mut r = Router::new(cfg, i as u64);
+        cfg.checksum = ospfv3::ChecksumOffload::Kernel;
+        let mut r = Router::new(cfg, seeded(i as u64));
         r.add_interface(
             now,
             LOOPBACK_IF,
@@ -352,12 +348,11 @@ fn frr_hello_trailer_verifies_with_frr_compat_key_only() {
     // The engine accepts it only in compatibility mode.
     let now = std::time::Instant::now();
     for (compat, accepted) in [(true, true), (false, false)] {
-        let mut r = Router::new(RouterConfig::new(rid(1)), 1);
+        let mut r = Router::new(RouterConfig::new(rid(1)), seeded(1));
         let mut ic = InterfaceConfig::point_to_point("fe80::1".parse().unwrap()).with_timers(1, 3);
-        ic.auth = Some(AuthConfig {
-            frr_compat_key: compat,
-            ..auth(b"interop-secret")
-        });
+        let mut a = auth(b"interop-secret");
+        a.frr_compat_key = compat;
+        ic.auth = Some(a);
         r.add_interface(now, 1, ic);
         r.handle_packet(now, 1, src, "ff02::5".parse().unwrap(), &payload);
         assert_eq!(r.neighbors(1).len() == 1, accepted, "compat {compat}");

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use engine_support::*;
 use netsim::LinkConfig;
-use ospfv3::engine::{Event, InterfaceState, Ipv6Prefix, NeighborState};
-use rand::Rng;
+use ospfv3::{Event, InterfaceState, Ipv6Prefix, NeighborState};
+use rand08::Rng;
 
 #[test]
 fn two_routers_point_to_point() {

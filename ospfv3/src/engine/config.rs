@@ -40,6 +40,7 @@ impl core::fmt::Display for Ipv6Prefix {
 
 /// Interface network type (RFC 2328 9, RFC 5340 4.1.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum NetworkType {
     /// Point-to-point: one neighbor, no DR election, hellos to ff02::5.
     PointToPoint,
@@ -52,6 +53,7 @@ pub enum NetworkType {
 
 /// What a received or sent packet's checksum is left to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum ChecksumOffload {
     /// The engine fills in and verifies the OSPFv3 checksum itself (default).
     #[default]
@@ -63,6 +65,7 @@ pub enum ChecksumOffload {
 
 /// RFC 7166 authentication of one interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AuthConfig {
     /// Security Association ID.
     pub sa_id: u16,
@@ -80,8 +83,23 @@ pub struct AuthConfig {
     pub frr_compat_key: bool,
 }
 
+impl AuthConfig {
+    /// Authentication with `key` under Security Association `sa_id`, on first boot
+    /// (no stored sequence number), with RFC 7166's key derivation.
+    pub fn new(sa_id: u16, algorithm: crate::auth::HmacAlgorithm, key: Vec<u8>) -> Self {
+        AuthConfig {
+            sa_id,
+            key,
+            algorithm,
+            stored_seq_high: None,
+            frr_compat_key: false,
+        }
+    }
+}
+
 /// Configuration of one interface.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct InterfaceConfig {
     /// Network type.
     pub network_type: NetworkType,
@@ -164,6 +182,7 @@ impl InterfaceConfig {
 
 /// Limits on what input can grow; each has a documented default and a drop counter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// LSAs in the database (all scopes), default 100 000. New LSAs beyond it are
     /// dropped (counter `lsdb_full`).
@@ -197,6 +216,7 @@ impl Default for Limits {
 
 /// Configuration of a router instance.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct RouterConfig {
     /// Router ID.
     pub router_id: Ipv4Addr,

@@ -3,6 +3,7 @@
 //! acknowledgements, MinLSArrival, and installation into the LSDB (RFC 2328 13.2)
 //! with its effects on SPF, the routing table and our own LSAs (13.4).
 
+use rand_core::Rng;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -22,21 +23,21 @@ use super::nsm::{NeighborEvent, NeighborState};
 use super::route::{PrefixSource, RouteKind};
 use super::spf::VertexId;
 
-impl Router {
+impl<R: Rng> Router<R> {
     /// Link State Update receipt (RFC 2328 13).
     pub(super) fn receive_lsu(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, packet: &[u8]) {
         let me = self.cfg.router_id;
         match self.nbr_mut(ifindex, rid) {
             Some(n) if n.state >= NeighborState::Exchange => {}
             _ => {
-                self.counters.rx_dropped += 1;
+                self.out.counters.rx_dropped += 1;
                 return;
             }
         }
         let iter = match crate::lsu::raw_lsas(packet) {
             Ok(it) => it,
             Err(_) => {
-                self.counters.rx_decode_errors += 1;
+                self.out.counters.rx_decode_errors += 1;
                 return;
             }
         };
@@ -51,7 +52,7 @@ impl Router {
             let raw = match item {
                 Ok(r) => r,
                 Err(_) => {
-                    self.counters.rx_decode_errors += 1;
+                    self.out.counters.rx_decode_errors += 1;
                     break;
                 }
             };
@@ -329,7 +330,7 @@ impl Router {
             return;
         };
         if i.delayed_acks.len() >= max {
-            self.counters.acks_dropped += 1;
+            self.out.counters.acks_dropped += 1;
             return;
         }
         i.delayed_acks.push(h);
@@ -413,7 +414,7 @@ impl Router {
     /// Installs an LSA (RFC 2328 13.2). Returns false when the LSDB is full.
     pub(super) fn install(&mut self, now: Instant, key: LsaKey, lsa: Lsa, bytes: Vec<u8>) -> bool {
         if self.lsdb.get(&key).is_none() && self.lsdb.len() >= self.cfg.limits.max_lsas {
-            self.counters.lsdb_full += 1;
+            self.out.counters.lsdb_full += 1;
             return false;
         }
         let old = self.lsdb.insert(
@@ -438,18 +439,18 @@ impl Router {
             None => true,
             Some(o) => o.lsa.body != new.lsa.body || o.is_max_age(now) != new_max,
         };
-        if key.adv_router == self.cfg.router_id && !self.originating {
+        if key.adv_router == self.cfg.router_id && !self.orig.originating() {
             // RFC 2328 13.4: a self-originated LSA arrived; re-originate or flush.
-            self.originate_needed = true;
+            self.orig.request();
         }
         if !changed {
             return;
         }
         match key.ls_type {
-            LsaType::ROUTER | LsaType::NETWORK => self.throttle.igp_event(now),
+            LsaType::ROUTER | LsaType::NETWORK => self.routing.topology_changed(now),
             LsaType::LINK => {
-                self.throttle.igp_event(now);
-                self.originate_needed = true;
+                self.routing.topology_changed(now);
+                self.orig.request();
             }
             LsaType::INTRA_AREA_PREFIX | LsaType::AS_EXTERNAL => {
                 let entries = if new_max {
@@ -457,8 +458,7 @@ impl Router {
                 } else {
                     prefix_entries(&key, &new.lsa)
                 };
-                let t = self.rib.set_origin(key, entries);
-                self.touched.extend(t);
+                self.routing.set_prefix_origin(key, entries);
             }
             _ => {}
         }
@@ -467,10 +467,11 @@ impl Router {
     /// Effects of an LSA leaving the LSDB.
     pub(super) fn lsa_removed(&mut self, now: Instant, key: LsaKey) {
         match key.ls_type {
-            LsaType::ROUTER | LsaType::NETWORK | LsaType::LINK => self.throttle.igp_event(now),
+            LsaType::ROUTER | LsaType::NETWORK | LsaType::LINK => {
+                self.routing.topology_changed(now)
+            }
             LsaType::INTRA_AREA_PREFIX | LsaType::AS_EXTERNAL => {
-                let t = self.rib.set_origin(key, Vec::new());
-                self.touched.extend(t);
+                self.routing.set_prefix_origin(key, Vec::new());
             }
             _ => {}
         }

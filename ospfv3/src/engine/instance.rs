@@ -2,9 +2,11 @@
 //! LSDB, SPF and the routing table, and exposes `handle_packet` / `handle_timeout` /
 //! `poll_transmit` / `poll_timeout` / `poll_event` plus commands.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
+
+use rand_core::Rng;
 
 use crate::auth::{CryptoSequence, SecurityAssociation};
 use crate::checksum;
@@ -13,7 +15,9 @@ use crate::lsa::{ExternalMetricType, LsaHeader, LsaType};
 use crate::options::Options;
 use crate::packet::{self, DecodeOptions, Packet, PacketBody, PacketHeader, PacketType};
 
-use super::config::{ChecksumOffload, InterfaceConfig, Ipv6Prefix, NetworkType, RouterConfig};
+use super::config::{
+    ChecksumOffload, InterfaceConfig, Ipv6Prefix, Limits, NetworkType, RouterConfig,
+};
 use super::interface::{
     Candidate, InterfaceEvent, InterfaceState, IsmAction, elect, ism_transition,
     state_after_election,
@@ -21,9 +25,9 @@ use super::interface::{
 use super::lsdb::{LsaKey, Lsdb};
 use super::neighbor::Neighbor;
 use super::nsm::{NeighborEvent, NeighborState, NsmAction, NsmInput, nsm_transition};
-use super::route::{Rib, Route, RouteChange};
-use super::spf::{Graph, SpfTree, VertexId};
-use super::throttle::SpfThrottle;
+use super::originate::Origination;
+use super::route::Route;
+use super::routing::{Advertiser, Routing};
 
 /// AllSPFRouters, ff02::5.
 pub const ALL_SPF_ROUTERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 5);
@@ -49,6 +53,7 @@ pub struct Transmit {
 
 /// What changed, for the application.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// An interface changed state.
     InterfaceState {
@@ -83,10 +88,20 @@ pub enum Event {
         /// The value to persist.
         high: u32,
     },
+    /// The answer of [`Router::advertisers`] changed for a prefix given to
+    /// [`Router::watch_prefix`] (after an SPF run or a prefix recalculation, never
+    /// per packet).
+    AdvertisersChanged {
+        /// The watched prefix.
+        prefix: Ipv6Prefix,
+        /// The reachable routers advertising it now (empty: none).
+        advertisers: Vec<Advertiser>,
+    },
 }
 
 /// Counters of everything dropped or notable.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Counters {
     /// Packets handed to `handle_packet`.
     pub rx_packets: u64,
@@ -112,6 +127,48 @@ pub struct Counters {
     pub spf_runs: u64,
     /// Partial (prefix-only) route recalculations.
     pub partial_runs: u64,
+}
+
+/// The output queues drained by the caller, with the counters: what every part of
+/// the router writes to.
+#[derive(Debug)]
+pub(super) struct Output {
+    tx: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    /// Counters of everything dropped or notable.
+    pub(super) counters: Counters,
+    max_tx: usize,
+    max_events: usize,
+}
+
+impl Output {
+    fn new(limits: &Limits) -> Self {
+        Output {
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            counters: Counters::default(),
+            max_tx: limits.max_tx_queue,
+            max_events: limits.max_events,
+        }
+    }
+
+    /// Queues an event (or counts it dropped when the queue is full).
+    pub(super) fn push_event(&mut self, ev: Event) {
+        if self.events.len() >= self.max_events {
+            self.counters.events_dropped += 1;
+        } else {
+            self.events.push_back(ev);
+        }
+    }
+
+    /// Queues a packet (or counts it dropped when the queue is full).
+    fn push_transmit(&mut self, t: Transmit) {
+        if self.tx.len() >= self.max_tx {
+            self.counters.tx_dropped += 1;
+        } else {
+            self.tx.push_back(t);
+        }
+    }
 }
 
 /// One interface's runtime state.
@@ -165,65 +222,39 @@ impl Iface {
     }
 }
 
-/// An OSPFv3 router running one area (sans-IO).
+/// An OSPFv3 router running one area (sans-IO), drawing its randomness (DD sequence
+/// numbers) from the caller's generator `R`.
 #[derive(Debug)]
-pub struct Router {
+pub struct Router<R> {
     pub(super) cfg: RouterConfig,
     pub(super) ifaces: BTreeMap<u32, Iface>,
     pub(super) lsdb: Lsdb,
-    pub(super) rib: Rib,
-    pub(super) graph: Graph,
-    pub(super) tree: SpfTree,
-    pub(super) throttle: SpfThrottle,
-    pub(super) spf_valid: bool,
-    pub(super) touched: Vec<Ipv6Prefix>,
-    pub(super) advertised: BTreeMap<Ipv6Prefix, u16>,
-    pub(super) redistributed: BTreeMap<Ipv6Prefix, (u32, ExternalMetricType)>,
-    pub(super) ext_ids: BTreeMap<Ipv6Prefix, u32>,
-    pub(super) next_ext_id: u32,
-    pub(super) last_originated: HashMap<LsaKey, Instant>,
-    pub(super) originate_needed: bool,
-    pub(super) originating: bool,
-    pub(super) originate_at: Option<Instant>,
-    pub(super) wrap_pending: BTreeSet<LsaKey>,
+    /// SPF, routing table and the anycast query.
+    pub(super) routing: Routing,
+    /// Our LSAs: what we advertise and when we may originate.
+    pub(super) orig: Origination,
+    /// When we last sent an LSA back to a neighbor instead of installing it.
     pub(super) sent_back: HashMap<LsaKey, Instant>,
-    pub(super) housekeeping_at: Option<Instant>,
-    pub(super) tx: VecDeque<Transmit>,
-    pub(super) events: VecDeque<Event>,
-    pub(super) counters: Counters,
-    rng: u64,
+    housekeeping_at: Option<Instant>,
+    /// Transmit and event queues, counters.
+    pub(super) out: Output,
+    rng: R,
 }
 
-impl Router {
-    /// A router with no interfaces. `rng_seed` is the caller's randomness (DD
-    /// sequence numbers); tests pass a fixed seed.
-    pub fn new(cfg: RouterConfig, rng_seed: u64) -> Self {
-        let throttle = SpfThrottle::new(cfg.spf_throttle);
+impl<R: Rng> Router<R> {
+    /// A router with no interfaces. `rng` is the caller's randomness (DD sequence
+    /// numbers); tests pass a seeded generator.
+    pub fn new(cfg: RouterConfig, rng: R) -> Self {
         Router {
+            routing: Routing::new(cfg.spf_throttle),
+            orig: Origination::new(),
+            out: Output::new(&cfg.limits),
             cfg,
             ifaces: BTreeMap::new(),
             lsdb: Lsdb::new(),
-            rib: Rib::new(),
-            graph: Graph::default(),
-            tree: SpfTree::default(),
-            throttle,
-            spf_valid: false,
-            touched: Vec::new(),
-            advertised: BTreeMap::new(),
-            redistributed: BTreeMap::new(),
-            ext_ids: BTreeMap::new(),
-            next_ext_id: 1,
-            last_originated: HashMap::new(),
-            originate_needed: false,
-            originating: false,
-            originate_at: None,
-            wrap_pending: BTreeSet::new(),
             sent_back: HashMap::new(),
             housekeeping_at: None,
-            tx: VecDeque::new(),
-            events: VecDeque::new(),
-            counters: Counters::default(),
-            rng: rng_seed ^ 0x9E37_79B9_7F4A_7C15,
+            rng,
         }
     }
 
@@ -239,12 +270,12 @@ impl Router {
 
     /// The routing table.
     pub fn routes(&self) -> &BTreeMap<Ipv6Prefix, Route> {
-        self.rib.routes()
+        self.routing.routes()
     }
 
     /// Counters.
     pub fn counters(&self) -> Counters {
-        self.counters
+        self.out.counters
     }
 
     /// State of an interface.
@@ -281,20 +312,7 @@ impl Router {
     }
 
     pub(super) fn random_u32(&mut self) -> u32 {
-        // splitmix64 over the caller's seed.
-        self.rng = self.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        (z ^ (z >> 31)) as u32
-    }
-
-    pub(super) fn push_event(&mut self, ev: Event) {
-        if self.events.len() >= self.cfg.limits.max_events {
-            self.counters.events_dropped += 1;
-        } else {
-            self.events.push_back(ev);
-        }
+        self.rng.next_u32()
     }
 
     // ----- commands -----
@@ -313,7 +331,8 @@ impl Router {
             };
             let seq = CryptoSequence::resume(a.stored_seq_high);
             if let Some((_, high)) = seq {
-                self.push_event(Event::PersistAuthSeqHigh { ifindex, high });
+                self.out
+                    .push_event(Event::PersistAuthSeqHigh { ifindex, high });
             }
             auth = Some((sa, seq.map(|s| s.0)));
         }
@@ -339,7 +358,7 @@ impl Router {
             InterfaceEvent::InterfaceUp
         };
         self.ism(now, ifindex, ev);
-        self.originate_needed = true;
+        self.orig.request();
         self.finish(now);
     }
 
@@ -353,23 +372,20 @@ impl Router {
         for k in self.lsdb.remove_scope(super::lsdb::Scope::Link(ifindex)) {
             self.lsa_removed(now, k);
         }
-        self.originate_needed = true;
+        self.orig.request();
         self.finish(now);
     }
 
     /// Advertises a prefix of this router (an anycast /128 gets the LA bit) in our
     /// Intra-Area-Prefix-LSA with `metric`; calling again changes the metric.
     pub fn advertise_prefix(&mut self, now: Instant, prefix: Ipv6Prefix, metric: u16) {
-        self.advertised.insert(prefix, metric);
-        self.originate_needed = true;
+        self.orig.advertise(prefix, metric);
         self.finish(now);
     }
 
     /// Withdraws a prefix given to [`Router::advertise_prefix`].
     pub fn withdraw_prefix(&mut self, now: Instant, prefix: Ipv6Prefix) {
-        if self.advertised.remove(&prefix).is_some() {
-            self.originate_needed = true;
-        }
+        self.orig.withdraw(&prefix);
         self.finish(now);
     }
 
@@ -381,34 +397,49 @@ impl Router {
         metric: u32,
         metric_type: ExternalMetricType,
     ) {
-        self.redistributed
-            .insert(prefix, (metric.min(0x00FF_FFFF), metric_type));
-        if !self.ext_ids.contains_key(&prefix) {
-            self.ext_ids.insert(prefix, self.next_ext_id);
-            self.next_ext_id = self.next_ext_id.wrapping_add(1);
-        }
-        self.originate_needed = true;
+        self.orig.redistribute(prefix, metric, metric_type);
         self.finish(now);
     }
 
     /// Stops redistributing a prefix (its AS-External-LSA is flushed).
     pub fn withdraw_redistributed(&mut self, now: Instant, prefix: Ipv6Prefix) {
-        if self.redistributed.remove(&prefix).is_some() {
-            self.originate_needed = true;
-        }
+        self.orig.withdraw_redistributed(&prefix);
         self.finish(now);
+    }
+
+    /// Starts reporting changes of [`Router::advertisers`] for `prefix` as
+    /// [`Event::AdvertisersChanged`]; returns the current answer, against which the
+    /// first change is reported. Watching again restarts from the current answer.
+    pub fn watch_prefix(&mut self, prefix: Ipv6Prefix) -> Vec<Advertiser> {
+        self.routing.watch(prefix)
+    }
+
+    /// Stops watching a prefix given to [`Router::watch_prefix`]; whether it was
+    /// watched.
+    pub fn unwatch_prefix(&mut self, prefix: &Ipv6Prefix) -> bool {
+        self.routing.unwatch(prefix)
     }
 
     // ----- outputs -----
 
+    /// The anycast query: the routers reachable in the last SPF tree (the two-way
+    /// check of RFC 5340 4.8.1 included, so a crashed router whose LSAs have not aged
+    /// out no longer counts) that advertise exactly `prefix` in an
+    /// Intra-Area-Prefix-LSA or an AS-External-LSA not at MaxAge, with the prefix
+    /// metric and our distance to them; ourselves included (distance 0) when we
+    /// advertise it. Sorted by router ID; empty before the first SPF run.
+    pub fn advertisers(&self, prefix: &Ipv6Prefix) -> impl Iterator<Item = Advertiser> + use<R> {
+        self.routing.advertisers(prefix).into_iter()
+    }
+
     /// The next packet to send.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.tx.pop_front()
+        self.out.tx.pop_front()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        self.out.events.pop_front()
     }
 
     /// When `handle_timeout` must next be called.
@@ -430,13 +461,17 @@ impl Router {
                 put(n.rxmt_at);
             }
         }
-        put(self.throttle.poll_timeout());
-        put(self.originate_at);
+        put(self.routing.poll_timeout());
+        put(self.orig.poll_timeout());
         put(self.housekeeping_at);
         t
     }
 
     /// Runs every timer that is due at `now`.
+    ///
+    /// Only timers due at or before `now` fire, so calling it early (before
+    /// [`Router::poll_timeout`]) or twice for one instant is harmless: nothing is
+    /// sent, reported or changed that was not due.
     pub fn handle_timeout(&mut self, now: Instant) {
         let ifs: Vec<u32> = self.ifaces.keys().copied().collect();
         for ifindex in ifs {
@@ -482,13 +517,11 @@ impl Router {
                 }
             }
         }
-        if self.throttle.handle_timeout(now) {
-            self.run_spf(now);
-        }
-        if self.originate_at.is_some_and(|t| t <= now) {
-            self.originate_at = None;
-            self.originate_needed = true;
-        }
+        let (lsdb, ifaces) = (&self.lsdb, &self.ifaces);
+        let ll = |ifindex: u32, rid: u32| link_local_of(lsdb, ifaces, ifindex, Ipv4Addr::from(rid));
+        self.routing
+            .handle_timeout(now, lsdb, self.cfg.router_id, &ll, &mut self.out);
+        self.orig.handle_timeout(now);
         if self.housekeeping_at.is_none_or(|t| t <= now) {
             self.housekeeping(now);
             self.housekeeping_at = Some(now + Duration::from_secs(1));
@@ -501,30 +534,11 @@ impl Router {
         if self.housekeeping_at.is_none() {
             self.housekeeping_at = Some(now + Duration::from_secs(1));
         }
-        if self.originate_needed {
-            self.originate_needed = false;
+        if self.orig.take_request() {
             self.originate(now);
         }
-        if !self.touched.is_empty() && self.spf_valid {
-            let mut touched = std::mem::take(&mut self.touched);
-            touched.sort_unstable();
-            touched.dedup();
-            let mut out = Vec::new();
-            let root = VertexId::Router(u32::from(self.cfg.router_id));
-            self.rib
-                .recompute(&touched, &self.graph, &self.tree, root, &mut out);
-            self.counters.partial_runs += 1;
-            self.route_events(out);
-        }
-    }
-
-    pub(super) fn route_events(&mut self, out: Vec<RouteChange>) {
-        for c in out {
-            match c {
-                RouteChange::Add(r) => self.push_event(Event::RouteAdd(r)),
-                RouteChange::Remove(p) => self.push_event(Event::RouteRemove(p)),
-            }
-        }
+        self.routing
+            .recompute_touched(self.cfg.router_id, &mut self.out);
     }
 
     // ----- packet output -----
@@ -559,7 +573,7 @@ impl Router {
             Some((sa, seq)) => {
                 let Some(step) = seq.as_mut().and_then(|s| s.next_step()) else {
                     // Sequence space spent: RFC 7166 says stop sending until rekeyed.
-                    self.counters.tx_dropped += 1;
+                    self.out.counters.tx_dropped += 1;
                     return;
                 };
                 persist = step.persist_high;
@@ -572,13 +586,10 @@ impl Router {
             }
         }
         if let Some(high) = persist {
-            self.push_event(Event::PersistAuthSeqHigh { ifindex, high });
+            self.out
+                .push_event(Event::PersistAuthSeqHigh { ifindex, high });
         }
-        if self.tx.len() >= self.cfg.limits.max_tx_queue {
-            self.counters.tx_dropped += 1;
-            return;
-        }
-        self.tx.push_back(Transmit {
+        self.out.push_transmit(Transmit {
             ifindex,
             src,
             dst,
@@ -637,18 +648,18 @@ impl Router {
         dst: Ipv6Addr,
         bytes: &[u8],
     ) {
-        self.counters.rx_packets += 1;
+        self.out.counters.rx_packets += 1;
         self.receive(now, ifindex, src, dst, bytes);
         self.finish(now);
     }
 
     fn receive(&mut self, now: Instant, ifindex: u32, src: Ipv6Addr, dst: Ipv6Addr, bytes: &[u8]) {
         let Some(i) = self.ifaces.get(&ifindex) else {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         };
         if !i.active() {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         }
         // Addressing (RFC 5340 4.2.2 / 2328 8.2): AllDRouters only as DR or BDR.
@@ -657,13 +668,13 @@ impl Router {
                 && matches!(i.state, InterfaceState::Dr | InterfaceState::Backup))
             || dst == i.cfg.link_local;
         if !dst_ok || src == i.cfg.link_local {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         }
         let parts = match packet::split_payload(bytes) {
             Ok(p) => p,
             Err(_) => {
-                self.counters.rx_decode_errors += 1;
+                self.out.counters.rx_decode_errors += 1;
                 return;
             }
         };
@@ -672,20 +683,20 @@ impl Router {
             match sa.verify_payload(&src, bytes) {
                 Ok(s) => auth_seq = Some(s),
                 Err(_) => {
-                    self.counters.rx_auth_failures += 1;
+                    self.out.counters.rx_auth_failures += 1;
                     return;
                 }
             }
         } else if self.cfg.checksum == ChecksumOffload::Engine
             && !checksum::verify_packet_checksum(&src, &dst, parts.packet)
         {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         }
         let (ptype, _len, header) = match packet::read_header(parts.packet) {
             Ok(h) => h,
             Err(_) => {
-                self.counters.rx_decode_errors += 1;
+                self.out.counters.rx_decode_errors += 1;
                 return;
             }
         };
@@ -693,7 +704,7 @@ impl Router {
             || header.instance_id != i.cfg.instance_id
             || header.router_id == self.cfg.router_id
         {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         }
         // RFC 7166 4.1 / 4.5: strictly increasing per neighbor and packet type.
@@ -702,7 +713,7 @@ impl Router {
             && let Some(n) = i.neighbors.get(&header.router_id)
             && n.auth_seq[type_index].is_some_and(|last| seq <= last)
         {
-            self.counters.rx_auth_failures += 1;
+            self.out.counters.rx_auth_failures += 1;
             return;
         }
         if ptype == PacketType::LinkStateUpdate {
@@ -718,7 +729,7 @@ impl Router {
         ) {
             Ok(p) => p,
             Err(_) => {
-                self.counters.rx_decode_errors += 1;
+                self.out.counters.rx_decode_errors += 1;
                 return;
             }
         };
@@ -727,7 +738,7 @@ impl Router {
                 .neighbors
                 .contains_key(&header.router_id)
         {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         }
         let rid = header.router_id;
@@ -771,13 +782,13 @@ impl Router {
             || h.dead_interval != i.cfg.dead_interval
             || !h.options.contains(Options::E)
         {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         }
         let broadcast = i.cfg.network_type == NetworkType::Broadcast;
         if !i.neighbors.contains_key(&rid) {
             if i.neighbors.len() >= max_nbrs {
-                self.counters.neighbors_full += 1;
+                self.out.counters.neighbors_full += 1;
                 return;
             }
             i.neighbors.insert(rid, Neighbor::new(rid, src, now));
@@ -852,8 +863,9 @@ impl Router {
         let i = self.ifaces.get_mut(&ifindex).expect("checked");
         i.state = to;
         if from != to {
-            self.push_event(Event::InterfaceState { ifindex, from, to });
-            self.originate_needed = true;
+            self.out
+                .push_event(Event::InterfaceState { ifindex, from, to });
+            self.orig.request();
         }
     }
 
@@ -885,7 +897,7 @@ impl Router {
         i.bdr = bdr;
         let state = state_after_election(me, dr, bdr);
         if changed {
-            self.originate_needed = true;
+            self.orig.request();
             let rids: Vec<Ipv4Addr> = i
                 .neighbors
                 .values()
@@ -947,14 +959,14 @@ impl Router {
         if from == to {
             return;
         }
-        self.push_event(Event::NeighborState {
+        self.out.push_event(Event::NeighborState {
             ifindex,
             router_id: rid,
             from,
             to,
         });
         if from == NeighborState::Full || to == NeighborState::Full {
-            self.originate_needed = true;
+            self.orig.request();
         }
         if to == NeighborState::Loading {
             self.send_lsr(now, ifindex, rid);
@@ -969,39 +981,26 @@ impl Router {
             i.neighbors.remove(&rid);
         }
     }
+}
 
-    // ----- SPF -----
-
-    /// Full SPF: rebuild the graph, run Dijkstra, recompute every route.
-    pub(super) fn run_spf(&mut self, now: Instant) {
-        self.graph.rebuild_from_lsdb(&self.lsdb, now);
-        let root = VertexId::Router(u32::from(self.cfg.router_id));
-        let ll = |ifindex: u32, rid: u32| self.link_local_of(ifindex, Ipv4Addr::from(rid));
-        self.tree = SpfTree::compute(&self.graph, root, &ll);
-        self.spf_valid = true;
-        self.touched.clear();
-        self.counters.spf_runs += 1;
-        let mut out = Vec::new();
-        self.rib
-            .recompute_all(&self.graph, &self.tree, root, &mut out);
-        self.route_events(out);
-    }
-
-    /// A neighbor's link-local address on one of our links: from its Link-LSA
-    /// (RFC 5340 4.8.2), else from its hellos.
-    fn link_local_of(&self, ifindex: u32, rid: Ipv4Addr) -> Option<Ipv6Addr> {
-        let from_lsa = self
-            .lsdb
-            .of_type(super::lsdb::Scope::Link(ifindex), LsaType::LINK, Some(rid))
-            .find_map(|(_, e)| match &e.lsa.body {
-                crate::lsa::LsaBody::Link(l) => Some(l.link_local_address),
-                _ => None,
-            });
-        from_lsa.or_else(|| {
-            self.ifaces
-                .get(&ifindex)
-                .and_then(|i| i.neighbors.get(&rid))
-                .map(|n| n.addr)
-        })
-    }
+/// A neighbor's link-local address on one of our links: from its Link-LSA
+/// (RFC 5340 4.8.2), else from its hellos.
+fn link_local_of(
+    lsdb: &Lsdb,
+    ifaces: &BTreeMap<u32, Iface>,
+    ifindex: u32,
+    rid: Ipv4Addr,
+) -> Option<Ipv6Addr> {
+    let from_lsa = lsdb
+        .of_type(super::lsdb::Scope::Link(ifindex), LsaType::LINK, Some(rid))
+        .find_map(|(_, e)| match &e.lsa.body {
+            crate::lsa::LsaBody::Link(l) => Some(l.link_local_address),
+            _ => None,
+        });
+    from_lsa.or_else(|| {
+        ifaces
+            .get(&ifindex)
+            .and_then(|i| i.neighbors.get(&rid))
+            .map(|n| n.addr)
+    })
 }

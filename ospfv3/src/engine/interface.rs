@@ -5,6 +5,7 @@ use std::net::Ipv4Addr;
 
 /// Interface states (RFC 2328 9.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum InterfaceState {
     /// Lower layers down; no traffic.
     Down,
@@ -36,6 +37,7 @@ pub enum InterfaceEvent {
     NeighborChange,
     /// The interface was found looped back.
     LoopInd,
+    #[allow(dead_code)] // an input of the RFC table this engine never raises
     /// The loop ended.
     UnloopInd,
     /// The interface went down.

@@ -12,6 +12,7 @@ use crate::lsa::{FloodingScope, Lsa, LsaHeader, LsaType};
 
 /// Where an LSA lives: one interface's link, the area, or the whole AS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Scope {
     /// Link-local scope on the interface with this ifindex.
     Link(u32),

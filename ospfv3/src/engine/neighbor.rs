@@ -2,6 +2,7 @@
 //! Database Description packets with I/M/MS bits and sequence numbers, duplicates,
 //! the link-state request list and Link State Request packets (RFC 2328 10.6-10.9).
 
+use rand_core::Rng;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
@@ -95,19 +96,9 @@ impl Neighbor {
         self.rxmt_at = None;
         self.sent_more = true;
     }
-
-    /// Size of the link-state request list.
-    pub fn requests_len(&self) -> usize {
-        self.requests.len()
-    }
-
-    /// Size of the retransmission list.
-    pub fn retransmit_len(&self) -> usize {
-        self.retransmit.len()
-    }
 }
 
-impl Router {
+impl<R: Rng> Router<R> {
     fn rxmt_interval(&self, ifindex: u32) -> Duration {
         Duration::from_secs(
             self.ifaces
@@ -262,7 +253,7 @@ impl Router {
             return;
         };
         if !i.cfg.mtu_ignore && dd.interface_mtu > i.cfg.mtu {
-            self.counters.rx_dropped += 1;
+            self.out.counters.rx_dropped += 1;
             return;
         }
         let Some(n) = i.neighbors.get(&rid) else {
@@ -369,7 +360,7 @@ impl Router {
         }
         let more = dd.flags.contains(DdFlags::M);
         if dropped > 0 {
-            self.counters.requests_dropped += dropped;
+            self.out.counters.requests_dropped += dropped;
         }
         let Some(n) = self.nbr_mut(ifindex, rid) else {
             return;

@@ -4,6 +4,7 @@
 
 /// Neighbor states (RFC 2328 10.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum NeighborState {
     /// Nothing heard recently.
     Down,
@@ -28,6 +29,7 @@ pub enum NeighborState {
 pub enum NeighborEvent {
     /// A valid hello arrived from the neighbor.
     HelloReceived,
+    #[allow(dead_code)] // an input of the RFC table this engine never raises
     /// NBMA: start sending hellos (unused).
     Start,
     /// The neighbor's hello lists our router ID.
@@ -50,6 +52,7 @@ pub enum NeighborEvent {
     KillNbr,
     /// Nothing heard for RouterDeadInterval.
     InactivityTimer,
+    #[allow(dead_code)] // an input of the RFC table this engine never raises
     /// The lower layer reports the neighbor unreachable.
     LlDown,
 }

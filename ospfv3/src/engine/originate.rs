@@ -5,6 +5,8 @@
 //! Also MinLSInterval, refresh at LSRefreshTime, premature aging (flushing),
 //! sequence-number wrap, and the periodic aging housekeeping (RFC 2328 14).
 
+use rand_core::Rng;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -12,18 +14,136 @@ use crate::constants::{
     INITIAL_SEQUENCE_NUMBER, LS_REFRESH_TIME, MAX_AGE, MAX_SEQUENCE_NUMBER, MIN_LS_INTERVAL,
 };
 use crate::lsa::{
-    AsExternalLsa, IntraAreaPrefix, IntraAreaPrefixLsa, LinkLsa, Lsa, LsaBody, LsaHeader, LsaType,
-    NetworkLsa, RouterFlags, RouterLink, RouterLinkType, RouterLsa,
+    AsExternalLsa, ExternalMetricType, IntraAreaPrefix, IntraAreaPrefixLsa, LinkLsa, Lsa, LsaBody,
+    LsaHeader, LsaType, NetworkLsa, RouterFlags, RouterLink, RouterLinkType, RouterLsa,
 };
 use crate::prefix::{Prefix, PrefixOptions};
 
-use super::config::NetworkType;
+use super::config::{Ipv6Prefix, NetworkType};
 use super::instance::Router;
 use super::interface::InterfaceState;
 use super::lsdb::{LsaKey, Scope};
 use super::nsm::NeighborState;
 
-impl Router {
+/// What we advertise and the origination bookkeeping: MinLSInterval per LSA, the
+/// pending re-origination, sequence-number wraps in progress, AS-external LS IDs.
+#[derive(Debug)]
+pub(super) struct Origination {
+    /// Prefixes given to `advertise_prefix`, with their metrics.
+    advertised: BTreeMap<Ipv6Prefix, u16>,
+    /// Prefixes given to `redistribute`.
+    redistributed: BTreeMap<Ipv6Prefix, (u32, ExternalMetricType)>,
+    /// The Link State ID of each redistributed prefix's AS-External-LSA (kept after
+    /// a withdrawal, so a prefix keeps its ID).
+    ext_ids: BTreeMap<Ipv6Prefix, u32>,
+    next_ext_id: u32,
+    /// When each of our LSAs was last originated (MinLSInterval).
+    last_originated: HashMap<LsaKey, Instant>,
+    /// Something changed: compare what we originate with what we should.
+    needed: bool,
+    /// We are installing our own LSA (not a received copy of it).
+    originating: bool,
+    /// When MinLSInterval lets a deferred origination go out.
+    at: Option<Instant>,
+    /// Our LSAs flushed at MaxSequenceNumber, re-originated once gone.
+    wrap_pending: BTreeSet<LsaKey>,
+}
+
+impl Origination {
+    pub(super) fn new() -> Self {
+        Origination {
+            advertised: BTreeMap::new(),
+            redistributed: BTreeMap::new(),
+            ext_ids: BTreeMap::new(),
+            next_ext_id: 1,
+            last_originated: HashMap::new(),
+            needed: false,
+            originating: false,
+            at: None,
+            wrap_pending: BTreeSet::new(),
+        }
+    }
+
+    /// Asks for our LSAs to be compared with what they should be.
+    pub(super) fn request(&mut self) {
+        self.needed = true;
+    }
+
+    /// Takes the pending request, if any.
+    pub(super) fn take_request(&mut self) -> bool {
+        std::mem::take(&mut self.needed)
+    }
+
+    /// Whether our own LSA is being installed right now.
+    pub(super) fn originating(&self) -> bool {
+        self.originating
+    }
+
+    /// Advertises `prefix` with `metric` (replacing an earlier metric).
+    pub(super) fn advertise(&mut self, prefix: Ipv6Prefix, metric: u16) {
+        self.advertised.insert(prefix, metric);
+        self.needed = true;
+    }
+
+    /// Stops advertising `prefix`.
+    pub(super) fn withdraw(&mut self, prefix: &Ipv6Prefix) {
+        if self.advertised.remove(prefix).is_some() {
+            self.needed = true;
+        }
+    }
+
+    /// Redistributes `prefix` (metric capped at 24 bits).
+    pub(super) fn redistribute(
+        &mut self,
+        prefix: Ipv6Prefix,
+        metric: u32,
+        metric_type: ExternalMetricType,
+    ) {
+        self.redistributed
+            .insert(prefix, (metric.min(0x00FF_FFFF), metric_type));
+        if !self.ext_ids.contains_key(&prefix) {
+            self.ext_ids.insert(prefix, self.next_ext_id);
+            self.next_ext_id = self.next_ext_id.wrapping_add(1);
+        }
+        self.needed = true;
+    }
+
+    /// Stops redistributing `prefix`.
+    pub(super) fn withdraw_redistributed(&mut self, prefix: &Ipv6Prefix) {
+        if self.redistributed.remove(prefix).is_some() {
+            self.needed = true;
+        }
+    }
+
+    /// When a deferred origination is due.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.at
+    }
+
+    /// Turns a due deferred origination into a request.
+    pub(super) fn handle_timeout(&mut self, now: Instant) {
+        if self.at.is_some_and(|t| t <= now) {
+            self.at = None;
+            self.needed = true;
+        }
+    }
+
+    /// MinLSInterval (RFC 2328 12.4): whether `key` must wait; if so the retry is
+    /// scheduled.
+    fn must_wait(&mut self, key: &LsaKey, now: Instant) -> bool {
+        let min_interval = Duration::from_secs(u64::from(MIN_LS_INTERVAL));
+        match self.last_originated.get(key) {
+            Some(&t) if now < t + min_interval => {
+                let due = t + min_interval;
+                self.at = Some(self.at.map_or(due, |x| x.min(due)));
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl<R: Rng> Router<R> {
     fn own_key(&self, scope: Scope, ls_type: LsaType, ls_id: u32) -> LsaKey {
         LsaKey {
             scope,
@@ -182,7 +302,7 @@ impl Router {
                 }),
             ));
         }
-        for (p, &metric) in &self.advertised {
+        for (p, &metric) in &self.orig.advertised {
             let mut o = PrefixOptions::empty();
             if p.len == 128 {
                 o |= PrefixOptions::LA;
@@ -201,7 +321,7 @@ impl Router {
             }
         }
         let mut flags = RouterFlags::empty();
-        if !self.redistributed.is_empty() {
+        if !self.orig.redistributed.is_empty() {
             flags |= RouterFlags::E;
         }
         out.push((
@@ -223,8 +343,8 @@ impl Router {
                 }),
             ));
         }
-        for (p, &(metric, metric_type)) in &self.redistributed {
-            let id = self.ext_ids.get(p).copied().unwrap_or(0);
+        for (p, &(metric, metric_type)) in &self.orig.redistributed {
+            let id = self.orig.ext_ids.get(p).copied().unwrap_or(0);
             out.push((
                 self.own_key(Scope::As, LsaType::AS_EXTERNAL, id),
                 LsaBody::AsExternal(AsExternalLsa {
@@ -245,29 +365,24 @@ impl Router {
     pub(super) fn originate(&mut self, now: Instant) {
         let desired = self.desired();
         let me = self.cfg.router_id;
-        let min_interval = Duration::from_secs(u64::from(MIN_LS_INTERVAL));
         for (key, body) in &desired {
             let existing = self.lsdb.get(key);
             if let Some(e) = existing {
                 if !e.is_max_age(now) && e.lsa.body == *body {
                     continue;
                 }
-                if e.is_max_age(now) && self.wrap_pending.contains(key) {
+                if e.is_max_age(now) && self.orig.wrap_pending.contains(key) {
                     continue;
                 }
             }
-            if let Some(&t) = self.last_originated.get(key)
-                && now < t + min_interval
-            {
-                let due = t + min_interval;
-                self.originate_at = Some(self.originate_at.map_or(due, |x| x.min(due)));
+            if self.orig.must_wait(key, now) {
                 continue;
             }
             let seq = match existing {
                 None => INITIAL_SEQUENCE_NUMBER,
                 Some(e) if e.lsa.header.seq_number == MAX_SEQUENCE_NUMBER => {
                     // RFC 2328 12.1.6: flush the instance, start over once it is gone.
-                    self.wrap_pending.insert(*key);
+                    self.orig.wrap_pending.insert(*key);
                     self.flush(now, *key);
                     continue;
                 }
@@ -303,11 +418,11 @@ impl Router {
         };
         lsa.update_checksum();
         let bytes = lsa.to_bytes(crate::lsa::ChecksumMode::Keep);
-        self.originating = true;
+        self.orig.originating = true;
         let ok = self.install(now, key, lsa, bytes);
-        self.originating = false;
+        self.orig.originating = false;
         if ok {
-            self.last_originated.insert(key, now);
+            self.orig.last_originated.insert(key, now);
             self.flood(now, None, key);
         }
     }
@@ -322,9 +437,9 @@ impl Router {
         e.bytes[0..2].copy_from_slice(&MAX_AGE.to_be_bytes());
         e.installed = now;
         self.lsdb.insert(key, e);
-        self.originating = true;
+        self.orig.originating = true;
         self.lsa_changed(now, key, Some(&old));
-        self.originating = false;
+        self.orig.originating = false;
         self.flood(now, None, key);
     }
 
@@ -363,8 +478,8 @@ impl Router {
         for k in remove {
             self.lsdb.remove(&k);
             self.lsa_removed(now, k);
-            if self.wrap_pending.remove(&k) || k.adv_router == me {
-                self.originate_needed = true;
+            if self.orig.wrap_pending.remove(&k) || k.adv_router == me {
+                self.orig.request();
             }
         }
         for k in refresh {
@@ -373,7 +488,7 @@ impl Router {
             };
             let (body, seq) = (e.lsa.body.clone(), e.lsa.header.seq_number);
             if seq == MAX_SEQUENCE_NUMBER {
-                self.wrap_pending.insert(k);
+                self.orig.wrap_pending.insert(k);
                 self.flush(now, k);
             } else {
                 self.new_instance(now, k, body, seq.wrapping_add(1));
@@ -385,14 +500,16 @@ impl Router {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{InterfaceConfig, Ipv6Prefix, RouterConfig};
+    use crate::engine::{InterfaceConfig, RouterConfig};
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
     use std::net::Ipv6Addr;
 
     #[test]
     fn sequence_number_wrap_flushes_then_restarts_at_initial() {
         let t0 = Instant::now();
         let me = Ipv4Addr::new(1, 1, 1, 1);
-        let mut r = Router::new(RouterConfig::new(me), 1);
+        let mut r = Router::new(RouterConfig::new(me), StdRng::seed_from_u64(1));
         let p = Ipv6Prefix::new(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1), 128);
         r.add_interface(t0, 1, InterfaceConfig::loopback(vec![p]));
         let key = LsaKey {

@@ -13,6 +13,7 @@ use super::spf::{Graph, MAX_ECMP, NextHop, SpfTree, VertexId};
 
 /// Path type, best first (RFC 2328 11: intra-area before type 1 before type 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum RouteKind {
     /// Intra-area route.
     IntraArea,
@@ -24,6 +25,7 @@ pub enum RouteKind {
 
 /// One route of the table.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Route {
     /// Destination.
     pub prefix: Ipv6Prefix,
@@ -74,6 +76,11 @@ impl Rib {
     /// The current routes.
     pub fn routes(&self) -> &BTreeMap<Ipv6Prefix, Route> {
         &self.routes
+    }
+
+    /// Every LSA's advertisement of `prefix` (empty when none carries it).
+    pub fn sources(&self, prefix: &Ipv6Prefix) -> &[(LsaKey, PrefixSource)] {
+        self.by_prefix.get(prefix).map_or(&[], Vec::as_slice)
     }
 
     /// Replaces what LSA `key` advertises (empty: the LSA is gone or at MaxAge).

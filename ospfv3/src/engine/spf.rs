@@ -29,6 +29,7 @@ pub enum VertexId {
     Network(u32, u32),
 }
 
+#[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
 /// Kind of a Router-LSA link (RFC 5340 A.4.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkKind {
@@ -40,6 +41,7 @@ pub enum LinkKind {
     Virtual,
 }
 
+#[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
 /// One link of a Router-LSA, as SPF needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouterLink {
@@ -55,6 +57,7 @@ pub struct RouterLink {
     pub neighbor_router_id: u32,
 }
 
+#[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
 /// The area's topology as SPF reads it: every router's links and every transit
 /// network's attached routers.
 #[derive(Debug, Clone, Default)]
@@ -208,6 +211,7 @@ impl<'a> RouterIndex<'a> {
 }
 
 impl Graph {
+    #[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
     /// Builds the graph from a [`Topology`], keeping an edge only when the far end
     /// links back (RFC 2328 16.1 (2)(b)).
     pub fn build(topo: &Topology) -> Graph {
@@ -228,6 +232,7 @@ impl Graph {
         g
     }
 
+    #[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
     /// Builds the graph straight from the area's Router- and Network-LSAs in the
     /// LSDB (their bodies are decoded once, at installation), skipping MaxAge LSAs;
     /// the same graph [`Graph::build`] gives for the [`Topology`] of those LSAs.
@@ -394,6 +399,7 @@ impl Graph {
         self.rids.len() + self.nets.len()
     }
 
+    #[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
     /// Whether the graph has no vertex.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

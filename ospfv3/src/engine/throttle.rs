@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 /// The five configurable values of RFC 8405 section 6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ThrottleConfig {
     /// INITIAL_SPF_DELAY: delay of the first SPF in QUIET (default 50 ms).
     pub initial_delay: Duration,
@@ -79,11 +80,13 @@ impl SpfThrottle {
         }
     }
 
+    #[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
     /// The current state.
     pub fn state(&self) -> ThrottleState {
         self.state
     }
 
+    #[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
     /// Whether an SPF run is scheduled.
     pub fn pending(&self) -> bool {
         self.spf_at.is_some()

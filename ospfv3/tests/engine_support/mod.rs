@@ -9,16 +9,21 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use netsim::{LinkConfig, LinkId, Node, Sim, Transmit};
-use ospfv3::engine::{
-    Event, InterfaceConfig, Ipv6Prefix, NeighborState, NextHop, Router, RouterConfig,
-};
+use ospfv3::{Event, InterfaceConfig, Ipv6Prefix, NeighborState, NextHop, Router, RouterConfig};
+use rand::SeedableRng;
+pub use rand::rngs::StdRng;
+
+/// A router's generator, seeded for reproducible runs.
+pub fn seeded(seed: u64) -> StdRng {
+    StdRng::seed_from_u64(seed)
+}
 
 pub const LOOPBACK_IF: u32 = 100;
 
 /// Wraps a router: each datagram carries the IPv6 source and destination (32 bytes)
 /// before the OSPFv3 payload, so receivers know the link-local source and can filter.
 pub struct OspfNode {
-    pub router: Router,
+    pub router: Router<StdRng>,
     pub events: Vec<Event>,
 }
 
@@ -91,7 +96,7 @@ impl Net {
         let mut sim = Sim::new(seed);
         let now = sim.start();
         for i in 0..n {
-            let mut r = Router::new(RouterConfig::new(rid(i)), seed ^ i as u64);
+            let mut r = Router::new(RouterConfig::new(rid(i)), seeded(seed ^ i as u64));
             r.add_interface(
                 now,
                 LOOPBACK_IF,
@@ -175,7 +180,7 @@ impl Net {
     /// Restarts a node with fresh state (same router ID and interfaces), running.
     pub fn restart(&mut self, n: usize, seed: u64) {
         let now = self.sim.now();
-        let mut r = Router::new(RouterConfig::new(rid(n)), seed);
+        let mut r = Router::new(RouterConfig::new(rid(n)), seeded(seed));
         r.add_interface(
             now,
             LOOPBACK_IF,
@@ -195,7 +200,7 @@ impl Net {
         self.alive[n] = true;
     }
 
-    pub fn router(&self, n: usize) -> &Router {
+    pub fn router(&self, n: usize) -> &Router<StdRng> {
         &self.sim.node(n).router
     }
 
