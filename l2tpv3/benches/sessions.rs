@@ -11,10 +11,10 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use l2tpv3::control::{Config, Endpoint, Event, SessionRequest};
+use l2tpv3::{Config, Endpoint, Event, SessionRequest};
 use netsim::{LinkConfig, Node, Sim, Transmit};
-use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
 
 /// Resident set size of this process in bytes (Linux `/proc/self/statm`), or 0.
@@ -26,7 +26,7 @@ fn rss() -> isize {
 }
 
 struct Lcce {
-    ep: Endpoint<usize, ChaCha8Rng>,
+    ep: Endpoint<usize, StdRng>,
     up: usize,
 }
 
@@ -40,7 +40,8 @@ impl Node for Lcce {
         self.count();
     }
     fn poll_transmit(&mut self, _: Instant) -> Option<Transmit> {
-        let (port, payload) = self.ep.poll_transmit()?;
+        let t = self.ep.poll_transmit()?;
+        let (port, payload) = (t.destination, t.contents);
         Some(Transmit { port, payload })
     }
     fn poll_timeout(&mut self) -> Option<Instant> {
@@ -60,15 +61,10 @@ impl Lcce {
 
 fn establish(n: usize) -> Sim<Lcce> {
     let mut sim = Sim::new(1);
-    let cfg = Config {
-        reliable: l2tpv3::control::reliable::ReliableConfig {
-            receive_window: 64,
-            ..Default::default()
-        },
-        ..Config::default()
-    };
+    let mut cfg = Config::default();
+    cfg.reliable.receive_window = 64;
     let mk = |seed| Lcce {
-        ep: Endpoint::new(cfg.clone(), ChaCha8Rng::seed_from_u64(seed)),
+        ep: Endpoint::new(cfg.clone(), StdRng::seed_from_u64(seed)),
         up: 0,
     };
     let a = sim.add_node(mk(1));

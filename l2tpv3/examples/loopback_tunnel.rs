@@ -15,20 +15,21 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use l2tpv3::avp::{ResultCode, result};
 use l2tpv3::control::auth::DigestAlgorithm;
-use l2tpv3::control::{Config, Endpoint, Event, SessionRequest};
 use l2tpv3::tokio_codec::{Frame, L2tpUdpCodec};
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
+use l2tpv3::{Config, Endpoint, Event, MAX_DATA_HEADER_LEN, SessionRequest};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 use tokio_util::udp::UdpFramed;
 
-type Ep = Endpoint<SocketAddr, ChaCha20Rng>;
+type Ep = Endpoint<SocketAddr, StdRng>;
 type Sock = UdpFramed<L2tpUdpCodec>;
 
 /// Sends everything an endpoint has queued.
 async fn flush(name: &str, ep: &mut Ep, sock: &mut Sock) -> std::io::Result<()> {
-    while let Some((to, bytes)) = ep.poll_transmit() {
+    while let Some(t) = ep.poll_transmit() {
+        let (to, bytes) = (t.destination, t.contents);
         if let Ok(m) = l2tpv3::ControlMessage::decode(&bytes, l2tpv3::Encapsulation::Udp) {
             let t = m
                 .message_type()
@@ -64,17 +65,18 @@ async fn main() -> std::io::Result<()> {
         _ => DigestAlgorithm::HmacMd5,
     };
     let hide_avps = std::env::var("L2TP_HIDE").is_ok_and(|v| v == "1");
-    let config = |name: &str, id| Config {
-        host_name: name.as_bytes().to_vec(),
-        router_id: id,
-        secret: secret.clone(),
-        digest,
-        hide_avps,
-        ..Config::default()
+    let config = |name: &str, id| {
+        let mut c = Config::default();
+        c.host_name = name.as_bytes().to_vec();
+        c.router_id = id;
+        c.secret = secret.clone();
+        c.digest = digest;
+        c.hide_avps = hide_avps;
+        c
     };
     // Randomness from the OS-seeded ChaCha; the library itself never reads a clock
     // or the OS RNG.
-    let seed = |n| ChaCha20Rng::seed_from_u64(std::process::id() as u64 ^ n);
+    let seed = |n| StdRng::seed_from_u64(std::process::id() as u64 ^ n);
     let mut a: Ep = Endpoint::new(config("lcce-a", 0x7f00_0001), seed(1));
     let mut b: Ep = Endpoint::new(config("lcce-b", 0x7f00_0002), seed(2));
     let (mut la, mut lb) = (Vec::new(), Vec::new());
@@ -147,8 +149,13 @@ async fn main() -> std::io::Result<()> {
             eth.extend([0x02, 0, 0, 0, 0, 1, 0x08, 0x06]);
             eth.extend([0, 1, 8, 0, 6, 4, 0, 1, 2, 0, 0, 0, 0, 1, 192, 0, 2, 1]);
             eth.extend([0, 0, 0, 0, 0, 0, 192, 0, 2, 2]);
-            let (to, pkt) = a.encode_data(sid, &eth).expect("data");
-            sa.send((pkt, to)).await?;
+            // Read behind headroom, encapsulated in place, sent from the same buffer.
+            let mut buf = vec![0u8; MAX_DATA_HEADER_LEN];
+            buf.extend_from_slice(&eth);
+            let pkt = a
+                .encapsulate(sid, &mut buf, MAX_DATA_HEADER_LEN)
+                .expect("data");
+            sa.send((pkt.contents, pkt.destination)).await?;
             frame_sent = true;
         }
         let b_session_down = lb.iter().any(|e| matches!(e, Event::SessionDown { .. }));
@@ -161,7 +168,7 @@ async fn main() -> std::io::Result<()> {
             closed_connection = true;
         }
         let b_down = lb.iter().any(|e| matches!(e, Event::ConnectionDown { .. }));
-        if closed_connection && b_down && a.reliable(ccid).is_none_or(|r| r.is_idle()) {
+        if closed_connection && b_down && a.connection(ccid).is_none_or(|c| c.unacknowledged == 0) {
             println!(
                 "step {step}: StopCCN acknowledged; done in {:?}",
                 start.elapsed()

@@ -398,6 +398,7 @@ impl<'a> DataPacket<'a> {
 /// A data message arrived that does not belong to the session it was checked
 /// against, or could not be decoded at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum DecapError {
     /// The header is malformed (truncated, a control message, wrong version).
     #[error(transparent)]

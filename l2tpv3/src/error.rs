@@ -13,6 +13,7 @@ use thiserror::Error;
 /// error; it is kept as [`crate::avp::AvpValue::Malformed`] so that the receiver can
 /// apply RFC 3931 section 7.1 (look at its M bit).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ControlError {
     /// Fewer bytes were present than the field at `offset` needs.
     #[error("truncated at offset {offset}: need {needed} bytes, {available} present")]
@@ -98,6 +99,7 @@ pub enum ControlError {
 /// section 7.1 says such an AVP is treated like an unrecognised one, so its M bit
 /// decides whether the message survives.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
 pub enum AvpValueError {
     /// The value length is not one the AVP allows.
     #[error("value length {got} is invalid, expected {expected}")]
@@ -117,6 +119,7 @@ pub enum AvpValueError {
 
 /// A data message (RFC 3931 sections 4.1.1.1, 4.1.2.1, 4.6) could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum DataError {
     /// Fewer bytes were present than the field at `offset` needs.
     #[error("truncated at offset {offset}: need {needed} bytes, {available} present")]
@@ -153,6 +156,7 @@ pub enum DataError {
 
 /// A message or header could not be encoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// An AVP value is longer than the 10-bit Length field allows (1017 value bytes).
     #[error("AVP type {attr_type} value of {len} bytes exceeds the 1017-byte maximum")]

@@ -78,8 +78,15 @@ pub mod message;
 pub mod packet;
 pub mod validate;
 
-pub use avp::{Avp, AvpType, AvpValue};
-pub use data::{Cookie, DataHeader, DataPacket, DefaultSublayer, SessionConfig};
+pub use avp::{Avp, AvpType, AvpValue, CircuitErrors, PwType, ResultCode};
+pub use control::{
+    CommandError, Config, ConnState, ConnectionInfo, DataIn, DownReason, Endpoint, EndpointStats,
+    Event, ReliableConfig, ReliableStats, SessionInfo, SessionRequest, SessionState, Transmit,
+};
+pub use data::{
+    Cookie, CookieLen, DataHeader, DataPacket, DecapError, DefaultSublayer, HeaderTemplate,
+    MAX_DATA_HEADER_LEN, SessionConfig,
+};
 pub use error::{AvpValueError, ControlError, DataError, EncodeError};
 pub use header::{ControlHeader, Encapsulation};
 pub use message::{ControlMessage, MessageType};

@@ -320,6 +320,15 @@ impl ControlMessage {
     /// are interpreted but not checked against the message type: call
     /// [`crate::validate::validate`] for that.
     pub fn decode(buf: &[u8], encap: Encapsulation) -> Result<ControlMessage, ControlError> {
+        Self::decode_framed(buf, encap).map(|(m, _)| m)
+    }
+
+    /// [`ControlMessage::decode`] that also returns the header's Length field, so
+    /// a receiver parses the header once per message.
+    pub(crate) fn decode_framed(
+        buf: &[u8],
+        encap: Encapsulation,
+    ) -> Result<(ControlMessage, u16), ControlError> {
         let base = encap.control_prefix_len();
         if encap == Encapsulation::Ip {
             let (_, session_id) = be_u32::<_, ()>(buf).map_err(|_| ControlError::Truncated {
@@ -344,7 +353,7 @@ impl ControlMessage {
             avps.push(avp);
             at += used;
         }
-        Ok(ControlMessage { header, avps })
+        Ok((ControlMessage { header, avps }, length))
     }
 }
 
@@ -357,7 +366,13 @@ impl ControlMessage {
 /// are skipped; the caller sees they are missing.
 pub fn find_digest_fields(msg: &[u8]) -> Result<Vec<DigestField>, ControlError> {
     let (_, length) = ControlHeader::decode(msg, 0)?;
-    let msg = &msg[..usize::from(length)];
+    scan_digest_fields(&msg[..usize::from(length)])
+}
+
+/// [`find_digest_fields`] for a message whose header was already decoded: `msg`
+/// starts at the control header and is cut to its Length; only the AVP headers
+/// are walked.
+pub(crate) fn scan_digest_fields(msg: &[u8]) -> Result<Vec<DigestField>, ControlError> {
     let mut fields = Vec::new();
     let mut at = CONTROL_HEADER_LEN;
     while at < msg.len() {

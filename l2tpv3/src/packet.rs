@@ -19,6 +19,7 @@ pub enum Packet<'a> {
 
 /// Why a received packet could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum PacketError {
     /// Too short to tell control from data.
     #[error("{available} bytes are too few to tell control from data (need {needed})")]

@@ -79,6 +79,17 @@ impl Encoder<Bytes> for L2tpUdpCodec {
     }
 }
 
+/// Sends a data packet straight from the buffer [`crate::Endpoint::encapsulate`]
+/// wrote it into.
+impl Encoder<&[u8]> for L2tpUdpCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> Result<(), Self::Error> {
+        dst.extend_from_slice(item);
+        Ok(())
+    }
+}
+
 impl Encoder<Vec<u8>> for L2tpUdpCodec {
     type Error = std::io::Error;
 

@@ -19,6 +19,7 @@ use crate::message::{ControlMessage, MessageType};
 
 /// Why a control message is not acceptable.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// The first AVP is not the Message Type AVP (section 5.4.1).
     #[error("first AVP (index 0) is not an IETF Message Type AVP")]
@@ -67,6 +68,7 @@ pub enum ValidationError {
 
 /// What a receiver should send in answer to an invalid message.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Reply {
     /// Tear down the control connection with a StopCCN carrying this Result Code.
     StopCcn(ResultCode),

@@ -3,14 +3,14 @@
 
 use l2tpv3::avp::{Avp, AvpValue, CircuitErrors, DataSequencing, L2SublayerType, RawAvp, result};
 use l2tpv3::control::auth::DigestAlgorithm;
-use l2tpv3::control::{Config, DownReason, Endpoint, Event, SessionRequest};
 use l2tpv3::data::CookieLen;
 use l2tpv3::{AvpType, ControlHeader, ControlMessage, Encapsulation, MessageType};
-use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
+use l2tpv3::{Config, DownReason, Endpoint, Event, SessionRequest, Transmit};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
 
-type Ep = Endpoint<&'static str, ChaCha8Rng>;
+type Ep = Endpoint<&'static str, StdRng>;
 
 struct Pair {
     a: Ep,
@@ -25,8 +25,8 @@ struct Pair {
 impl Pair {
     fn new(a: Config, b: Config) -> Pair {
         Pair {
-            a: Endpoint::new(a, ChaCha8Rng::seed_from_u64(1)),
-            b: Endpoint::new(b, ChaCha8Rng::seed_from_u64(2)),
+            a: Endpoint::new(a, StdRng::seed_from_u64(1)),
+            b: Endpoint::new(b, StdRng::seed_from_u64(2)),
             now: Instant::now(),
             a_events: Vec::new(),
             b_events: Vec::new(),
@@ -38,11 +38,11 @@ impl Pair {
     fn settle(&mut self) {
         for _ in 0..10_000 {
             let mut moved = false;
-            while let Some((_, d)) = self.a.poll_transmit() {
+            while let Some(Transmit { contents: d, .. }) = self.a.poll_transmit() {
                 moved = true;
                 self.b.handle_datagram(self.now, "a", &d);
             }
-            while let Some((_, d)) = self.b.poll_transmit() {
+            while let Some(Transmit { contents: d, .. }) = self.b.poll_transmit() {
                 moved = true;
                 if let Ok(m) = ControlMessage::decode(&d, Encapsulation::Udp) {
                     self.b_sent.push(m);
@@ -81,10 +81,7 @@ fn up_ids<A>(events: &[Event<A>]) -> Vec<u32> {
 #[test]
 fn outgoing_call_comes_up() {
     let mut p = Pair::new(Config::default(), Config::default());
-    let (_, sid) = p.up(SessionRequest {
-        outgoing: true,
-        ..SessionRequest::ethernet("vc")
-    });
+    let (_, sid) = p.up(SessionRequest::ethernet("vc").outgoing());
     assert_eq!(up_ids(&p.a_events), [sid]);
     assert_eq!(up_ids(&p.b_events).len(), 1);
     let types: Vec<_> = p.b_sent.iter().filter_map(|m| m.message_type()).collect();
@@ -146,11 +143,12 @@ fn cdn_sli_wen() {
 
 #[test]
 fn negotiates_cookies_sublayer_and_sequencing_and_carries_data() {
-    let cfg = Config {
-        cookie_len: CookieLen::Eight,
-        sublayer: L2SublayerType::DEFAULT,
-        data_sequencing: DataSequencing::ALL,
-        ..Config::default()
+    let cfg = {
+        let mut c = Config::default();
+        c.cookie_len = CookieLen::Eight;
+        c.sublayer = L2SublayerType::DEFAULT;
+        c.data_sequencing = DataSequencing::ALL;
+        c
     };
     let mut p = Pair::new(cfg, Config::default());
     let (_, sid) = p.up(SessionRequest::ethernet("pw"));
@@ -159,7 +157,7 @@ fn negotiates_cookies_sublayer_and_sequencing_and_carries_data() {
     assert_eq!(a_s.remote_cookie.len(), 4);
     let b_sid = a_s.remote_id;
     // B sends to A: 8-byte cookie A assigned, Default sublayer with sequence numbers.
-    let (to, pkt) = p.b.encode_data(b_sid, b"frame-0").unwrap();
+    let (to, pkt) = encode(&mut p.b, b_sid, b"frame-0");
     assert_eq!(to, "a");
     assert_eq!(pkt.len(), 4 + 4 + 8 + 4 + 7);
     let got = p.a.handle_datagram(p.now, "b", &pkt).unwrap();
@@ -167,7 +165,7 @@ fn negotiates_cookies_sublayer_and_sequencing_and_carries_data() {
         (got.session_id, got.payload, got.sequence),
         (sid, &b"frame-0"[..], Some(0))
     );
-    let (_, pkt1) = p.b.encode_data(b_sid, b"frame-1").unwrap();
+    let (_, pkt1) = encode(&mut p.b, b_sid, b"frame-1");
     assert_eq!(
         p.a.handle_datagram(p.now, "b", &pkt1).unwrap().sequence,
         Some(1)
@@ -181,7 +179,7 @@ fn negotiates_cookies_sublayer_and_sequencing_and_carries_data() {
     assert!(p.a.handle_datagram(p.now, "b", &bad).is_none());
     assert_eq!(p.a.stats().data_bad_cookie, 1);
     // A to B: B's 4-byte cookie, no sublayer (B asked for none).
-    let (_, pkt) = p.a.encode_data(sid, b"x").unwrap();
+    let (_, pkt) = encode(&mut p.a, sid, b"x");
     assert_eq!(pkt.len(), 4 + 4 + 4 + 1);
     let got = p.b.handle_datagram(p.now, "a", &pkt).unwrap();
     assert_eq!((got.payload, got.sequence), (&b"x"[..], None));
@@ -194,9 +192,10 @@ fn negotiates_cookies_sublayer_and_sequencing_and_carries_data() {
 
 #[test]
 fn sequencing_without_sublayer_is_refused_with_cdn_15() {
-    let cfg = Config {
-        data_sequencing: DataSequencing::ALL,
-        ..Config::default()
+    let cfg = {
+        let mut c = Config::default();
+        c.data_sequencing = DataSequencing::ALL;
+        c
     };
     let mut p = Pair::new(cfg, Config::default());
     p.up(SessionRequest::ethernet("pw"));
@@ -214,11 +213,11 @@ fn sequencing_without_sublayer_is_refused_with_cdn_15() {
 /// Sends a hand-made message from A to B in sequence, as if A's reliable layer had
 /// queued it, and returns B's answers.
 fn inject(p: &mut Pair, ccid: u32, mt: MessageType, avps: Vec<Avp>) -> Vec<ControlMessage> {
-    let rel = p.a.reliable(ccid).unwrap();
+    let rel = p.a.connection(ccid).unwrap();
     let header = ControlHeader {
         ccid: p.b_remote_ccid(ccid),
-        ns: rel.next_ns(),
-        nr: rel.next_expected(),
+        ns: rel.next_ns,
+        nr: rel.next_expected,
     };
     let bytes = ControlMessage::new(header, mt, avps)
         .to_vec(Encapsulation::Udp)
@@ -226,7 +225,7 @@ fn inject(p: &mut Pair, ccid: u32, mt: MessageType, avps: Vec<Avp>) -> Vec<Contr
     p.b.handle_datagram(p.now, "a", &bytes);
     p.b_events.extend(std::iter::from_fn(|| p.b.poll_event()));
     std::iter::from_fn(|| p.b.poll_transmit())
-        .map(|(_, d)| ControlMessage::decode(&d, Encapsulation::Udp).unwrap())
+        .map(|Transmit { contents: d, .. }| ControlMessage::decode(&d, Encapsulation::Udp).unwrap())
         .collect()
 }
 
@@ -383,12 +382,24 @@ fn an_unknown_optional_avp_is_ignored() {
     assert_eq!(p.b.connection_count(), 1);
 }
 
+/// A data packet from `ep` on session `sid`, encapsulated in place behind
+/// headroom, copied out for the test to tamper with.
+fn encode(ep: &mut Ep, sid: u32, payload: &[u8]) -> (&'static str, Vec<u8>) {
+    let mut buf = vec![0u8; l2tpv3::MAX_DATA_HEADER_LEN];
+    buf.extend_from_slice(payload);
+    let t = ep
+        .encapsulate(sid, &mut buf, l2tpv3::MAX_DATA_HEADER_LEN)
+        .unwrap();
+    (t.destination, t.contents.to_vec())
+}
+
 fn secret(s: &str, digest: DigestAlgorithm, hide: bool) -> Config {
-    Config {
-        secret: Some(s.as_bytes().to_vec()),
-        digest,
-        hide_avps: hide,
-        ..Config::default()
+    {
+        let mut c = Config::default();
+        c.secret = Some(s.as_bytes().to_vec());
+        c.digest = digest;
+        c.hide_avps = hide;
+        c
     }
 }
 
@@ -462,13 +473,13 @@ fn tampered_message_is_dropped_without_changing_state() {
     );
     let (ccid, _) = p.up(SessionRequest::ethernet("pw"));
     let b_ccid = p.b_remote_ccid(ccid);
-    let before = p.b.reliable(b_ccid).unwrap().next_expected();
+    let before = p.b.connection(b_ccid).unwrap().next_expected;
     // A valid-looking HELLO with a zero digest.
-    let rel = p.a.reliable(ccid).unwrap();
+    let rel = p.a.connection(ccid).unwrap();
     let header = ControlHeader {
         ccid: b_ccid,
-        ns: rel.next_ns(),
-        nr: rel.next_expected(),
+        ns: rel.next_ns,
+        nr: rel.next_expected,
     };
     let msg = ControlMessage::new(
         header,
@@ -479,15 +490,15 @@ fn tampered_message_is_dropped_without_changing_state() {
     );
     p.b.handle_datagram(p.now, "a", &msg.to_vec(Encapsulation::Udp).unwrap());
     assert_eq!(p.b.stats().auth_failed, 1);
-    assert_eq!(p.b.reliable(b_ccid).unwrap().next_expected(), before);
+    assert_eq!(p.b.connection(b_ccid).unwrap().next_expected, before);
     assert!(p.b.poll_transmit().is_none());
 }
 
 #[test]
 fn simultaneous_open_resolved_by_tie_breaker() {
     for seed in 0..20u64 {
-        let mut a = Endpoint::new(Config::default(), ChaCha8Rng::seed_from_u64(seed));
-        let mut b = Endpoint::new(Config::default(), ChaCha8Rng::seed_from_u64(seed + 100));
+        let mut a = Endpoint::new(Config::default(), StdRng::seed_from_u64(seed));
+        let mut b = Endpoint::new(Config::default(), StdRng::seed_from_u64(seed + 100));
         let now = Instant::now();
         let ca = a.connect(now, "b").unwrap();
         let cb = b.connect(now, "a").unwrap();
@@ -500,11 +511,11 @@ fn simultaneous_open_resolved_by_tie_breaker() {
         // Both SCCRQs cross on the wire.
         let from_a: Vec<_> = std::iter::from_fn(|| a.poll_transmit()).collect();
         let from_b: Vec<_> = std::iter::from_fn(|| b.poll_transmit()).collect();
-        for (_, d) in &from_a {
-            b.handle_datagram(now, "a", d);
+        for t in &from_a {
+            b.handle_datagram(now, "a", &t.contents);
         }
-        for (_, d) in &from_b {
-            a.handle_datagram(now, "b", d);
+        for t in &from_b {
+            a.handle_datagram(now, "b", &t.contents);
         }
         let mut p = Pair {
             a,
@@ -552,13 +563,13 @@ fn sessions_beyond_the_send_queue_wait_for_room() {
     want.sort_unstable();
     assert_eq!(up, want);
     assert_eq!(up_ids(&p.b_events).len(), 200);
-    assert_eq!(p.a.reliable(ccid).unwrap().stats().dropped_queue_full, 0);
+    assert_eq!(p.a.connection(ccid).unwrap().reliable.dropped_queue_full, 0);
     // Once up, a further request on a full queue is refused, not dropped later.
     for &sid in &sids[..16] {
         p.a.set_circuit_status(p.now, sid, false).unwrap();
     }
     assert!(matches!(
         p.a.open_session(p.now, ccid, SessionRequest::ethernet("one-more")),
-        Err(l2tpv3::control::CommandError::QueueFull(_))
+        Err(l2tpv3::CommandError::QueueFull(_))
     ));
 }

@@ -5,17 +5,18 @@ mod control_common;
 
 use control_common::Lcce;
 use l2tpv3::MessageType;
-use l2tpv3::control::{Config, Event, SessionRequest};
+use l2tpv3::{Config, Event, SessionRequest};
 use netsim::{LinkConfig, Sim};
 use proptest::prelude::*;
 use std::time::Duration;
 
 fn config(name: &str, router_id: u32) -> Config {
-    Config {
-        host_name: name.as_bytes().to_vec(),
-        router_id,
-        report_messages: true,
-        ..Config::default()
+    {
+        let mut c = Config::default();
+        c.host_name = name.as_bytes().to_vec();
+        c.router_id = router_id;
+        c.report_messages = true;
+        c
     }
 }
 
@@ -148,7 +149,7 @@ fn lossless_lock_step() {
     assert_eq!(a, [(0, MessageType::Sccrp), (1, MessageType::Icrp)]);
     // Nothing was lost, so nothing was retransmitted.
     let ccid = sim.node(0).connection_up().unwrap();
-    let stats = sim.node(0).ep.reliable(ccid).unwrap().stats();
+    let stats = sim.node(0).ep.connection(ccid).unwrap().reliable;
     assert_eq!((stats.retransmitted, stats.duplicates), (0, 0), "{stats:?}");
     // The explicit acknowledgement closing the exchange is a ZLB (no authentication).
     let last_b = &sim.node(1).sent.last().unwrap().1;
@@ -169,9 +170,9 @@ fn hundred_sessions_through_30_percent_loss_duplication_and_reordering() {
     let a = sim
         .node(0)
         .ep
-        .reliable(sim.node(0).connection_up().unwrap())
+        .connection(sim.node(0).connection_up().unwrap())
         .unwrap()
-        .stats();
+        .reliable;
     assert!(a.retransmitted > 0 && a.held + a.duplicates > 0, "{a:?}");
     // Both ends agree on every session's IDs and cookies.
     for s in sim.node(0).ep.sessions() {

@@ -5,7 +5,7 @@ mod control_common;
 
 use control_common::Lcce;
 use l2tpv3::avp::{ResultCode, result};
-use l2tpv3::control::{Config, DownReason, Event, SessionRequest};
+use l2tpv3::{Config, DownReason, Event, SessionRequest};
 use l2tpv3::{ControlMessage, Encapsulation, MessageType};
 use netsim::{LinkConfig, Sim};
 use std::time::{Duration, Instant};
@@ -136,9 +136,10 @@ fn hello_after_silence_and_teardown_when_unanswered() {
 #[test]
 fn hello_interval_is_configurable() {
     let mut sim = Sim::new(4);
-    let cfg = Config {
-        hello_interval: Duration::from_secs(5),
-        ..Config::default()
+    let cfg = {
+        let mut c = Config::default();
+        c.hello_interval = Duration::from_secs(5);
+        c
     };
     let a = sim.add_node(Lcce::new(cfg.clone(), 1));
     let b = sim.add_node(Lcce::new(cfg, 2));
@@ -209,5 +210,5 @@ fn stopccn_retransmitted_when_lost_and_reacked_during_hold() {
     sim.run_for(Duration::from_secs(10)).unwrap();
     // The retransmission at 7 s reaches the peer, which acknowledges it.
     assert_eq!(sim.node(1).down().len(), 1);
-    assert!(sim.node(0).ep.reliable(ccid).unwrap().is_idle());
+    assert!(sim.node(0).ep.connection(ccid).unwrap().unacknowledged == 0);
 }

@@ -16,7 +16,7 @@
 
 use hmac::{Hmac, Mac};
 use md5::{Digest as _, Md5};
-use rand_core::RngCore;
+use rand_core::Rng;
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 use thiserror::Error;
@@ -73,6 +73,7 @@ impl DigestAlgorithm {
 
 /// Why a message failed authentication. None of these changes any state.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum AuthError {
     /// No valid Message Digest AVP (type 0 with 16 bytes, or type 1 with 20) at
     /// offset 20, where section 5.4.1 requires it.
@@ -181,6 +182,13 @@ pub fn compute_digest(
 /// [`crate::message::find_digest_fields`].
 fn digest_fields(message: &[u8]) -> Result<Vec<(usize, DigestAlgorithm)>, AuthError> {
     let fields = crate::message::find_digest_fields(message).map_err(AuthError::Malformed)?;
+    select_digests(fields)
+}
+
+/// The one or two Message Digest AVPs right after the Message Type AVP.
+fn select_digests(
+    fields: Vec<crate::message::DigestField>,
+) -> Result<Vec<(usize, DigestAlgorithm)>, AuthError> {
     let mut found = Vec::with_capacity(2);
     let mut expected = DIGEST_AVP_OFFSET;
     for f in fields {
@@ -220,13 +228,32 @@ pub fn sign(message: &mut [u8], key: &[u8], nonces: Nonces<'_>) -> Result<(), Au
 /// Checks a received control message: accepted if any of its (at most two)
 /// Message Digest AVPs matches under any of `keys`. Comparison is constant time.
 pub fn verify(message: &[u8], keys: &[&[u8]], nonces: Nonces<'_>) -> Result<(), AuthError> {
-    let fields = digest_fields(message)?;
+    verify_at(message, &digest_fields(message)?, keys, nonces)
+}
+
+/// [`verify`] for a message whose header the caller already decoded: `message`
+/// starts at the control header and is cut to its Length.
+pub(crate) fn verify_decoded(
+    message: &[u8],
+    keys: &[&[u8]],
+    nonces: Nonces<'_>,
+) -> Result<(), AuthError> {
+    let fields = crate::message::scan_digest_fields(message).map_err(AuthError::Malformed)?;
+    verify_at(message, &select_digests(fields)?, keys, nonces)
+}
+
+fn verify_at(
+    message: &[u8],
+    fields: &[(usize, DigestAlgorithm)],
+    keys: &[&[u8]],
+    nonces: Nonces<'_>,
+) -> Result<(), AuthError> {
     let mut zeroed = message.to_vec();
-    for &(at, alg) in &fields {
+    for &(at, alg) in fields {
         zeroed[at..at + alg.digest_len()].fill(0);
     }
     let mut ok = subtle::Choice::from(0);
-    for &(at, alg) in &fields {
+    for &(at, alg) in fields {
         let received = &message[at..at + alg.digest_len()];
         for key in keys {
             ok |= compute_digest(alg, key, nonces, &zeroed).ct_eq(received);
@@ -240,7 +267,7 @@ pub fn verify(message: &[u8], keys: &[&[u8]], nonces: Nonces<'_>) -> Result<(), 
 }
 
 /// A fresh nonce from the caller's RNG.
-pub fn new_nonce(rng: &mut dyn RngCore) -> [u8; NONCE_LEN] {
+pub(crate) fn new_nonce<R: Rng + ?Sized>(rng: &mut R) -> [u8; NONCE_LEN] {
     let mut n = [0u8; NONCE_LEN];
     rng.fill_bytes(&mut n);
     n

@@ -9,8 +9,9 @@ use crate::avp::{DataSequencing, L2SublayerType, PwType};
 use crate::data::CookieLen;
 use crate::header::Encapsulation;
 
-/// Everything an [`crate::control::endpoint::Endpoint`] needs to know up front.
+/// Everything an [`crate::Endpoint`] needs to know up front.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Config {
     /// Our Host Name AVP (section 5.4.3).
     pub host_name: Vec<u8>,
@@ -46,10 +47,10 @@ pub struct Config {
     /// Sessions held at once over all connections; requests beyond get a CDN
     /// (no facilities). Default 65 536.
     pub max_sessions: usize,
-    /// Events waiting in [`crate::control::endpoint::Endpoint::poll_event`]; more
+    /// Events waiting in [`crate::Endpoint::poll_event`]; more
     /// are dropped and counted. Default 65 536.
     pub max_events: usize,
-    /// Datagrams waiting in [`crate::control::endpoint::Endpoint::poll_transmit`];
+    /// Datagrams waiting in [`crate::Endpoint::poll_transmit`];
     /// more are dropped and counted (reliable delivery resends them). Default 65 536.
     pub max_transmits: usize,
     /// Report every control message queued and delivered as events (for tests and
@@ -78,6 +79,24 @@ impl Default for Config {
             max_events: 65_536,
             max_transmits: 65_536,
             report_messages: false,
+        }
+    }
+}
+
+impl Config {
+    /// The defaults with our Host Name and Router ID (section 5.4.3). The struct
+    /// is `#[non_exhaustive]`: change other fields on the value this returns.
+    ///
+    /// ```
+    /// let mut config = l2tpv3::Config::new("lcce-a", 0x0a00_0001);
+    /// config.secret = Some(b"shared secret".to_vec());
+    /// assert_eq!(config.host_name, b"lcce-a");
+    /// ```
+    pub fn new(host_name: impl Into<Vec<u8>>, router_id: u32) -> Self {
+        Config {
+            host_name: host_name.into(),
+            router_id,
+            ..Config::default()
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::message::{ControlMessage, MessageType};
 
 /// The states of section 7.2 plus the StopCCN hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ConnState {
     /// Nothing sent or received yet.
     Idle,
@@ -146,8 +147,6 @@ pub struct Connection<A> {
     pub pw_types: Vec<PwType>,
     /// Local session IDs carried by this connection.
     pub sessions: BTreeSet<u32>,
-    /// When a message (any, including acknowledgements) last arrived.
-    pub last_heard: Instant,
     /// When the next HELLO is due if nothing is heard (section 4.4).
     pub next_hello: Instant,
     /// When the StopCCN hold ends, in [`ConnState::Closing`].

@@ -5,6 +5,7 @@ use crate::message::MessageType;
 
 /// Why a control connection went down.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum DownReason {
     /// We sent a StopCCN with this result.
     StopCcnSent(ResultCode),
@@ -17,8 +18,9 @@ pub enum DownReason {
 }
 
 /// An event for the application, drained with
-/// [`crate::control::endpoint::Endpoint::poll_event`].
+/// [`crate::Endpoint::poll_event`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event<A> {
     /// A control connection reached the established state.
     ConnectionUp {
@@ -77,7 +79,7 @@ pub enum Event<A> {
         errors: CircuitErrors,
     },
     /// A control message was queued for reliable delivery
-    /// (with [`crate::control::config::Config::report_messages`]).
+    /// (with [`crate::Config::report_messages`]).
     MessageQueued {
         /// Our CCID.
         ccid: u32,
@@ -87,7 +89,7 @@ pub enum Event<A> {
         message_type: MessageType,
     },
     /// A control message was delivered in order by reliable delivery
-    /// (with [`crate::control::config::Config::report_messages`]).
+    /// (with [`crate::Config::report_messages`]).
     MessageDelivered {
         /// Our CCID.
         ccid: u32,

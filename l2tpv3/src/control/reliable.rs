@@ -31,6 +31,7 @@ pub const DEFAULT_PEER_WINDOW: u16 = 4;
 
 /// Tunables of the transport; [`Default`] gives the RFC's recommendations.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReliableConfig {
     /// Delay before the first retransmission. Default 1 s (section 4.2).
     pub retransmit_initial: Duration,
@@ -116,6 +117,7 @@ pub enum Received {
 
 /// Counters of the transport, for observability and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReliableStats {
     /// Messages queued with [`Reliable::send`].
     pub queued: u64,
@@ -196,6 +198,7 @@ impl<S: Clone, R> Reliable<S, R> {
         }
     }
 
+    #[cfg(test)]
     /// The configuration in use.
     pub fn config(&self) -> &ReliableConfig {
         &self.config
@@ -212,16 +215,19 @@ impl<S: Clone, R> Reliable<S, R> {
         self.cwnd = self.cwnd.min(window);
     }
 
+    #[cfg(test)]
     /// The peer's window in use.
     pub fn peer_window(&self) -> u16 {
         self.peer_window
     }
 
+    #[cfg(test)]
     /// The congestion window (Appendix A).
     pub fn cwnd(&self) -> u16 {
         self.cwnd
     }
 
+    #[cfg(test)]
     /// The slow-start threshold (Appendix A).
     pub fn ssthresh(&self) -> u16 {
         self.ssthresh
@@ -247,6 +253,7 @@ impl<S: Clone, R> Reliable<S, R> {
         self.queue.len()
     }
 
+    #[cfg(test)]
     /// Out-of-order messages held.
     pub fn held(&self) -> usize {
         self.held.len()

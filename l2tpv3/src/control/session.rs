@@ -12,6 +12,7 @@ use crate::data::Cookie;
 
 /// Where a session stands (sections 7.3.1, 7.3.2, 7.4.1, 7.4.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SessionState {
     /// No call yet (the tables' `idle`).
     Idle,
@@ -232,10 +233,6 @@ pub struct Session {
     pub local_sequencing: DataSequencing,
     /// Whether the peer asked us to sequence our data.
     pub remote_sequencing: DataSequencing,
-    /// Next sequence number for data we send (24 bits).
-    pub tx_sequence: u32,
-    /// Next sequence number expected on data we receive, once one was seen.
-    pub rx_sequence: Option<u32>,
     /// Whether the peer last reported the circuit active (SLI/Circuit Status).
     pub remote_circuit_active: bool,
     /// Result code of a CDN received, for the down event.

@@ -1,15 +1,15 @@
 //! Shared glue: an `Endpoint` as a `netsim::Node`.
 #![allow(dead_code)]
 
-use l2tpv3::control::{Config, Endpoint, Event};
+use l2tpv3::{Config, Endpoint, Event};
 use netsim::{Node, Transmit};
-use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::time::Instant;
 
 /// One LCCE on port 0 of a netsim node; the peer address is the port number.
 pub struct Lcce {
-    pub ep: Endpoint<usize, ChaCha8Rng>,
+    pub ep: Endpoint<usize, StdRng>,
     pub events: Vec<(Instant, Event<usize>)>,
     pub sent: Vec<(Instant, Vec<u8>)>,
     pub data: Vec<(u32, Vec<u8>)>,
@@ -19,7 +19,7 @@ pub struct Lcce {
 impl Lcce {
     pub fn new(config: Config, seed: u64) -> Self {
         Lcce {
-            ep: Endpoint::new(config, ChaCha8Rng::seed_from_u64(seed)),
+            ep: Endpoint::new(config, StdRng::seed_from_u64(seed)),
             events: Vec::new(),
             sent: Vec::new(),
             data: Vec::new(),
@@ -71,7 +71,8 @@ impl Node for Lcce {
     fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         // Commands issued through `node_mut` leave events behind too.
         self.drain(now);
-        let (port, payload) = self.ep.poll_transmit()?;
+        let t = self.ep.poll_transmit()?;
+        let (port, payload) = (t.destination, t.contents);
         self.sent.push((now, payload.clone()));
         Some(Transmit { port, payload })
     }
