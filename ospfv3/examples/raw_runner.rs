@@ -12,25 +12,23 @@
 //! (Crypto Protocol ID appended little-endian); without it the engine follows the RFC
 //! and FRR 8.4 drops its packets (and vice versa).
 //!
-//! One socket per interface, bound to it (SO_BINDTODEVICE) and to its link-local
-//! address, joined to ff02::5 and ff02::6, with IPV6_PKTINFO so the engine sees each
-//! packet's destination; `poll` waits on all of them and on the engine's timeout.
-//! Checksums are computed by the engine. Events are printed one
+//! One [`ospfv3::RawSocket`] per interface (the crate's `tokio` feature: bound to it
+//! and to its link-local address, joined to ff02::5 and ff02::6, hop limit 1, each
+//! packet's destination from IPV6_PKTINFO); a current-thread tokio runtime waits on all
+//! of them and on the engine's timeout. Checksums are computed by the engine. Events are printed one
 //! per line (`NEIGHBOR`, `INTERFACE`, `ROUTE ADD`, `ROUTE DEL`). Commands on stdin:
 //! `withdraw`, `advertise [METRIC]`, `quit`.
 
-use std::io::{BufRead, IoSliceMut, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV6};
-use std::os::fd::{AsFd, AsRawFd};
+use std::io::{BufRead, Write};
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use nix::poll::{PollFd, PollFlags, poll};
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, SockaddrIn6, recvmsg, setsockopt, sockopt};
 use ospfv3::auth::HmacAlgorithm;
 use ospfv3::engine::{AuthConfig, Event, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use futures::future::select_all;
+use ospfv3::{RawSocket, RawSocketConfig};
 
 struct Args {
     ifnames: Vec<String>,
@@ -137,26 +135,12 @@ fn print(line: String) {
 struct Port {
     ifindex: u32,
     ifname: String,
-    sock: Socket,
+    sock: RawSocket,
 }
 
 fn open_port(ifname: &str) -> (Port, Ipv6Addr) {
     let (ifindex, ll) = interface_info(ifname);
-    let sock =
-        Socket::new(Domain::IPV6, Type::RAW, Some(Protocol::from(89))).expect("raw socket (root?)");
-    sock.bind_device(Some(ifname.as_bytes()))
-        .expect("SO_BINDTODEVICE");
-    sock.bind(&SockAddr::from(SocketAddrV6::new(ll, 0, 0, ifindex)))
-        .expect("bind link-local");
-    for g in ["ff02::5", "ff02::6"] {
-        sock.join_multicast_v6(&g.parse().unwrap(), ifindex)
-            .expect("join group");
-    }
-    sock.set_multicast_loop_v6(false).expect("loop off");
-    sock.set_multicast_hops_v6(1).expect("hops");
-    sock.set_unicast_hops_v6(1).expect("hops");
-    sock.set_nonblocking(true).expect("non-blocking");
-    setsockopt(&sock, sockopt::Ipv6RecvPacketInfo, &true).expect("IPV6_RECVPKTINFO");
+    let sock = RawSocket::open(&RawSocketConfig::new(ifname, ll)).expect("raw socket (root?)");
     (
         Port {
             ifindex,
@@ -167,19 +151,19 @@ fn open_port(ifname: &str) -> (Port, Ipv6Addr) {
     )
 }
 
-fn send_all(router: &mut Router, ports: &[Port]) {
+async fn send_all(router: &mut Router, ports: &[Port]) {
     while let Some(t) = router.poll_transmit() {
         let Some(p) = ports.iter().find(|p| p.ifindex == t.ifindex) else {
             continue;
         };
-        let dst = SockAddr::from(SocketAddrV6::new(t.dst, 0, 0, t.ifindex));
-        if let Err(e) = p.sock.send_to(&t.bytes, &dst) {
+        if let Err(e) = p.sock.send(t.dst, &t.bytes).await {
             print(format!("SEND-ERROR {} {e}", p.ifname));
         }
     }
 }
 
-fn main() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     let args = parse_args();
     let start = Instant::now();
     let mut router = Router::new(
@@ -227,9 +211,9 @@ fn main() {
         .iter()
         .map(|p| (p.ifindex, p.ifname.clone()))
         .collect();
-    let mut buf = vec![0u8; 65536];
+    let mut bufs = vec![vec![0u8; 65536]; ports.len()];
     loop {
-        send_all(&mut router, &ports);
+        send_all(&mut router, &ports).await;
         while let Some(e) = router.poll_event() {
             handle_event(&args, &names, &e);
         }
@@ -240,50 +224,20 @@ fn main() {
                 t.saturating_duration_since(now)
             })
             .clamp(Duration::from_millis(1), Duration::from_millis(200));
-        let ready: Vec<usize> = {
-            let mut fds: Vec<PollFd> = ports
-                .iter()
-                .map(|p| PollFd::new(p.sock.as_fd(), PollFlags::POLLIN))
-                .collect();
-            let _ = poll(&mut fds, wait.as_millis() as u16);
-            fds.iter()
-                .enumerate()
-                .filter(|(_, f)| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN)))
-                .map(|(i, _)| i)
-                .collect()
+        // One datagram from whichever socket is ready first (receiving is
+        // cancel-safe), or the engine's timeout.
+        let got = tokio::select! {
+            (r, i, _) = select_all(
+                ports.iter().zip(bufs.iter_mut()).map(|(p, b)| Box::pin(p.sock.recv(b))),
+            ) => Some((i, r)),
+            () = tokio::time::sleep(wait) => None,
         };
-        for i in ready {
-            let port = &ports[i];
-            loop {
-                let mut iov = [IoSliceMut::new(&mut buf)];
-                let mut cmsg = nix::cmsg_space!(nix::libc::in6_pktinfo);
-                let (len, src, dst) = match recvmsg::<SockaddrIn6>(
-                    port.sock.as_raw_fd(),
-                    &mut iov,
-                    Some(&mut cmsg),
-                    MsgFlags::MSG_DONTWAIT,
-                ) {
-                    Ok(msg) => {
-                        let mut dst = None;
-                        if let Ok(cmsgs) = msg.cmsgs() {
-                            for c in cmsgs {
-                                if let ControlMessageOwned::Ipv6PacketInfo(pi) = c {
-                                    dst = Some(Ipv6Addr::from(pi.ipi6_addr.s6_addr));
-                                }
-                            }
-                        }
-                        (msg.bytes, msg.address.map(|a| a.ip()), dst)
-                    }
-                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => break,
-                    Err(e) => {
-                        print(format!("RECV-ERROR {} {e}", port.ifname));
-                        break;
-                    }
-                };
-                if let (Some(src), Some(dst)) = (src, dst) {
-                    router.handle_packet(Instant::now(), port.ifindex, src, dst, &buf[..len]);
-                }
+        match got {
+            Some((i, Ok(r))) => {
+                router.handle_packet(Instant::now(), r.ifindex, r.src, r.dst, &bufs[i][..r.len]);
             }
+            Some((i, Err(e))) => print(format!("RECV-ERROR {} {e}", ports[i].ifname)),
+            None => {}
         }
         let now = Instant::now();
         if router.poll_timeout().is_some_and(|t| t <= now) {
@@ -313,7 +267,7 @@ fn main() {
                     for p in &prefixes {
                         router.withdraw_prefix(now, *p);
                     }
-                    send_all(&mut router, &ports);
+                    send_all(&mut router, &ports).await;
                     print("QUIT".into());
                     return;
                 }

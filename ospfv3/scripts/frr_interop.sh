@@ -28,7 +28,7 @@ if [ ! -x /usr/lib/frr/ospf6d ]; then echo "SKIP: FRR (ospf6d) not installed"; e
 
 if [ -z "${RUNNER:-}" ]; then
     export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-    cargo build -q -p ospfv3 --example raw_runner
+    cargo build -q -p ospfv3 --features tokio --example raw_runner
     RUNNER="$CARGO_TARGET_DIR/debug/examples/raw_runner"
 fi
 
