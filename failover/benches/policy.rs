@@ -23,15 +23,7 @@ fn setup(checks: usize) -> (Policy, Instant) {
         ));
     }
     let t0 = Instant::now();
-    let p = Policy::new(
-        t0,
-        NodeConfig {
-            router_id: RouterId(100),
-            prefixes: vec![cfg],
-            ..NodeConfig::default()
-        },
-    )
-    .unwrap();
+    let p = Policy::new(t0, NodeConfig::new(RouterId(100), vec![cfg])).unwrap();
     (p, t0)
 }
 

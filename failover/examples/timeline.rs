@@ -39,7 +39,7 @@ fn main() {
             cfg.sync_gate = true;
         }
         "active-active" => cfg.mode = Mode::ActiveActive { metric: 10 },
-        "soft-fail" => cfg.soft_fail = Some(SoftFail { metric: 500 }),
+        "soft-fail" => cfg.soft_fail = Some(SoftFail::new(500)),
         "drain" => {}
         other => {
             eprintln!("unknown mode {other:?}");
@@ -52,11 +52,7 @@ fn main() {
         .map(|i| {
             let mut c = cfg.clone();
             c.preference = i;
-            let node = NodeConfig {
-                router_id: RouterId(i + 1),
-                prefixes: vec![c],
-                ..NodeConfig::default()
-            };
+            let node = NodeConfig::new(RouterId(i + 1), vec![c]);
             Policy::new(t0, node).expect("valid configuration")
         })
         .collect();

@@ -29,6 +29,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Mode {
     /// One active node; the others advertise a worse metric and take over when it goes.
     ActiveStandby {
@@ -48,6 +49,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Preempt {
     /// Never: a recovered node stays standby while another healthy node is active
     /// (the default; failback is an operator's decision).
@@ -66,13 +68,22 @@ pub enum Preempt {
 /// traffic still has somewhere to go when every node is unhealthy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct SoftFail {
     /// Metric advertised while unhealthy; must be worse than every healthy metric.
     pub metric: Metric,
 }
 
+impl SoftFail {
+    /// Advertise `metric` while unhealthy.
+    pub fn new(metric: Metric) -> Self {
+        Self { metric }
+    }
+}
+
 /// How a peer's advertised metric is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PeerRole {
     /// In the active band, with the preference the metric encodes.
     Active {
@@ -135,6 +146,7 @@ impl Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default))]
+#[non_exhaustive]
 pub struct PrefixConfig {
     /// The anycast prefix (usually a `/128`).
     pub prefix: Ipv6Prefix,
@@ -346,6 +358,7 @@ impl PrefixConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default))]
+#[non_exhaustive]
 pub struct Limits {
     /// Prefixes per node (default 64); more is a configuration error.
     pub max_prefixes: usize,
@@ -376,6 +389,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default))]
+#[non_exhaustive]
 pub struct NodeConfig {
     /// This node's OSPF Router ID; its own advertisements are recognised by it and
     /// ignored when they come back in the peer list.
@@ -387,6 +401,15 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// The configuration of node `router_id` serving `prefixes`, with default limits.
+    pub fn new(router_id: RouterId, prefixes: Vec<PrefixConfig>) -> Self {
+        Self {
+            router_id,
+            prefixes,
+            limits: Limits::default(),
+        }
+    }
+
     /// Validates every prefix and the node-wide limits.
     ///
     /// # Errors

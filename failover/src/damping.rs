@@ -20,6 +20,7 @@ pub const MAX_HALF_LIFE: Duration = Duration::from_secs(24 * 3600);
 /// reuse 750 and a cap of 6000 (at most 3 half-lives, 180 s, of suppression).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct DampingConfig {
     /// Points added per flap (health going down).
     pub penalty: u32,

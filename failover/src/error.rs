@@ -9,6 +9,7 @@ use thiserror::Error;
 /// Configuration errors name the prefix (and check) they were found in, so an operator
 /// can find the line in the daemon's config file.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A prefix length above 128.
     #[error("prefix length {len} is longer than 128 bits")]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 /// What a single probe found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ProbeOutcome {
     /// The service answered as expected.
     Pass,
@@ -57,6 +58,7 @@ impl fmt::Display for CheckId {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum CheckKind {
     /// Open a TCP connection to `addr`; passing means the handshake completed.
     TcpConnect {
@@ -84,6 +86,7 @@ pub enum CheckKind {
 /// One health check of a prefix: what to run, how often, and its hysteresis.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub struct CheckSpec {
     /// A name for logs and metrics.
     pub name: String,
@@ -128,6 +131,7 @@ impl CheckSpec {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
+#[non_exhaustive]
 pub enum Combine {
     /// Healthy only when every check is up (the default).
     #[default]
@@ -143,6 +147,7 @@ pub enum Combine {
 
 /// Why a check changed state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CheckTransition {
     /// `rise` consecutive passes.
     Rise,

@@ -29,6 +29,7 @@ use std::time::Instant;
 
 /// What the daemon must do. Drain with [`Policy::poll_action`] after every input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Action {
     /// Put the address on the loopback interface (always before the first advertisement).
     AddLoopbackAddress {
@@ -70,6 +71,7 @@ impl std::fmt::Display for Action {
 
 /// What happened, for logs and metrics. Drain with [`Policy::poll_event`].
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub enum Event {
     /// A check went up or down.
     CheckChanged {
@@ -135,6 +137,7 @@ pub enum Event {
 
 /// Which prefixes an admin command applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Scope {
     /// Every configured prefix.
     All,
@@ -144,6 +147,7 @@ pub enum Scope {
 
 /// Operator and daemon commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AdminCommand {
     /// Maintenance: advertise the drain metric, then withdraw after the drain period.
     Drain,
@@ -165,6 +169,7 @@ pub enum AdminCommand {
 
 /// Counters for metrics; they only grow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Counters {
     /// Probe results counted.
     pub probe_results: u64,
@@ -938,6 +943,9 @@ impl Policy {
     }
 
     /// Lets time pass: fires every deadline at or before `now`.
+    ///
+    /// Calling it early (before [`poll_timeout`](Self::poll_timeout)) or twice is
+    /// harmless: deadlines after `now` do not fire and nothing is re-announced.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.clamp(now);
         let (prefixes, mut out, rid, _) = self.split();
@@ -1033,6 +1041,49 @@ mod tests {
         )
         .unwrap();
         (p, t0)
+    }
+
+    #[test]
+    fn early_or_repeated_timeout_is_harmless() {
+        let (mut p, t0) = policy(Limits::default(), 1);
+        let (check, _, spec) = p.checks().next().unwrap();
+        let interval = spec.interval;
+        let mut now = t0;
+        for _ in 0..3 {
+            now += interval;
+            let r = ProbeResult {
+                outcome: ProbeOutcome::Pass,
+                started: now,
+            };
+            p.handle_probe_result(now, check, r).unwrap();
+        }
+        p.handle_peer_advertisements(now, prefix(), []).unwrap();
+        while p.poll_action().is_some() {}
+        while p.poll_event().is_some() {}
+        assert_eq!(p.role(prefix()), Some(Role::Standby));
+        let due = p.poll_timeout().expect("settle deadline armed");
+        assert!(due > now);
+        let counters = *p.counters();
+        for at in [now, now + (due - now) / 2, now + (due - now) / 2] {
+            p.handle_timeout(at);
+            assert_eq!(p.poll_action(), None, "early timeout at {:?}", at - t0);
+            assert_eq!(p.poll_event(), None);
+            assert_eq!(p.role(prefix()), Some(Role::Standby));
+            assert_eq!(p.poll_timeout(), Some(due));
+            assert_eq!(*p.counters(), counters);
+        }
+        // At the deadline the timer fires (here: no probe result came back, so the
+        // check goes stale and the prefix is withdrawn), and a second call at the same
+        // instant fires nothing more.
+        p.handle_timeout(due);
+        assert_eq!(p.role(prefix()), Some(Role::Withdrawn));
+        assert_eq!(p.poll_action(), Some(Action::Withdraw { prefix: prefix() }));
+        while p.poll_action().is_some() {}
+        assert!(p.poll_event().is_some());
+        while p.poll_event().is_some() {}
+        p.handle_timeout(due);
+        assert_eq!(p.poll_action(), None);
+        assert_eq!(p.poll_event(), None);
     }
 
     #[test]

@@ -31,6 +31,7 @@ use std::fmt;
 
 /// What the node is doing with a prefix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Role {
     /// Not advertising: not (yet) healthy, or undrained and waiting for health.
     Withdrawn,
@@ -58,6 +59,7 @@ impl fmt::Display for Role {
 
 /// What can move a node from one role to another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum RoleEvent {
     /// Health (checks, damping, and in active/active the sync gate) became good.
     HealthUp,

@@ -126,7 +126,7 @@ fn config(tl: &Timeline, i: usize) -> PrefixConfig {
             hold_down: Duration::from_secs(s),
         });
     c.sync_gate = tl.sync_gate;
-    c.soft_fail = tl.soft_fail.then_some(SoftFail { metric: 500 });
+    c.soft_fail = tl.soft_fail.then_some(SoftFail::new(500));
     c.damping = tl.damping.then(DampingConfig::default);
     c.max_announcements_per_minute = tl.cap;
     c
@@ -284,6 +284,7 @@ fn check_rate_and_order(sim: &Sim, cap: u32, grace: Duration) -> Result<(), Test
                         );
                         addr = false;
                     }
+                    other => prop_assert!(false, "node {i}: unexpected action {other:?}"),
                 }
             }
             // 5. shutdown.

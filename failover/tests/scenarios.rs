@@ -339,9 +339,9 @@ fn shutdown_withdraws_then_removes_address_after_grace() {
 #[test]
 fn soft_fail_keeps_a_route_when_every_node_is_unhealthy() {
     let mut east = cfg(0);
-    east.soft_fail = Some(SoftFail { metric: 500 });
+    east.soft_fail = Some(SoftFail::new(500));
     let mut west = cfg(1);
-    west.soft_fail = Some(SoftFail { metric: 500 });
+    west.soft_fail = Some(SoftFail::new(500));
     let mut sim = east_west(east, west);
     settle_story(&mut sim);
     let t = sim.at(60.0);
@@ -448,11 +448,7 @@ fn partition_heal_leaves_the_better_node_active() {
     let mk = |rid: u32| {
         Policy::new(
             t0,
-            NodeConfig {
-                router_id: RouterId(rid),
-                prefixes: vec![PrefixConfig::new(prefix())],
-                ..NodeConfig::default()
-            },
+            NodeConfig::new(RouterId(rid), vec![PrefixConfig::new(prefix())]),
         )
         .unwrap()
     };
@@ -490,11 +486,7 @@ fn own_advertisement_in_lsdb_is_ignored() {
     let t0 = Instant::now();
     let mut p = Policy::new(
         t0,
-        NodeConfig {
-            router_id: RouterId(7),
-            prefixes: vec![PrefixConfig::new(prefix())],
-            ..NodeConfig::default()
-        },
+        NodeConfig::new(RouterId(7), vec![PrefixConfig::new(prefix())]),
     )
     .unwrap();
     let t = p.poll_timeout().unwrap();
@@ -552,15 +544,7 @@ fn hung_prober_withdraws_after_stale_window() {
     let t0 = Instant::now();
     let mut c = cfg(0);
     c.checks[0].timeout = Duration::from_millis(500);
-    let mut east = Policy::new(
-        t0,
-        NodeConfig {
-            router_id: RouterId(1),
-            prefixes: vec![c],
-            ..NodeConfig::default()
-        },
-    )
-    .unwrap();
+    let mut east = Policy::new(t0, NodeConfig::new(RouterId(1), vec![c])).unwrap();
     let (check, _, spec) = east.checks().next().unwrap();
     let stale_after = spec.stale_after();
     assert_eq!(stale_after, INTERVAL * FALL + Duration::from_millis(500));
@@ -591,7 +575,7 @@ fn hung_prober_withdraws_after_stale_window() {
             e,
             Event::CheckChanged {
                 up: false,
-                cause: anycast_failover::health::CheckTransition::Stale,
+                cause: anycast_failover::CheckTransition::Stale,
                 ..
             }
         );
@@ -610,15 +594,7 @@ fn weighted_checks_decide_together() {
     c.checks[0].weight = 2;
     c.checks.push(light);
     c.combine = anycast_failover::Combine::Weighted { threshold: 2 };
-    let mut p = Policy::new(
-        t0,
-        NodeConfig {
-            router_id: RouterId(1),
-            prefixes: vec![c],
-            ..NodeConfig::default()
-        },
-    )
-    .unwrap();
+    let mut p = Policy::new(t0, NodeConfig::new(RouterId(1), vec![c])).unwrap();
     let ids: Vec<_> = p.checks().map(|(id, _, _)| id).collect();
     let mut now = t0;
     for _ in 0..RISE {

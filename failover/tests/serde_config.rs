@@ -18,7 +18,7 @@ fn node_config_round_trips_through_json() {
     p.preempt = Preempt::After {
         hold_down: Duration::from_secs(30),
     };
-    p.soft_fail = Some(SoftFail { metric: 100 });
+    p.soft_fail = Some(SoftFail::new(100));
     p.combine = Combine::Weighted { threshold: 2 };
     p.checks.push(CheckSpec::new(
         "http",
@@ -35,11 +35,7 @@ fn node_config_round_trips_through_json() {
             argv: vec!["/usr/bin/true".into()],
         },
     ));
-    let cfg = NodeConfig {
-        router_id: RouterId(0x0a000001),
-        prefixes: vec![p],
-        ..NodeConfig::default()
-    };
+    let cfg = NodeConfig::new(RouterId(0x0a000001), vec![p]);
     cfg.validate().unwrap();
     let json = serde_json::to_string_pretty(&cfg).unwrap();
     assert!(json.contains("\"2001:db8::53/128\""), "{json}");

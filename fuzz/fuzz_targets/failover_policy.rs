@@ -8,8 +8,8 @@
 #![no_main]
 
 use anycast_failover::{
-    Action, AdminCommand, CheckKind, CheckSpec, Combine, DampingConfig, Limits, Mode, NodeConfig,
-    Policy, Preempt, PrefixConfig, ProbeOutcome, ProbeResult, Role, RouterId, Scope, SoftFail,
+    Action, AdminCommand, CheckKind, CheckSpec, Combine, DampingConfig, Mode, NodeConfig, Policy,
+    Preempt, PrefixConfig, ProbeOutcome, ProbeResult, Role, RouterId, Scope, SoftFail,
 };
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
@@ -73,20 +73,18 @@ fn prefix_config(u: &mut Unstructured<'_>, i: u8) -> arbitrary::Result<PrefixCon
     c.drain_period = dur(u, 60_000)?;
     c.drain_metric = u.int_in_range(0..=2000)?;
     c.soft_fail = if u.arbitrary()? {
-        Some(SoftFail {
-            metric: u.int_in_range(0..=2000)?,
-        })
+        Some(SoftFail::new(u.int_in_range(0..=2000)?))
     } else {
         None
     };
     c.damping = if u.arbitrary()? {
-        Some(DampingConfig {
-            penalty: u.int_in_range(0..=3000)?,
-            half_life: dur(u, 120_000)?,
-            suppress: u.int_in_range(0..=5000)?,
-            reuse: u.int_in_range(0..=3000)?,
-            max_penalty: u.int_in_range(0..=10_000)?,
-        })
+        let mut d = DampingConfig::default();
+        d.penalty = u.int_in_range(0..=3000)?;
+        d.half_life = dur(u, 120_000)?;
+        d.suppress = u.int_in_range(0..=5000)?;
+        d.reuse = u.int_in_range(0..=3000)?;
+        d.max_penalty = u.int_in_range(0..=10_000)?;
+        Some(d)
     } else {
         None
     };
@@ -124,16 +122,9 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
     for i in 0..n_prefixes {
         prefixes.push(prefix_config(&mut u, i)?);
     }
-    let limits = Limits {
-        max_peers_per_prefix: 4,
-        max_queued_events: 16,
-        ..Limits::default()
-    };
-    let cfg = NodeConfig {
-        router_id: RouterId(u.int_in_range(0..=8)?),
-        prefixes,
-        limits,
-    };
+    let mut cfg = NodeConfig::new(RouterId(u.int_in_range(0..=8)?), prefixes);
+    cfg.limits.max_peers_per_prefix = 4;
+    cfg.limits.max_queued_events = 16;
     let t0 = Instant::now();
     let mut now = t0;
     let Ok(mut policy) = Policy::new(now, cfg.clone()) else {
@@ -224,6 +215,7 @@ fn run(data: &[u8]) -> arbitrary::Result<()> {
                     assert!(e.0 && !e.1, "address removed while advertised");
                     e.0 = false;
                 }
+                other => panic!("unexpected action {other:?}"),
             }
         }
         let mut events = 0;

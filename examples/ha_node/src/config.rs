@@ -319,11 +319,7 @@ impl Config {
             }
             prefixes.push(p);
         }
-        let node = NodeConfig {
-            router_id: RouterId(u32::from(self.router_id)),
-            prefixes,
-            ..NodeConfig::default()
-        };
+        let node = NodeConfig::new(RouterId(u32::from(self.router_id)), prefixes);
         node.validate()
             .map_err(|e| ConfigError::Invalid(format!("failover: {e}")))?;
         Ok(Some(node))

@@ -698,7 +698,8 @@ where
                     Action::Withdraw { prefix } => {
                         self.ospf.withdraw_prefix(now, to_ospf_prefix(prefix));
                     }
-                    Action::AddLoopbackAddress { .. } | Action::RemoveLoopbackAddress { .. } => {}
+                    // Address changes (and any future action) are the daemon's to execute.
+                    _ => {}
                 }
                 self.out.push_back(Output::Action(action));
                 // What the advertisement or withdrawal floods goes out before any

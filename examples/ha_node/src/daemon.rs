@@ -194,6 +194,10 @@ impl Executor {
             }
             // The OSPFv3 side is applied by the core; its packets were sent above.
             Action::Advertise { .. } | Action::Withdraw { .. } => Ok(()),
+            other => {
+                tracing::warn!("failover action {other} not supported by this daemon");
+                Ok(())
+            }
         };
         match result {
             Ok(()) => tracing::info!("failover action: {a}"),

@@ -790,11 +790,7 @@ fn server_policy(preference: u32) -> NodeConfig {
     let mut p = PrefixConfig::new(anycast_failover::Ipv6Prefix::host(ANYCAST));
     p.preference = preference;
     p.checks.push(lab_check());
-    NodeConfig {
-        router_id: RouterId(0),
-        prefixes: vec![p],
-        ..NodeConfig::default()
-    }
+    NodeConfig::new(RouterId(0), vec![p])
 }
 
 fn node_cfg(

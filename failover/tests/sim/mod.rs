@@ -238,11 +238,7 @@ impl Sim {
         let now = self.now;
         let node = &mut self.nodes[i];
         node.generation += 1;
-        let cfg = NodeConfig {
-            router_id: node.router_id,
-            prefixes: vec![node.config.clone()],
-            ..NodeConfig::default()
-        };
+        let cfg = NodeConfig::new(node.router_id, vec![node.config.clone()]);
         node.policy = Some(Policy::new(now, cfg).expect("valid config"));
         node.view = vec![None; self.lsdb.len()];
         let generation = node.generation;
