@@ -5,7 +5,7 @@
 //! * one TAP device per peer; frames read from it go out over the pseudowire, frames
 //!   from the pseudowire are written to it (the data plane is in user space: the
 //!   kernels this runs on may have neither L2TP nor XFRM);
-//! * OSPFv3 on each TAP over a raw IPv6 socket ([`crate::ospf_socket`]), learned routes
+//! * OSPFv3 on each TAP over a raw IPv6 socket ([`ospfv3::RawSocket`]), learned routes
 //!   installed in the kernel ([`crate::netlink`]);
 //! * the anycast address added to and removed from the loopback as the policy says,
 //!   in the order it says; health probes per [`crate::health`];
@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anycast_failover::{Action, AdminCommand};
+use ospfv3::{RawSocket, RawSocketConfig, Received};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -26,7 +27,6 @@ use tokio::sync::mpsc;
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, CoreError, Output};
 use crate::netlink;
-use crate::ospf_socket::{OspfIn, OspfSocket};
 use crate::tap::{self, Tap, TapError};
 
 /// Why the daemon stopped with an error.
@@ -69,7 +69,7 @@ struct Executor {
     udp: Arc<UdpSocket>,
     taps: BTreeMap<u32, Tap>,
     tap_of_peer: HashMap<SocketAddr, u32>,
-    sockets: BTreeMap<u32, OspfSocket>,
+    sockets: BTreeMap<u32, Arc<RawSocket>>,
     loopback_device: String,
     route_src: Option<Ipv6Addr>,
 }
@@ -118,7 +118,7 @@ impl Executor {
                 }
                 Output::Ospf(t) => {
                     if let Some(s) = self.sockets.get(&t.ifindex)
-                        && let Err(e) = s.send(t.dst, &t.bytes)
+                        && let Err(e) = s.send(t.dst, &t.bytes).await
                     {
                         tracing::debug!("OSPFv3 send on ifindex {}: {e}", t.ifindex);
                     }
@@ -259,7 +259,7 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
     }
 
     let (frame_tx, mut frame_rx) = mpsc::channel::<(u32, Vec<u8>)>(CHANNEL_DEPTH);
-    let (ospf_tx, mut ospf_rx) = mpsc::channel::<OspfIn>(CHANNEL_DEPTH);
+    let (ospf_tx, mut ospf_rx) = mpsc::channel::<(Received, Vec<u8>)>(CHANNEL_DEPTH);
     let mut ex = Executor {
         udp,
         taps: BTreeMap::new(),
@@ -279,8 +279,26 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
             p.name
         );
         if cfg.ospf.enabled {
-            let sock = OspfSocket::open(&t, ospf_tx.clone())
+            let sock = RawSocket::open(&RawSocketConfig::new(&t.name, t.link_local))
+                .map(Arc::new)
                 .map_err(io(format!("OSPFv3 raw socket on {}", t.name)))?;
+            let (s, tx) = (sock.clone(), ospf_tx.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; BUF];
+                loop {
+                    match s.recv(&mut buf).await {
+                        Ok(r) => {
+                            if tx.send((r, buf[..r.len].to_vec())).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("OSPFv3 socket on ifindex {}: {e}", s.ifindex());
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
             ex.sockets.insert(t.ifindex, sock);
         }
         let (dev, ifindex, tx) = (t.dev.clone(), t.ifindex, frame_tx.clone());
@@ -328,7 +346,7 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
             Some((ifindex, f)) = frame_rx.recv() => {
                 core.handle_frame(Instant::now(), ifindex, &f);
             }
-            Some(p) = ospf_rx.recv() => core.handle_ospf(Instant::now(), p.ifindex, p.src, p.dst, &p.bytes),
+            Some((r, bytes)) = ospf_rx.recv() => core.handle_ospf(Instant::now(), r.ifindex, r.src, r.dst, &bytes),
             Some((id, r)) = probe_rx.recv() => core.handle_probe_result(Instant::now(), id, r),
             _ = tokio::time::sleep_until(wake.into()) => core.handle_timeout(Instant::now()),
             _ = sigterm.recv() => {
@@ -359,9 +377,6 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
     tracing::info!("closing control connections");
     core.close_all(Instant::now());
     ex.execute(&mut core).await;
-    for s in ex.sockets.values() {
-        s.close();
-    }
     let _ = netlink::flush_routes().await;
     for a in &cfg.loopback {
         let _ = netlink::del_address(&cfg.loopback_device, *a, 128).await;

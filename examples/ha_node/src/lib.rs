@@ -6,7 +6,7 @@
 //! * [`frame`]: Ethernet/IPv6 framing for the lab's in-memory kernel;
 //! * [`esp`]: ESP protection of an underlay peer;
 //! * [`config`]: the daemon's TOML configuration;
-//! * [`daemon`]: the daemon on tokio, with [`tap`] (TAP devices), [`ospf_socket`]
+//! * [`daemon`]: the daemon on tokio, with [`tap`] (TAP devices), `ospfv3::RawSocket`
 //!   (OSPFv3 over raw IPv6 sockets), [`netlink`] (addresses and routes) and
 //!   [`health`] (probes).
 //!
@@ -23,5 +23,4 @@ pub mod frame;
 pub mod health;
 pub mod lab;
 pub mod netlink;
-pub mod ospf_socket;
 pub mod tap;
