@@ -61,6 +61,8 @@ mod replay;
 mod sa;
 mod sad;
 mod suite;
+#[cfg(feature = "tokio")]
+mod tokio_codec;
 
 pub use config::{ConfigError, SaConfig};
 pub use error::{CryptoError, DropCounters, DropReason, InboundError, OutboundError};
@@ -75,6 +77,9 @@ pub use sad::{
     SadEvent, Sealed, Selector, UdpInbound,
 };
 pub use suite::{Backend, Suite};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use tokio_codec::{NattCodec, NattCodecError, NattDatagram, NattKind};
 
 /// Codec internals for this crate's benches, known-answer tests and fuzz targets.
 ///
