@@ -59,8 +59,8 @@ impl Lcce {
     }
 }
 
-fn establish(n: usize) -> Sim<Lcce> {
-    let mut sim = Sim::new(1);
+fn establish(n: usize) -> Sim<Lcce, StdRng> {
+    let mut sim = Sim::new(StdRng::seed_from_u64(1));
     let mut cfg = Config::default();
     cfg.reliable.receive_window = 64;
     let mk = |seed| Lcce {

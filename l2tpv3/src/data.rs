@@ -9,10 +9,12 @@
 //! per session with the header's fixed bytes, it writes a header in place into
 //! headroom in front of a payload in a `&mut [u8]` (one fixed-size store plus the
 //! sequence word) and validates a received one (Session ID, cookie in constant
-//! time, sublayer), returning the payload's range. [`encapsulate_in_place`] and
-//! [`decapsulate_in_place`] are the free-function forms; [`encapsulate`],
-//! [`decapsulate`] and [`decapsulate_session`] wrap them for a [`BytesMut`] (moving
-//! the buffer's start); [`DataPacket::parse`] returns a borrowed view.
+//! time, sublayer), returning the payload's range. [`crate::Endpoint`] keeps one
+//! receive and one transmit template per established session and runs its data
+//! path through them ([`crate::Endpoint::encapsulate`],
+//! [`crate::Endpoint::handle_datagram`]). [`encapsulate`], [`decapsulate`] and
+//! [`decapsulate_session`] are one-off forms for a [`BytesMut`] (moving the
+//! buffer's start); [`DataPacket::parse`] returns a borrowed view.
 
 use std::fmt;
 use std::ops::Range;
@@ -793,7 +795,7 @@ impl HeaderTemplate {
 /// written. For many packets of one session, [`HeaderTemplate::encapsulate`] is
 /// cheaper.
 #[inline]
-pub fn encapsulate_in_place(
+pub(crate) fn encapsulate_in_place(
     buf: &mut [u8],
     payload_start: usize,
     header: &DataHeader,
@@ -816,17 +818,6 @@ pub fn encapsulate_in_place(
     let start = payload_start - needed;
     header.write_into(encap, &mut buf[start..payload_start]);
     Ok(start)
-}
-
-/// Validates the data message in `buf` against `session` and returns its header and
-/// payload range; the same as [`HeaderTemplate::decapsulate`].
-#[inline]
-pub fn decapsulate_in_place(
-    buf: &[u8],
-    session: &HeaderTemplate,
-) -> Result<(DataHeader, Range<usize>), DecapError> {
-    let d = session.decapsulate(buf)?;
-    Ok((session.header(d.sublayer.unwrap_or_default()), d.payload))
 }
 
 /// Prepends the data header in place.
@@ -1080,8 +1071,7 @@ mod tests {
                     let d = t.decapsulate(&buf[start..]).unwrap();
                     assert_eq!(d.sublayer, h.sublayer);
                     assert_eq!(d.payload, t.len()..t.len() + payload_len);
-                    let (hh, range) = decapsulate_in_place(&buf[start..], &t).unwrap();
-                    assert_eq!((hh, range), (h, t.len()..t.len() + payload_len));
+                    assert_eq!(t.header(d.sublayer.unwrap_or_default()), h);
                 }
             }
         }

@@ -8,6 +8,8 @@ use l2tpv3::MessageType;
 use l2tpv3::{Config, Event, SessionRequest};
 use netsim::{LinkConfig, Sim};
 use proptest::prelude::*;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::time::Duration;
 
 fn config(name: &str, router_id: u32) -> Config {
@@ -56,7 +58,7 @@ fn bring_up(
     sessions: usize,
     a_cfg: Config,
     b_cfg: Config,
-) -> Sim<Lcce> {
+) -> Sim<Lcce, StdRng> {
     bring_up_with_outages(seed, link, sessions, a_cfg, b_cfg, &[])
 }
 
@@ -69,8 +71,8 @@ fn bring_up_with_outages(
     a_cfg: Config,
     b_cfg: Config,
     outages: &[(Duration, Duration)],
-) -> Sim<Lcce> {
-    let mut sim = Sim::new(seed);
+) -> Sim<Lcce, StdRng> {
+    let mut sim = Sim::new(StdRng::seed_from_u64(seed));
     let a = sim.add_node(Lcce::new(a_cfg, seed ^ 0xa));
     let b = sim.add_node(Lcce::new(b_cfg, seed ^ 0xb));
     sim.connect(&[(a, 0), (b, 0)], link);
@@ -112,7 +114,7 @@ fn bring_up_with_outages(
 
 /// Every message queued on one side was delivered exactly once, in order, on the
 /// other, once all acknowledgements have settled.
-fn assert_exactly_once_in_order(sim: &mut Sim<Lcce>) {
+fn assert_exactly_once_in_order(sim: &mut Sim<Lcce, StdRng>) {
     // Let retransmissions and acknowledgements settle (no HELLO yet: < 60 s).
     sim.run_for(Duration::from_secs(30)).unwrap();
     for (from, to) in [(0, 1), (1, 0)] {

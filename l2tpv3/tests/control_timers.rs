@@ -8,6 +8,8 @@ use l2tpv3::avp::{ResultCode, result};
 use l2tpv3::{Config, DownReason, Event, SessionRequest};
 use l2tpv3::{ControlMessage, Encapsulation, MessageType};
 use netsim::{LinkConfig, Sim};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
 
 fn types(sent: &[(Instant, Vec<u8>)], start: Instant) -> Vec<(u64, Option<MessageType>)> {
@@ -19,8 +21,8 @@ fn types(sent: &[(Instant, Vec<u8>)], start: Instant) -> Vec<(u64, Option<Messag
         .collect()
 }
 
-fn pair(seed: u64) -> Sim<Lcce> {
-    let mut sim = Sim::new(seed);
+fn pair(seed: u64) -> Sim<Lcce, StdRng> {
+    let mut sim = Sim::new(StdRng::seed_from_u64(seed));
     let a = sim.add_node(Lcce::new(Config::default(), 1));
     let b = sim.add_node(Lcce::new(Config::default(), 2));
     sim.connect(
@@ -30,7 +32,7 @@ fn pair(seed: u64) -> Sim<Lcce> {
     sim
 }
 
-fn establish(sim: &mut Sim<Lcce>) -> u32 {
+fn establish(sim: &mut Sim<Lcce, StdRng>) -> u32 {
     let now = sim.now();
     let ccid = sim.node_mut(0).ep.connect(now, 0).unwrap();
     sim.node_mut(0)
@@ -71,7 +73,7 @@ fn sccrq_backoff_sequence_and_retry_limit() {
 
 #[test]
 fn backoff_is_configurable() {
-    let mut sim = Sim::new(3);
+    let mut sim = Sim::new(StdRng::seed_from_u64(3));
     let mut cfg = Config::default();
     cfg.reliable.retransmit_initial = Duration::from_millis(500);
     cfg.reliable.retransmit_cap = Duration::from_secs(2);
@@ -135,7 +137,7 @@ fn hello_after_silence_and_teardown_when_unanswered() {
 
 #[test]
 fn hello_interval_is_configurable() {
-    let mut sim = Sim::new(4);
+    let mut sim = Sim::new(StdRng::seed_from_u64(4));
     let cfg = {
         let mut c = Config::default();
         c.hello_interval = Duration::from_secs(5);

@@ -198,12 +198,6 @@ impl<S: Clone, R> Reliable<S, R> {
         }
     }
 
-    #[cfg(test)]
-    /// The configuration in use.
-    pub fn config(&self) -> &ReliableConfig {
-        &self.config
-    }
-
     /// Applies the peer's Receive Window Size AVP (section 5.4.3). Zero is not a
     /// valid window and is ignored. ssthresh starts at the advertised window.
     pub fn set_peer_window(&mut self, window: u16) {
@@ -213,12 +207,6 @@ impl<S: Clone, R> Reliable<S, R> {
         self.peer_window = window;
         self.ssthresh = window;
         self.cwnd = self.cwnd.min(window);
-    }
-
-    #[cfg(test)]
-    /// The peer's window in use.
-    pub fn peer_window(&self) -> u16 {
-        self.peer_window
     }
 
     #[cfg(test)]
