@@ -33,8 +33,9 @@ use anycast_failover::{
     Action, AdminCommand, CheckId, Metric, NodeConfig, Policy, ProbeResult, RouterId, Scope,
 };
 use l2tpv3::control::{Config as L2tpConfig, Endpoint, Event as L2tpEvent, SessionRequest};
-use ospfv3::engine::{InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
-use ospfv3::lsa::LsaBody;
+use ospfv3::{
+    Event as OspfEvent, InterfaceConfig, Ipv6Prefix, RouteKind, Router, RouterConfig,
+};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 
@@ -142,9 +143,9 @@ pub enum Output<A> {
         frame: Vec<u8>,
     },
     /// Send this OSPFv3 packet.
-    Ospf(ospfv3::engine::Transmit),
+    Ospf(ospfv3::Transmit),
     /// An OSPFv3 event (interfaces, neighbors, routes).
-    OspfEvent(ospfv3::engine::Event),
+    OspfEvent(ospfv3::Event),
     /// An L2TPv3 event (connections, sessions).
     L2tpEvent(L2tpEvent<A>),
     /// A failover action, to execute in this order (address changes; the OSPFv3
@@ -171,7 +172,7 @@ struct Pseudowire<A> {
 pub struct Core<A> {
     cfg: CoreConfig<A>,
     l2tp: Endpoint<A, ChaCha8Rng>,
-    ospf: Router,
+    ospf: Router<ChaCha8Rng>,
     policy: Option<Policy>,
     esp: HashMap<A, EspLink>,
     initiated: HashSet<u32>,
@@ -180,6 +181,10 @@ pub struct Core<A> {
     sessions: BTreeMap<u32, Pseudowire<A>>,
     by_ifindex: BTreeMap<u32, u32>,
     peer_adverts: BTreeMap<anycast_failover::Ipv6Prefix, Vec<(RouterId, Metric)>>,
+    /// What the other reachable routers advertise for the policy's prefixes, as the
+    /// OSPFv3 router last reported it (`Event::AdvertisersChanged`), not yet given to
+    /// the policy.
+    advert_changes: BTreeMap<anycast_failover::Ipv6Prefix, Vec<(RouterId, Metric)>>,
     out: VecDeque<Output<A>>,
     started: bool,
 }
@@ -205,6 +210,16 @@ pub enum CoreError {
     Esp(#[from] crate::esp::EspError),
 }
 
+/// The policy's view of an OSPFv3 advertisers answer: (Router ID, metric) of every
+/// intra-area advertiser but `me`.
+fn peer_adverts(me: Ipv4Addr, advertisers: &[ospfv3::Advertiser]) -> Vec<(RouterId, Metric)> {
+    advertisers
+        .iter()
+        .filter(|a| a.router_id != me && a.kind == RouteKind::IntraArea)
+        .map(|a| (RouterId(u32::from(a.router_id)), Metric::from(a.metric)))
+        .collect()
+}
+
 /// Converts the failover crate's prefix type to the OSPFv3 crate's.
 pub fn to_ospf_prefix(p: anycast_failover::Ipv6Prefix) -> Ipv6Prefix {
     Ipv6Prefix::new(p.addr(), p.len())
@@ -223,10 +238,17 @@ where
             ..L2tpConfig::default()
         };
         let l2tp = Endpoint::new(l2tp_cfg, ChaCha8Rng::seed_from_u64(cfg.seed));
-        let ospf = Router::new(
+        let mut ospf = Router::new(
             RouterConfig::new(cfg.router_id),
-            cfg.seed.wrapping_add(0x05F3),
+            ChaCha8Rng::seed_from_u64(cfg.seed.wrapping_add(0x05F3)),
         );
+        // The router reports changes of who advertises the policy's prefixes; the
+        // policy first hears the answer at watch time (nobody, before any SPF run).
+        let mut advert_changes = BTreeMap::new();
+        for p in cfg.policy.iter().flat_map(|p| p.prefixes.iter()) {
+            let answer = ospf.watch_prefix(to_ospf_prefix(p.prefix));
+            advert_changes.insert(p.prefix, peer_adverts(cfg.router_id, &answer));
+        }
         let policy = match &cfg.policy {
             Some(p) => {
                 let mut p = p.clone();
@@ -253,6 +275,7 @@ where
             sessions: BTreeMap::new(),
             by_ifindex: BTreeMap::new(),
             peer_adverts: BTreeMap::new(),
+            advert_changes,
             out: VecDeque::new(),
             started: false,
         })
@@ -264,7 +287,7 @@ where
     }
 
     /// The OSPFv3 router (neighbors, LSDB, routes).
-    pub fn ospf(&self) -> &Router {
+    pub fn ospf(&self) -> &Router<ChaCha8Rng> {
         &self.ospf
     }
 
@@ -594,67 +617,17 @@ where
         self.ccid_peers.get(&ccid).cloned()
     }
 
-    /// The routers reachable from us over links that both ends list in their
-    /// Router-LSAs (the two-way check of RFC 5340 4.8.1), so that a crashed router
-    /// whose LSAs have not aged out yet no longer counts as a peer. Point-to-point
-    /// links only: this daemon runs its pseudowires point-to-point.
-    fn reachable_routers(&self, now: Instant) -> HashSet<Ipv4Addr> {
-        let mut links: HashMap<Ipv4Addr, HashSet<Ipv4Addr>> = HashMap::new();
-        for (key, entry) in self.ospf.lsdb().iter() {
-            if entry.is_max_age(now) {
-                continue;
-            }
-            if let LsaBody::Router(r) = &entry.lsa.body {
-                links
-                    .entry(key.adv_router)
-                    .or_default()
-                    .extend(r.links.iter().map(|l| l.neighbor_router_id));
+    /// What the other reachable routers advertise for a watched prefix, from the
+    /// OSPFv3 router's answer (its SPF result: the two-way check of RFC 5340 4.8.1
+    /// included, so a crashed router whose LSAs have not aged out no longer counts):
+    /// (Router ID, metric) of each intra-area advertiser but ourselves.
+    fn note_advertisers(&mut self, prefix: Ipv6Prefix, advertisers: &[ospfv3::Advertiser]) {
+        let adverts = peer_adverts(self.cfg.router_id, advertisers);
+        for p in self.cfg.policy.iter().flat_map(|p| p.prefixes.iter()) {
+            if to_ospf_prefix(p.prefix) == prefix {
+                self.advert_changes.insert(p.prefix, adverts.clone());
             }
         }
-        let me = self.cfg.router_id;
-        let mut seen = HashSet::from([me]);
-        let mut queue = vec![me];
-        while let Some(u) = queue.pop() {
-            let Some(next) = links.get(&u) else { continue };
-            for v in next {
-                let back = links.get(v).is_some_and(|l| l.contains(&u));
-                if back && seen.insert(*v) {
-                    queue.push(*v);
-                }
-            }
-        }
-        seen
-    }
-
-    /// What the other reachable routers advertise for `prefix`: (Router ID, metric)
-    /// from their Intra-Area-Prefix-LSAs that are not at MaxAge.
-    fn read_peer_adverts(
-        &self,
-        now: Instant,
-        prefix: anycast_failover::Ipv6Prefix,
-    ) -> Vec<(RouterId, Metric)> {
-        let me = self.cfg.router_id;
-        let reachable = self.reachable_routers(now);
-        let mut found: BTreeMap<u32, Metric> = BTreeMap::new();
-        for (key, entry) in self.ospf.lsdb().iter() {
-            if key.adv_router == me || entry.is_max_age(now) || !reachable.contains(&key.adv_router)
-            {
-                continue;
-            }
-            if let LsaBody::IntraAreaPrefix(iap) = &entry.lsa.body {
-                for p in &iap.prefixes {
-                    if p.prefix.length == prefix.len()
-                        && Ipv6Prefix::new(p.prefix.address, p.prefix.length).addr == prefix.addr()
-                    {
-                        let m = found
-                            .entry(u32::from(key.adv_router))
-                            .or_insert(Metric::MAX);
-                        *m = (*m).min(Metric::from(p.metric));
-                    }
-                }
-            }
-        }
-        found.into_iter().map(|(r, m)| (RouterId(r), m)).collect()
     }
 
     /// Moves every output of the three machines into the queue until all are quiet.
@@ -672,14 +645,7 @@ where
                 moved = true;
             }
             self.drain_ospf();
-            let prefixes: Vec<anycast_failover::Ipv6Prefix> = self
-                .cfg
-                .policy
-                .iter()
-                .flat_map(|p| p.prefixes.iter().map(|c| c.prefix))
-                .collect();
-            for prefix in prefixes {
-                let adverts = self.read_peer_adverts(now, prefix);
+            for (prefix, adverts) in std::mem::take(&mut self.advert_changes) {
                 if self.peer_adverts.get(&prefix) != Some(&adverts) {
                     if let Some(p) = self.policy.as_mut() {
                         let _ = p.handle_peer_advertisements(now, prefix, adverts.iter().copied());
@@ -722,6 +688,13 @@ where
             self.out.push_back(Output::Ospf(t));
         }
         while let Some(ev) = self.ospf.poll_event() {
+            if let OspfEvent::AdvertisersChanged {
+                prefix,
+                advertisers,
+            } = &ev
+            {
+                self.note_advertisers(*prefix, advertisers);
+            }
             self.out.push_back(Output::OspfEvent(ev));
         }
     }
@@ -856,7 +829,7 @@ mod tests {
             }
             b.handle_underlay(now, "a".into(), &mut d);
             let ll: Ipv6Addr = "fe80::2".parse().unwrap();
-            b.handle_ospf(now, 10, ll, ospfv3::engine::ALL_SPF_ROUTERS, &d);
+            b.handle_ospf(now, 10, ll, ospfv3::ALL_SPF_ROUTERS, &d);
             while b.poll_output().is_some() {}
         }
     }
