@@ -15,6 +15,10 @@
 //! replay window) are reachable only through the `unstable` feature, which has no
 //! stability guarantee and exists for this crate's benches and tests.
 //!
+//! With the `tokio` feature, `NattCodec` frames ESP-in-UDP on port 4500 (RFC 3948) for
+//! `tokio_util::udp::UdpFramed`: ESP, IKE behind the non-ESP marker and keepalives,
+//! classified by [`natt::classify`]; framing only, the SAs do the rest.
+//!
 //! No randomness is needed: AEAD suites use the sequence number as the IV and AES-CBC
 //! uses AES_K(sequence number) (NIST SP 800-38A appendix C, method 1), so nothing here
 //! takes an RNG.

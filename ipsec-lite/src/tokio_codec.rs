@@ -92,6 +92,33 @@ pub enum NattCodecError {
 
 /// The ESP-in-UDP codec: `UdpFramed::new(socket, NattCodec)` yields
 /// `(NattDatagram, SocketAddr)` and accepts `(NattDatagram<B>, SocketAddr)`.
+///
+/// ```no_run
+/// use futures::{SinkExt, StreamExt};
+/// use ipsec_lite::{NattCodec, NattDatagram, SecurityAssociation};
+/// use tokio_util::udp::UdpFramed;
+///
+/// async fn serve(mut inbound: SecurityAssociation) -> std::io::Result<()> {
+///     let sock = tokio::net::UdpSocket::bind("0.0.0.0:4500").await?;
+///     let mut framed = UdpFramed::new(sock, NattCodec::new());
+///     while let Some(got) = framed.next().await {
+///         match got {
+///             Ok((NattDatagram::Esp(mut esp), _peer)) => {
+///                 if let Ok(opened) = inbound.open(std::time::Instant::now(), &mut esp) {
+///                     println!("{} bytes of protocol {}", opened.payload.len(), opened.next_header);
+///                 }
+///             }
+///             Ok((NattDatagram::Ike(msg), peer)) => println!("IKE from {peer}: {} bytes", msg.len()),
+///             Ok((NattDatagram::Keepalive, _)) => {}
+///             Ok(_) => {}
+///             Err(e) => eprintln!("{e}"), // malformed datagram: the stream goes on
+///         }
+///     }
+///     // Sending: the codec adds the non-ESP marker to IKE messages.
+///     let peer = "192.0.2.1:4500".parse().unwrap();
+///     framed.send((NattDatagram::<&[u8]>::Keepalive, peer)).await.map_err(std::io::Error::other)
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NattCodec;

@@ -54,6 +54,13 @@
 //! assert_eq!((adv[0].router_id, adv[0].metric, adv[0].distance), (Ipv4Addr::new(0, 0, 0, 2), 0, 10));
 //! ```
 //!
+//! # The tokio adapter
+//!
+//! With the `tokio` feature, `RawSocket` is the async raw IPv6 socket (Linux) these
+//! packets travel on: protocol 89, bound to one interface, joined to ff02::5 and
+//! ff02::6, hop limit 1, each datagram's destination, interface and hop limit reported.
+//! It sets up the socket and moves datagrams; all protocol logic stays in [`Router`].
+//!
 //! # The codec
 //!
 //! The public codec modules decode and encode every OSPFv3 packet ([`packet`],

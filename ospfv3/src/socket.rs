@@ -1,29 +1,6 @@
 //! The async raw IPv6 socket for OSPFv3 on tokio (feature `tokio`, Linux).
 //!
-//! Thin on purpose: socket setup and framing only, no protocol logic. The engine
-//! ([`crate::Router`]) decides what to send where and checks everything it receives
-//! (checksum, authentication, area, instance); this socket moves datagrams and tells
-//! the engine what the IPv6 header said about them.
-//!
-//! Setup, the same for the daemon and the interop runner:
-//! * a raw IPv6 socket for protocol 89, bound to the interface (`SO_BINDTODEVICE`) and
-//!   to its link-local address (the source of every packet sent);
-//! * joined to AllSPFRouters (ff02::5) and, unless switched off, AllDRouters (ff02::6),
-//!   and receiving only the groups it joined itself (`IPV6_MULTICAST_ALL` off: other
-//!   sockets' memberships on the interface do not leak in);
-//! * sent with hop limit 1 for unicast and multicast (RFC 5340 section A.1: OSPF
-//!   packets travel a single hop), multicast loopback off;
-//! * no `IPV6_CHECKSUM` offload: the engine computes and verifies the OSPFv3 checksum
-//!   itself (it covers the pseudo-header, which the engine knows from [`Received`]);
-//! * `IPV6_RECVPKTINFO` and `IPV6_RECVHOPLIMIT` on, so each datagram comes with its
-//!   destination address, arrival interface and hop limit.
-//!
-//! The received hop limit is reported, and by default not filtered: RFC 5340 senders
-//! (FRRouting's ospf6d among them) use hop limit 1, which a receiver cannot tell from
-//! an off-link packet sent with 2, so a check would reject nothing useful. Where every
-//! router on the link sends with 255 (the GTSM idea of RFC 5082), set
-//! [`RawSocketConfig::hop_limit`] and [`RawSocketConfig::required_hop_limit`] to 255 and
-//! the socket drops (and counts) everything else.
+//! See [`RawSocket`].
 
 use std::io;
 use std::net::{Ipv6Addr, SocketAddrV6};
@@ -120,6 +97,61 @@ struct CmsgBuf([u8; 128]);
 /// An OSPFv3 raw socket on one interface, registered with the tokio reactor. `&self`
 /// methods, so one `Arc<RawSocket>` can serve a reader task and a sender.
 ///
+/// Thin on purpose: socket setup and framing only, no protocol logic. The engine
+/// ([`crate::Router`]) decides what to send where and checks everything it receives
+/// (checksum, authentication, area, instance); this socket moves datagrams and tells
+/// the engine what the IPv6 header said about them.
+///
+/// Setup, the same for the daemon and the interop runner:
+/// * a raw IPv6 socket for protocol 89, bound to the interface (`SO_BINDTODEVICE`) and
+///   to its link-local address (the source of every packet sent);
+/// * joined to AllSPFRouters (ff02::5) and, unless switched off, AllDRouters (ff02::6),
+///   and receiving only the groups it joined itself (`IPV6_MULTICAST_ALL` off: other
+///   sockets' memberships on the interface do not leak in);
+/// * sent with hop limit 1 for unicast and multicast (RFC 5340 section A.1: OSPF
+///   packets travel a single hop), multicast loopback off;
+/// * no `IPV6_CHECKSUM` offload: the engine computes and verifies the OSPFv3 checksum
+///   itself (it covers the pseudo-header, which the engine knows from [`Received`]);
+/// * `IPV6_RECVPKTINFO` and `IPV6_RECVHOPLIMIT` on, so each datagram comes with its
+///   destination address, arrival interface and hop limit.
+///
+/// The received hop limit is reported, and by default not filtered: RFC 5340 senders
+/// (FRRouting's ospf6d among them) use hop limit 1, which a receiver cannot tell from
+/// an off-link packet sent with 2, so a check would reject nothing useful. Where every
+/// router on the link sends with 255 (the GTSM idea of RFC 5082), set
+/// [`RawSocketConfig::hop_limit`] and [`RawSocketConfig::required_hop_limit`] to 255 and
+/// the socket drops (and counts) everything else.
+///
+/// Driving a [`Router`](crate::Router) on one interface (needs `CAP_NET_RAW`):
+///
+/// ```no_run
+/// use std::time::{Duration, Instant};
+/// use ospfv3::{InterfaceConfig, RawSocket, RawSocketConfig, Router, RouterConfig};
+/// use rand::{SeedableRng, rngs::StdRng};
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() -> std::io::Result<()> {
+///     let ll = "fe80::1".parse().unwrap(); // the interface's link-local address
+///     let sock = RawSocket::open(&RawSocketConfig::new("tap0", ll))?;
+///     let mut router = Router::new(RouterConfig::new([1, 1, 1, 1].into()), StdRng::seed_from_u64(1));
+///     router.add_interface(Instant::now(), sock.ifindex(), InterfaceConfig::point_to_point(ll));
+///     let mut buf = vec![0u8; 65535];
+///     loop {
+///         while let Some(t) = router.poll_transmit() {
+///             sock.send(t.dst, &t.bytes).await?; // one interface: t.ifindex == sock.ifindex()
+///         }
+///         let wake = router.poll_timeout().unwrap_or(Instant::now() + Duration::from_secs(1));
+///         tokio::select! {
+///             r = sock.recv(&mut buf) => {
+///                 let r = r?;
+///                 router.handle_packet(Instant::now(), r.ifindex, r.src, r.dst, &buf[..r.len]);
+///             }
+///             () = tokio::time::sleep_until(wake.into()) => router.handle_timeout(Instant::now()),
+///         }
+///     }
+/// }
+/// ```
+///
 /// The raw socket is registered through [`tokio::net::UdpSocket`], which is only a
 /// readiness wrapper around a datagram file descriptor here: registering it that way
 /// needs no `unsafe` (unlike `AsyncFd::register`). Only `sendto` and `recvmsg` are
@@ -133,7 +165,7 @@ pub struct RawSocket {
 }
 
 impl RawSocket {
-    /// Opens and sets up the socket (see the [module documentation](self)). Needs
+    /// Opens and sets up the socket (see [`RawSocket`]). Needs
     /// `CAP_NET_RAW` and must be called from within a tokio runtime.
     pub fn open(config: &RawSocketConfig) -> io::Result<Self> {
         let ifindex = nix::net::if_::if_nametoindex(config.ifname.as_str())?;
