@@ -96,11 +96,11 @@ fn bring_up_with_outages(
             s.node(a).sessions_up() == sessions && s.node(b).sessions_up() == sessions
         })
         .unwrap();
-    let _ = start;
+
     if !outages.is_empty() {
         // Outages may have ended the bring-up early or late; sessions must still all
         // be up (the retry cycle outlasts each outage).
-        assert_eq!(sim.node(a).down().len(), 0, "seed {seed}");
+        assert_eq!(sim.node(a).down().len(), 0, "seed {seed} {:?} at {:?}", sim.node(a).down(), sim.now() - start);
     }
     assert!(
         done,
@@ -211,7 +211,15 @@ proptest! {
     fn exactly_once_in_order_across_random_outages(
         seed in any::<u64>(),
         loss in 0.0f64..0.2,
-        outages in proptest::collection::vec((0u64..300, 100u64..20_000), 0..4),
+        // Outages add up to at most 40 s, so a message first sent as the link goes
+        // down still has retransmissions (at 47, 55 and 63 s) after they end. Up to
+        // 55 s of outage in a 71 s cycle let a message and its last retransmission
+        // both be lost (found with the rand 0.10 fault stream, seed
+        // 1081350529913423304): the peer then gives up, as RFC 3931 says it must.
+        outages in proptest::collection::vec((0u64..300, 100u64..20_000), 0..4)
+            .prop_filter("outages add up to at most 40 s", |v| {
+                v.iter().map(|&(_, d)| d).sum::<u64>() <= 40_000
+            }),
     ) {
         let link = LinkConfig::with_latency(Duration::from_millis(10))
             .lossy(loss, 0.05, Duration::from_millis(20));
