@@ -11,9 +11,10 @@
 //!   simulation is built and only moves when the simulation moves it, straight to the
 //!   next event. Hours of protocol time run in milliseconds, and nothing depends on
 //!   how fast the machine is.
-//! * **Determinism.** All randomness (loss, duplication, jitter) comes from one
-//!   ChaCha RNG seeded by the caller; the same seed gives the same run, event for
-//!   event.
+//! * **Determinism.** All randomness (loss, duplication, jitter) comes from one RNG
+//!   the caller hands in (any `rand_core` 0.10 `Rng`, usually a seeded generator); the
+//!   same seed gives the same run, event for event. The harness never seeds or runs a
+//!   generator of its own.
 //! * **Faults.** Every link has latency, uniform jitter (which reorders datagrams),
 //!   a loss probability, a duplication probability, an optional MTU, and can be taken
 //!   down and up. Nodes can be stopped (a crash: they hear nothing and their timers
@@ -24,6 +25,7 @@
 //!
 //! ```
 //! use netsim::{LinkConfig, Node, Sim, Transmit};
+//! use rand::{SeedableRng, rngs::StdRng};
 //! use std::time::{Duration, Instant};
 //!
 //! /// Sends "ping" once at start, answers every "ping" with "pong".
@@ -51,7 +53,7 @@
 //!     }
 //! }
 //!
-//! let mut sim = Sim::new(7);
+//! let mut sim = Sim::new(StdRng::seed_from_u64(7));
 //! let a = sim.add_node(Pinger::default());
 //! let b = sim.add_node(Pinger::default());
 //! sim.connect(&[(a, 0), (b, 0)], LinkConfig::with_latency(Duration::from_millis(10)));
@@ -60,8 +62,12 @@
 //! assert_eq!(sim.node(b).pongs, 1);
 //! ```
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use rand::{Rng, RngExt};
+
+/// The README's example program, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap};
 use std::time::{Duration, Instant};
@@ -98,6 +104,7 @@ pub trait Node {
 
 /// Behaviour of one link. Every field applies independently to each receiver.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct LinkConfig {
     /// One-way delay every datagram suffers.
     pub latency: Duration,
@@ -147,6 +154,7 @@ impl Default for LinkConfig {
 
 /// What happened on one link, counted per receiver.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct LinkStats {
     /// Datagrams handed to the link by senders.
     pub sent: u64,
@@ -168,6 +176,7 @@ pub struct LinkStats {
 
 /// One datagram as it crossed a link, recorded when tracing is on.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TraceRecord {
     /// When it was sent.
     pub sent_at: Instant,
@@ -185,6 +194,7 @@ pub struct TraceRecord {
 
 /// Why a run stopped before its deadline.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SimError {
     /// A node kept asking for timeouts at or before `now` without time advancing:
     /// its `poll_timeout` does not move past an instant it was already woken for.
@@ -251,11 +261,12 @@ impl Ord for Delivery {
 /// Events processed at one instant before the harness declares a livelock.
 const LIVELOCK_EVENTS: u64 = 1_000_000;
 
-/// The simulation: nodes, links, a virtual clock and one seeded RNG.
-pub struct Sim<N> {
+/// The simulation: nodes, links, a virtual clock and the caller's RNG `R` (any
+/// `rand_core` 0.10 `Rng`).
+pub struct Sim<N, R> {
     start: Instant,
     now: Instant,
-    rng: ChaCha8Rng,
+    rng: R,
     nodes: Vec<Slot<N>>,
     links: Vec<Link>,
     /// `(node, port) -> link`, sparse by node then port.
@@ -268,14 +279,15 @@ pub struct Sim<N> {
     events_at_now: u64,
 }
 
-impl<N: Node> Sim<N> {
-    /// An empty simulation whose randomness is fixed by `seed`.
-    pub fn new(seed: u64) -> Self {
+impl<N: Node, R: Rng> Sim<N, R> {
+    /// An empty simulation drawing loss, duplication and jitter from `rng`; hand in a
+    /// seeded generator for a reproducible run.
+    pub fn new(rng: R) -> Self {
         let start = Instant::now();
         Sim {
             start,
             now: start,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            rng,
             nodes: Vec::new(),
             links: Vec::new(),
             attachment: Vec::new(),
@@ -303,7 +315,7 @@ impl<N: Node> Sim<N> {
     }
 
     /// The simulation's RNG, for tests that want reproducible choices of their own.
-    pub fn rng(&mut self) -> &mut ChaCha8Rng {
+    pub fn rng(&mut self) -> &mut R {
         &mut self.rng
     }
 
@@ -579,10 +591,10 @@ impl<N: Node> Sim<N> {
             } else if config.mtu.is_some_and(|mtu| t.payload.len() > mtu) {
                 link.stats.dropped_mtu += 1;
                 0
-            } else if config.loss > 0.0 && self.rng.gen_bool(config.loss.min(1.0)) {
+            } else if config.loss > 0.0 && self.rng.random_bool(config.loss.min(1.0)) {
                 link.stats.lost += 1;
                 0
-            } else if config.duplicate > 0.0 && self.rng.gen_bool(config.duplicate.min(1.0)) {
+            } else if config.duplicate > 0.0 && self.rng.random_bool(config.duplicate.min(1.0)) {
                 link.stats.duplicated += 1;
                 2
             } else {
@@ -594,7 +606,7 @@ impl<N: Node> Sim<N> {
                 let extra = if jitter.is_zero() {
                     Duration::ZERO
                 } else {
-                    Duration::from_nanos(self.rng.gen_range(0..=jitter.as_nanos() as u64))
+                    Duration::from_nanos(self.rng.random_range(0..=jitter.as_nanos() as u64))
                 };
                 let at = now + link.config.latency + extra;
                 link.stats.scheduled += 1;
@@ -619,6 +631,8 @@ impl<N: Node> Sim<N> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
 
     /// Sends `count` numbered datagrams at start; records what it receives.
     struct Counter {
@@ -665,8 +679,8 @@ mod tests {
         }
     }
 
-    fn pair(seed: u64, n: u32, config: LinkConfig) -> (Sim<Counter>, LinkId) {
-        let mut sim = Sim::new(seed);
+    fn pair(seed: u64, n: u32, config: LinkConfig) -> (Sim<Counter, StdRng>, LinkId) {
+        let mut sim = Sim::new(StdRng::seed_from_u64(seed));
         let start = sim.start();
         let a = sim.add_node(Counter::new(n, start));
         let b = sim.add_node(Counter::new(0, start));
@@ -734,7 +748,7 @@ mod tests {
 
     #[test]
     fn segments_broadcast_to_every_other_port() {
-        let mut sim = Sim::new(5);
+        let mut sim = Sim::new(StdRng::seed_from_u64(5));
         let start = sim.start();
         let ids: Vec<_> = (0..4)
             .map(|i| sim.add_node(Counter::new(if i == 0 { 3 } else { 0 }, start)))
@@ -762,7 +776,7 @@ mod tests {
 
     #[test]
     fn a_timer_that_never_advances_is_reported() {
-        let mut sim = Sim::new(0);
+        let mut sim = Sim::new(StdRng::seed_from_u64(0));
         sim.add_node(Stuck);
         let err = sim.run_for(Duration::from_secs(1)).unwrap_err();
         assert!(matches!(err, SimError::Livelock { node: 0, .. }));

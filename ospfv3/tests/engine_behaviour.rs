@@ -268,7 +268,7 @@ fn removed_interface_prefixes_are_flushed_everywhere() {
 fn checksum_offload_leaves_the_field_zero() {
     use netsim::Sim;
     use ospfv3::checksum::verify_packet_checksum;
-    let mut sim: Sim<OspfNode> = Sim::new(19);
+    let mut sim: Sim<OspfNode, StdRng> = Sim::new(seeded(19));
     let now = sim.start();
     for i in 0..2 {
         let mut cfg = RouterConfig::new(rid(i));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use engine_support::*;
 use netsim::LinkConfig;
 use ospfv3::{Event, InterfaceState, Ipv6Prefix, NeighborState};
-use rand08::Rng;
+use rand::RngExt;
 
 #[test]
 fn two_routers_point_to_point() {
@@ -143,18 +143,18 @@ fn random_mesh(n: usize, seed: u64, cfg: LinkConfig, dead: u16) -> Net {
     // A random spanning tree plus extra links: about four links per router.
     let mut pairs = BTreeSet::new();
     for i in 1..n {
-        let j = net.sim.rng().gen_range(0..i);
+        let j = net.sim.rng().random_range(0..i);
         pairs.insert((j, i));
     }
     while pairs.len() < n * 2 {
-        let a = net.sim.rng().gen_range(0..n);
-        let b = net.sim.rng().gen_range(0..n);
+        let a = net.sim.rng().random_range(0..n);
+        let b = net.sim.rng().random_range(0..n);
         if a != b {
             pairs.insert((a.min(b), a.max(b)));
         }
     }
     for (a, b) in pairs {
-        let cost = net.sim.rng().gen_range(1..20u16);
+        let cost = net.sim.rng().random_range(1..20u16);
         net.connect(&[a, b], cost, cfg.clone());
     }
     net
@@ -294,9 +294,9 @@ fn churn(seed: u64, cfg: LinkConfig, dead: u16) {
     net.run(30);
     let anycast = Ipv6Prefix::new("2001:db8:ffff::1".parse().unwrap(), 128);
     for round in 0..25u64 {
-        let action = net.sim.rng().gen_range(0..5);
-        let n = net.sim.rng().gen_range(0..15usize);
-        let l = net.sim.rng().gen_range(0..net.links.len());
+        let action = net.sim.rng().random_range(0..5);
+        let n = net.sim.rng().random_range(0..15usize);
+        let l = net.sim.rng().random_range(0..net.links.len());
         let now = net.sim.now();
         match action {
             0 => {
@@ -306,13 +306,13 @@ fn churn(seed: u64, cfg: LinkConfig, dead: u16) {
             1 if net.alive[n] => net.kill(n),
             1 | 2 => net.restart(n, seed * 100 + round),
             3 if net.alive[n] => {
-                let m = net.sim.rng().gen_range(1..50u16);
+                let m = net.sim.rng().random_range(1..50u16);
                 net.sim.node_mut(n).router.advertise_prefix(now, anycast, m);
             }
             _ if net.alive[n] => net.sim.node_mut(n).router.withdraw_prefix(now, anycast),
             _ => {}
         }
-        let secs = net.sim.rng().gen_range(0..8u64);
+        let secs = net.sim.rng().random_range(0..8u64);
         net.run(secs);
     }
     for l in 0..net.links.len() {

@@ -82,7 +82,7 @@ pub struct TestLink {
 }
 
 pub struct Net {
-    pub sim: Sim<OspfNode>,
+    pub sim: Sim<OspfNode, StdRng>,
     pub links: Vec<TestLink>,
     pub ports_used: Vec<usize>,
     pub alive: Vec<bool>,
@@ -93,7 +93,7 @@ pub struct Net {
 
 impl Net {
     pub fn new(n: usize, seed: u64) -> Net {
-        let mut sim = Sim::new(seed);
+        let mut sim = Sim::new(seeded(seed));
         let now = sim.start();
         for i in 0..n {
             let mut r = Router::new(RouterConfig::new(rid(i)), seeded(seed ^ i as u64));
