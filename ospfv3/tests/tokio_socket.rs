@@ -62,30 +62,50 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-/// Builds the lab, or says why it cannot.
-fn lab() -> Result<Lab, String> {
+/// Builds the lab for test number `n` (namespace and interface names are unique per
+/// process and test, so the tests can run in parallel), or says why it cannot: not
+/// root, or no `ip netns`. Once namespaces can be made, any other failure is a bug and
+/// panics.
+fn lab(n: u32) -> Result<Lab, String> {
     if !is_root() {
         return Err("needs root (ip netns, CAP_NET_RAW)".into());
     }
     let id = std::process::id();
-    let ns_a = format!("o3sock-a-{id}");
+    let ns_a = format!("o3sock-a{n}-{id}");
     ip(&["netns", "add", &ns_a])?;
     let mut lab = Lab {
         ns: [ns_a, String::new()],
-        ifname: [format!("o3a{id}"), format!("o3b{id}")],
+        ifname: [format!("o3a{n}-{id}"), format!("o3b{n}-{id}")],
     };
-    let ns_b = format!("o3sock-b-{id}");
-    ip(&["netns", "add", &ns_b])?;
+    let ns_b = format!("o3sock-b{n}-{id}");
+    ip(&["netns", "add", &ns_b]).unwrap();
     lab.ns[1] = ns_b;
     let [a, b] = &lab.ifname;
-    ip(&["link", "add", a, "type", "veth", "peer", "name", b])?;
+    ip(&["link", "add", a, "type", "veth", "peer", "name", b]).unwrap();
     for (i, ll) in [(0, "fe80::a/64"), (1, "fe80::b/64")] {
         let (ns, ifname) = (&lab.ns[i], &lab.ifname[i]);
-        ip(&["link", "set", ifname, "netns", ns])?;
-        ip(&["-n", ns, "addr", "add", ll, "dev", ifname, "nodad"])?;
-        ip(&["-n", ns, "link", "set", ifname, "up"])?;
+        ip(&["link", "set", ifname, "netns", ns]).unwrap();
+        ip(&["-n", ns, "addr", "add", ll, "dev", ifname, "nodad"]).unwrap();
+        ip(&["-n", ns, "link", "set", ifname, "up"]).unwrap();
     }
     Ok(lab)
+}
+
+/// The lab and a runtime, or `None` after printing why the test is skipped.
+fn setup(n: u32, test: &str) -> Option<(Lab, tokio::runtime::Runtime)> {
+    match lab(n) {
+        Ok(lab) => {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            Some((lab, rt))
+        }
+        Err(why) => {
+            println!("SKIP {test}: {why}");
+            None
+        }
+    }
 }
 
 impl Lab {
@@ -150,19 +170,32 @@ fn check(r: &Received, buf: &[u8], sent: &Packet) {
     assert_eq!(got.body, sent.body);
 }
 
+/// Sends `h` from `from` (bound to `src`) to `dst`, receives it on `to` and checks
+/// source, destination and contents.
+async fn exchange(
+    (from, src): (&RawSocket, Ipv6Addr),
+    dst: Ipv6Addr,
+    to: &RawSocket,
+    h: &Packet,
+    buf: &mut [u8],
+) -> Received {
+    send(from, src, dst, h).await;
+    let r = recv(to, buf).await;
+    assert_eq!((r.src, r.dst), (src, dst));
+    check(&r, buf, h);
+    r
+}
+
+async fn send(from: &RawSocket, src: Ipv6Addr, dst: Ipv6Addr, h: &Packet) {
+    let bytes = h.to_bytes_with_checksum(&src, &dst);
+    assert_eq!(from.send(dst, &bytes).await.unwrap(), bytes.len());
+}
+
 #[test]
 fn hello_both_ways_over_veth() {
-    let lab = match lab() {
-        Ok(l) => l,
-        Err(why) => {
-            println!("SKIP hello_both_ways_over_veth: {why}");
-            return;
-        }
+    let Some((lab, rt)) = setup(1, "hello_both_ways_over_veth") else {
+        return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let (idx_a, idx_b) = (lab.ifindex(0), lab.ifindex(1));
     let a = lab.open(rt.handle(), 0, RawSocketConfig::new(&lab.ifname[0], LL_A));
     let b = lab.open(rt.handle(), 1, RawSocketConfig::new(&lab.ifname[1], LL_B));
@@ -171,41 +204,15 @@ fn hello_both_ways_over_veth() {
     rt.block_on(async {
         let mut buf = vec![0u8; 65535];
 
-        // A -> ff02::5 -> B.
-        let h = hello(1, 7, 0);
-        a.send(ALL_SPF, &h.to_bytes_with_checksum(&LL_A, &ALL_SPF))
-            .await
-            .unwrap();
-        let r = recv(&b, &mut buf).await;
-        assert_eq!(
-            (r.src, r.dst, r.ifindex, r.hop_limit),
-            (LL_A, ALL_SPF, idx_b, 1)
-        );
-        check(&r, &buf, &h);
-
-        // B -> A's link-local address (unicast) -> A.
-        let h = hello(2, 9, 1);
-        b.send(LL_A, &h.to_bytes_with_checksum(&LL_B, &LL_A))
-            .await
-            .unwrap();
-        let r = recv(&a, &mut buf).await;
-        assert_eq!(
-            (r.src, r.dst, r.ifindex, r.hop_limit),
-            (LL_B, LL_A, idx_a, 1)
-        );
-        check(&r, &buf, &h);
-
+        // A -> ff02::5 -> B, B -> A's link-local address (unicast) -> A, and
         // B -> ff02::6 -> A (joined by default).
-        let h = hello(2, 9, 2);
-        b.send(ALL_DR, &h.to_bytes_with_checksum(&LL_B, &ALL_DR))
-            .await
-            .unwrap();
-        let r = recv(&a, &mut buf).await;
-        assert_eq!(
-            (r.src, r.dst, r.ifindex, r.hop_limit),
-            (LL_B, ALL_DR, idx_a, 1)
-        );
-        check(&r, &buf, &h);
+        let h = hello(1, 7, 0);
+        let r = exchange((&a, LL_A), ALL_SPF, &b, &h, &mut buf).await;
+        assert_eq!((r.ifindex, r.hop_limit), (idx_b, 1));
+        for (dst, h) in [(LL_A, hello(2, 9, 1)), (ALL_DR, hello(2, 9, 2))] {
+            let r = exchange((&b, LL_B), dst, &a, &h, &mut buf).await;
+            assert_eq!((r.ifindex, r.hop_limit), (idx_a, 1));
+        }
 
         // Multicast loopback is off: A never received its own Hello.
         assert_eq!(a.stats().received, 2);
@@ -215,17 +222,9 @@ fn hello_both_ways_over_veth() {
 
 #[test]
 fn hop_limit_requirement_and_truncation() {
-    let lab = match lab() {
-        Ok(l) => l,
-        Err(why) => {
-            println!("SKIP hop_limit_requirement_and_truncation: {why}");
-            return;
-        }
+    let Some((lab, rt)) = setup(2, "hop_limit_requirement_and_truncation") else {
+        return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let a1 = lab.open(rt.handle(), 0, RawSocketConfig::new(&lab.ifname[0], LL_A));
     let mut gtsm = RawSocketConfig::new(&lab.ifname[0], LL_A);
     gtsm.hop_limit = 255;
@@ -240,15 +239,9 @@ fn hop_limit_requirement_and_truncation() {
         let mut buf = vec![0u8; 65535];
         let (small, big) = (hello(1, 7, 0), hello(1, 7, 40));
         // Hop limit 1, then 255: the strict socket drops the first, takes the second.
-        a1.send(ALL_SPF, &big.to_bytes_with_checksum(&LL_A, &ALL_SPF))
-            .await
-            .unwrap();
-        a255.send(ALL_SPF, &small.to_bytes_with_checksum(&LL_A, &ALL_SPF))
-            .await
-            .unwrap();
-        let r = recv(&b255, &mut buf).await;
-        assert_eq!((r.src, r.hop_limit), (LL_A, 255));
-        check(&r, &buf, &small);
+        send(&a1, LL_A, ALL_SPF, &big).await;
+        let r = exchange((&a255, LL_A), ALL_SPF, &b255, &small, &mut buf).await;
+        assert_eq!(r.hop_limit, 255);
         let s = b255.stats();
         assert_eq!((s.received, s.hop_limit_dropped), (1, 1));
 
@@ -263,14 +256,8 @@ fn hop_limit_requirement_and_truncation() {
 
         // Not joined to ff02::6: the strict socket never sees this one, while a
         // Hello to ff02::5 right after it still arrives.
-        a255.send(ALL_DR, &big.to_bytes_with_checksum(&LL_A, &ALL_DR))
-            .await
-            .unwrap();
-        a255.send(ALL_SPF, &small.to_bytes_with_checksum(&LL_A, &ALL_SPF))
-            .await
-            .unwrap();
-        let r = recv(&b255, &mut buf).await;
-        assert_eq!(r.dst, ALL_SPF);
+        send(&a255, LL_A, ALL_DR, &big).await;
+        exchange((&a255, LL_A), ALL_SPF, &b255, &small, &mut buf).await;
         assert_eq!(b255.stats().received, 2);
     });
 }
