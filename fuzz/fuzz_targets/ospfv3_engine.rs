@@ -4,7 +4,8 @@
 //! LSAs carry valid Fletcher checksums over arbitrary bodies, to reach the exchange
 //! and flooding code. Invariants: no panic; every packet the engine sends decodes;
 //! after `handle_timeout(now)` the next timeout is in the future (no livelock); the
-//! LSDB and queues stay within the configured limits.
+//! LSDB and queues stay within the configured limits; the anycast query's answer for
+//! a watched prefix is sorted and the last `AdvertisersChanged` event matches it.
 #![no_main]
 
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -14,13 +15,15 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use ospfv3::checksum::set_lsa_checksum;
 use ospfv3::dd::{DatabaseDescription, DdFlags};
-use ospfv3::engine::{ChecksumOffload, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
+use ospfv3::{ChecksumOffload, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
 use ospfv3::hello::Hello;
 use ospfv3::lsa::LsaHeader;
 use ospfv3::lsack::LinkStateAck;
 use ospfv3::lsr::{LinkStateRequest, LsRequestEntry};
 use ospfv3::options::Options;
 use ospfv3::{LsaType, Packet, PacketBody, PacketHeader};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 #[derive(Debug, Arbitrary)]
 struct FuzzLsa {
@@ -124,7 +127,7 @@ fuzz_target!(|ops: Vec<Op>| {
     cfg.limits.max_requests = 100;
     cfg.limits.max_neighbors = 3;
     let limits = cfg.limits;
-    let mut r = Router::new(cfg, 7);
+    let mut r = Router::new(cfg, StdRng::seed_from_u64(7));
     r.add_interface(now, 1, iface_cfg(1));
     r.add_interface(now, 2, iface_cfg(2));
     r.add_interface(
@@ -132,17 +135,21 @@ fuzz_target!(|ops: Vec<Op>| {
         9,
         InterfaceConfig::loopback(vec![Ipv6Prefix::new("2001:db8::1".parse().unwrap(), 128)]),
     );
+    // The anycast query over one prefix the fuzzer can advertise (addr 0).
+    let watched = Ipv6Prefix::new(Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0), 128);
+    r.watch_prefix(watched);
     let mut up = [true, true];
     // The last DD sequence number the engine sent, so DDs can follow the exchange.
     let mut last_dd_seq = 0u32;
     for op in ops.into_iter().take(300) {
+        let dropped_before = r.counters().events_dropped;
         let header = |n: u8| PacketHeader {
             router_id: rid(n),
             area_id: Ipv4Addr::UNSPECIFIED,
             checksum: 0,
             instance_id: 0,
         };
-        let deliver = |r: &mut Router, port: u8, nbr: u8, dst: Ipv6Addr, bytes: &[u8]| {
+        let deliver = |r: &mut Router<StdRng>, port: u8, nbr: u8, dst: Ipv6Addr, bytes: &[u8]| {
             let port = u32::from(port % 2) + 1;
             r.handle_packet(now, port, nbr_ll(nbr), dst, bytes);
         };
@@ -327,9 +334,33 @@ fuzz_target!(|ops: Vec<Op>| {
             }
         }
         let mut evs = 0;
-        while r.poll_event().is_some() {
+        let mut reported = None;
+        while let Some(e) = r.poll_event() {
             evs += 1;
             assert!(evs <= limits.max_events);
+            if let ospfv3::Event::AdvertisersChanged {
+                prefix,
+                advertisers,
+            } = e
+            {
+                assert_eq!(prefix, watched, "event for a prefix nobody watches");
+                reported = Some(advertisers);
+            }
+        }
+        // The answer is sorted, one entry per (router, kind), and the last change
+        // reported is the current answer.
+        let answer: Vec<_> = r.advertisers(&watched).collect();
+        assert!(
+            answer
+                .windows(2)
+                .all(|w| (w[0].router_id, w[0].kind) < (w[1].router_id, w[1].kind)),
+            "advertisers unsorted or repeated"
+        );
+        // (Unless the event queue overflowed and dropped the last report.)
+        if let Some(rep) = reported
+            && r.counters().events_dropped == dropped_before
+        {
+            assert_eq!(rep, answer, "last AdvertisersChanged is not the answer");
         }
     }
 });
