@@ -25,10 +25,12 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use ospfv3::auth::HmacAlgorithm;
-use ospfv3::engine::{AuthConfig, Event, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
 use futures::future::select_all;
+use ospfv3::auth::HmacAlgorithm;
+use ospfv3::{AuthConfig, Event, InterfaceConfig, Ipv6Prefix, Router, RouterConfig};
 use ospfv3::{RawSocket, RawSocketConfig};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 struct Args {
     ifnames: Vec<String>,
@@ -84,14 +86,9 @@ fn parse_args() -> Args {
                     other => panic!("unknown algorithm {other:?}"),
                 };
                 let key = parts.next().expect("key").as_bytes().to_vec();
-                a.auth = Some(AuthConfig {
-                    sa_id,
-                    key,
-                    algorithm,
-                    // A real daemon reads this from stable storage; see PERSIST-SEQ-HIGH.
-                    stored_seq_high: None,
-                    frr_compat_key: false,
-                });
+                // A real daemon reads `stored_seq_high` from stable storage; see
+                // PERSIST-SEQ-HIGH.
+                a.auth = Some(AuthConfig::new(sa_id, algorithm, key));
             }
             other => panic!("unknown argument {other}"),
         }
@@ -151,7 +148,7 @@ fn open_port(ifname: &str) -> (Port, Ipv6Addr) {
     )
 }
 
-async fn send_all(router: &mut Router, ports: &[Port]) {
+async fn send_all(router: &mut Router<StdRng>, ports: &[Port]) {
     while let Some(t) = router.poll_transmit() {
         let Some(p) = ports.iter().find(|p| p.ifindex == t.ifindex) else {
             continue;
@@ -168,7 +165,7 @@ async fn main() {
     let start = Instant::now();
     let mut router = Router::new(
         RouterConfig::new(args.router_id),
-        u64::from(std::process::id()),
+        StdRng::seed_from_u64(u64::from(std::process::id())),
     );
     let mut ports = Vec::new();
     for name in &args.ifnames {
@@ -343,5 +340,6 @@ fn handle_event(args: &Args, names: &[(u32, String)], e: &Event) {
             }
         }
         Event::PersistAuthSeqHigh { high, .. } => print(format!("PERSIST-SEQ-HIGH {high}")),
+        _ => {}
     }
 }
