@@ -100,7 +100,13 @@ fn bring_up_with_outages(
     if !outages.is_empty() {
         // Outages may have ended the bring-up early or late; sessions must still all
         // be up (the retry cycle outlasts each outage).
-        assert_eq!(sim.node(a).down().len(), 0, "seed {seed} {:?} at {:?}", sim.node(a).down(), sim.now() - start);
+        assert_eq!(
+            sim.node(a).down().len(),
+            0,
+            "seed {seed} {:?} at {:?}",
+            sim.node(a).down(),
+            sim.now() - start
+        );
     }
     assert!(
         done,

@@ -51,7 +51,7 @@ use crate::error::EncodeError;
 use crate::message::MessageType;
 
 use build::session_ids;
-use data::DataPath;
+use data::DataTable;
 
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -303,8 +303,8 @@ pub struct Endpoint<A, R> {
     /// `(peer, peer's CCID) -> our CCID`, to route SCCRQ retransmissions.
     by_peer: HashMap<(A, u32), u32>,
     sessions: IdMap<Session>,
-    /// The data path of each established session, by our Session ID.
-    data: IdMap<DataPath<A>>,
+    /// The data path of each established session, indexed by our Session ID.
+    data: DataTable<A>,
     events: VecDeque<Event<A>>,
     transmits: VecDeque<Transmit<A>>,
     dirty: Vec<u32>,
@@ -324,6 +324,7 @@ where
     /// breakers, random vectors) comes from `rng`.
     pub fn new(config: Config, rng: R) -> Self {
         let keys = config.secret.as_deref().map(Keys::derive);
+        let data = DataTable::new(config.max_sessions);
         Endpoint {
             config,
             keys,
@@ -331,7 +332,7 @@ where
             conns: IdMap::default(),
             by_peer: HashMap::new(),
             sessions: IdMap::default(),
-            data: IdMap::default(),
+            data,
             events: VecDeque::new(),
             transmits: VecDeque::new(),
             dirty: Vec::new(),
@@ -438,13 +439,16 @@ where
             CallKind::IncomingSender
         };
         self.serial = self.serial.wrapping_add(1);
-        let sid = self.new_session(
+        let Some(sid) = self.new_session(
             ccid,
             kind,
             request.pw_type,
             request.remote_end_id,
             self.serial,
-        );
+        ) else {
+            self.stats.session_limit += 1;
+            return Err(CommandError::SessionLimit(self.sessions.len()));
+        };
         let open = if request.outgoing {
             Input::OpenOutgoing
         } else {
@@ -691,13 +695,17 @@ where
         pw_type: PwType,
         remote_end_id: Vec<u8>,
         serial: u32,
-    ) -> u32 {
+    ) -> Option<u32> {
+        // The low bits of the ID index the data table (see `data.rs`); the rest
+        // is random.
+        let slot = self.data.free_slot()?;
         let sid = loop {
-            let id = self.rng.next_u32();
+            let id = self.data.id(slot, self.rng.next_u32());
             if id != 0 && !self.sessions.contains_key(&id) {
                 break id;
             }
         };
+        self.data.reserve(sid);
         let local_cookie = match self.config.cookie_len {
             CookieLen::Zero => Cookie::None,
             CookieLen::Four => {
@@ -736,14 +744,14 @@ where
         if let Some(c) = self.conns.get_mut(&ccid) {
             c.sessions.insert(sid);
         }
-        sid
+        Some(sid)
     }
 
     fn drop_session(&mut self, sid: u32, result: Option<ResultCode>, by_peer: bool) {
         let Some(s) = self.sessions.remove(&sid) else {
             return;
         };
-        self.data.remove(&sid);
+        self.data.release(sid);
         if let Some(c) = self.conns.get_mut(&s.ccid) {
             c.sessions.remove(&sid);
         }

@@ -31,6 +31,7 @@ where
     /// (no copy, no allocation); anything else on the data path is counted in
     /// [`super::EndpointStats`] and dropped. Control messages are processed and
     /// yield transmits and events: drain them after the call.
+    #[inline]
     pub fn handle_datagram<'a>(
         &mut self,
         now: Instant,
@@ -45,19 +46,32 @@ where
             return self.handle_data(datagram);
         }
         self.handle_control(now, from, datagram);
-        self.flush(now);
         None
     }
 
     /// One control message: decoded once (header and AVPs), its digest checked
     /// over the received bytes, then handed to its connection.
+    #[inline(never)]
     fn handle_control(&mut self, now: Instant, from: A, datagram: &[u8]) {
         let encap = self.config.encapsulation;
-        let prefix = encap.control_prefix_len();
         let Ok((msg, length)) = ControlMessage::decode_framed(datagram, encap) else {
             self.stats.malformed += 1;
             return;
         };
+        self.handle_control_message(now, from, datagram, msg, length);
+        self.flush(now);
+    }
+
+    /// [`Endpoint::handle_control`] after the decode.
+    fn handle_control_message(
+        &mut self,
+        now: Instant,
+        from: A,
+        datagram: &[u8],
+        msg: ControlMessage,
+        length: u16,
+    ) {
+        let prefix = self.config.encapsulation.control_prefix_len();
         // The decoder checked that Length bytes are present.
         let Some(bytes) = datagram.get(prefix..prefix + usize::from(length)) else {
             self.stats.malformed += 1;

@@ -51,7 +51,8 @@ where
             Some(AvpValue::RemoteEndId(v)) => v.clone(),
             _ => Vec::new(),
         };
-        if self.sessions.len() >= self.config.max_sessions {
+        let slot_free = self.data.free_slot().is_some();
+        if self.sessions.len() >= self.config.max_sessions || !slot_free {
             self.stats.session_limit += 1;
             let rc = ResultCode::with_error(
                 result::CDN_TEMPORARY_NO_FACILITIES,
@@ -66,7 +67,9 @@ where
         } else {
             CallKind::OutgoingRecipient
         };
-        let sid = self.new_session(ccid, kind, pw_type, remote_end_id, serial);
+        let Some(sid) = self.new_session(ccid, kind, pw_type, remote_end_id, serial) else {
+            return;
+        };
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -185,7 +188,7 @@ where
         let action = s.apply(input);
         if s.state != SessionState::Established {
             // Data flows on established sessions only.
-            self.data.remove(&sid);
+            self.data.clear(sid);
         }
         let Some(s) = self.sessions.get(&sid) else {
             return;
@@ -264,7 +267,7 @@ where
         };
         let peer = self.conns.get(&s.ccid).map(|c| c.peer.clone());
         if let Some(path) = peer.and_then(|p| DataPath::new(self.config.encapsulation, s, p)) {
-            self.data.insert(sid, path);
+            self.data.install(sid, path);
         }
         let event = Event::SessionUp {
             ccid: s.ccid,
