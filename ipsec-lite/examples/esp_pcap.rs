@@ -82,8 +82,16 @@ fn l2tp_udp(n: u8, extra: usize) -> Vec<u8> {
     udp
 }
 
+/// Write ESP test packets for every suite tshark can decrypt, with their SA table.
+#[derive(clap::Parser)]
+struct Args {
+    /// Directory for esp.pcap, esp_sa and expected.txt (created if missing).
+    #[arg(value_name = "OUTDIR")]
+    out: String,
+}
+
 fn main() {
-    let out = std::env::args().nth(1).expect("usage: esp_pcap OUTDIR");
+    let Args { out } = clap::Parser::parse();
     std::fs::create_dir_all(&out).unwrap();
     let now = Instant::now();
     let mut pcap =

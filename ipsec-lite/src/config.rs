@@ -399,13 +399,10 @@ fn prefix(s: &str) -> Option<IpPrefix> {
 
 fn hex_key(s: &str) -> Option<Vec<u8>> {
     let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
-    if h.len() % 2 != 0 || h.len() > 256 {
+    if h.len() > 256 {
         return None;
     }
-    (0..h.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).ok())
-        .collect()
+    hex::decode(h).ok()
 }
 
 #[cfg(test)]
@@ -467,5 +464,19 @@ mod tests {
         let e = parse("src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out aead rfc4106(gcm(aes)) 0x01 128")
             .unwrap_err();
         assert_eq!(e.what, "unsupported AEAD or key length");
+    }
+
+    #[test]
+    fn keys_are_strict_hex() {
+        assert_eq!(hex_key("0x00ff10"), Some(vec![0x00, 0xff, 0x10]));
+        assert_eq!(hex_key("0XAbCd"), Some(vec![0xab, 0xcd]));
+        assert_eq!(hex_key("00ff"), None, "the 0x prefix is required");
+        assert_eq!(hex_key("0x0"), None, "odd length");
+        assert_eq!(hex_key("0x+f"), None, "a sign is not a hex digit");
+        // A multi-byte character straddling a digit pair is refused, not a panic.
+        assert_eq!(hex_key("0xa\u{e9}b"), None);
+        let line =
+            "src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out aead rfc4106(gcm(aes)) 0xa\u{e9}b 128";
+        assert!(parse(line).is_err());
     }
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use etherparse::{IpNumber, NetSlice, SlicedPacket};
 use ipsec_lite::Backend;
 use ipsec_lite::config;
 use ipsec_lite::{Mode, OuterAddrs, Sad};
@@ -20,26 +21,27 @@ fn dir() -> Option<PathBuf> {
     }
 }
 
-/// (src, dst, ESP bytes) of every IPv4 ESP packet in an Ethernet pcap.
+/// (src, dst, ESP bytes) of every IPv4 ESP packet in an Ethernet pcap; the link and
+/// IP layers are parsed by `etherparse`.
 fn esp_packets(path: &PathBuf) -> Vec<(IpAddr, IpAddr, Vec<u8>)> {
     let f = std::fs::File::open(path).unwrap();
     let mut r = pcap_file::pcap::PcapReader::new(f).unwrap();
     let mut out = Vec::new();
     while let Some(p) = r.next_packet() {
         let p = p.unwrap();
-        let d = &p.data;
-        if d.len() < 34 || d[12..14] != [0x08, 0x00] {
+        let Ok(SlicedPacket {
+            net: Some(NetSlice::Ipv4(ip)),
+            ..
+        }) = SlicedPacket::from_ethernet(&p.data)
+        else {
+            continue;
+        };
+        let payload = ip.payload();
+        if payload.ip_number != IpNumber::ENCAPSULATING_SECURITY_PAYLOAD || payload.fragmented {
             continue;
         }
-        let ip = &d[14..];
-        let ihl = usize::from(ip[0] & 0x0f) * 4;
-        if ip[9] != 50 {
-            continue;
-        }
-        let total = usize::from(u16::from_be_bytes([ip[2], ip[3]]));
-        let src = IpAddr::from([ip[12], ip[13], ip[14], ip[15]]);
-        let dst = IpAddr::from([ip[16], ip[17], ip[18], ip[19]]);
-        out.push((src, dst, ip[ihl..total].to_vec()));
+        let (src, dst) = (ip.header().source_addr(), ip.header().destination_addr());
+        out.push((src.into(), dst.into(), payload.payload.to_vec()));
     }
     out
 }
