@@ -218,6 +218,9 @@ impl RawSocket {
     /// from. Datagrams larger than `buf` (use 65 535 bytes to never lose one), without
     /// the kernel's packet info, or failing the hop-limit requirement are dropped and
     /// counted ([`stats`](Self::stats)); the call then waits for the next one.
+    ///
+    /// Cancel-safe (usable in `tokio::select!`): a datagram leaves the socket only in
+    /// the step that returns it (or drops and counts it), never across an `.await`.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<Received> {
         loop {
             let got = self
