@@ -18,10 +18,32 @@ use std::time::{Duration, Instant};
 
 const DELAY: Duration = Duration::from_millis(200);
 
+/// The failover mode whose timeline to print.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Story {
+    /// Active/standby; a recovered east stays standby.
+    NonPreemptive,
+    /// Active/standby; east takes over again 20 s after recovering, once its data is
+    /// confirmed current (sync gate).
+    Preemptive,
+    /// Both advertise the same metric while healthy (ECMP).
+    ActiveActive,
+    /// An unhealthy node advertises metric 500 instead of withdrawing.
+    SoftFail,
+    /// East stays healthy; an operator drains it at 60 s and undrains it at 120 s.
+    Drain,
+}
+
+/// Prints the east/west failover timeline of one mode.
+#[derive(clap::Parser)]
+struct Args {
+    /// Which story to tell.
+    #[arg(value_enum, default_value = "non-preemptive")]
+    mode: Story,
+}
+
 fn main() {
-    let mode = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "non-preemptive".into());
+    let Args { mode } = clap::Parser::parse();
     let prefix = "2001:db8::53/128".parse().unwrap();
     let mut cfg = PrefixConfig::new(prefix);
     cfg.checks.push(CheckSpec::new(
@@ -30,21 +52,16 @@ fn main() {
             addr: "[2001:db8::53]:53".parse().unwrap(),
         },
     ));
-    match mode.as_str() {
-        "non-preemptive" => {}
-        "preemptive" => {
+    match mode {
+        Story::NonPreemptive | Story::Drain => {}
+        Story::Preemptive => {
             cfg.preempt = Preempt::After {
                 hold_down: Duration::from_secs(20),
             };
             cfg.sync_gate = true;
         }
-        "active-active" => cfg.mode = Mode::ActiveActive { metric: 10 },
-        "soft-fail" => cfg.soft_fail = Some(SoftFail::new(500)),
-        "drain" => {}
-        other => {
-            eprintln!("unknown mode {other:?}");
-            std::process::exit(2);
-        }
+        Story::ActiveActive => cfg.mode = Mode::ActiveActive { metric: 10 },
+        Story::SoftFail => cfg.soft_fail = Some(SoftFail::new(500)),
     }
     let t0 = Instant::now();
     let names = ["east", "west"];
@@ -76,7 +93,7 @@ fn main() {
             }
             // Probes every second.
             if now.duration_since(t0).as_millis().is_multiple_of(1000) && now > t0 {
-                let failing = i == 0 && mode != "drain" && (60.0..120.0).contains(&secs);
+                let failing = i == 0 && mode != Story::Drain && (60.0..120.0).contains(&secs);
                 let outcome = if failing {
                     ProbeOutcome::Fail
                 } else {
@@ -91,12 +108,12 @@ fn main() {
                     },
                 )
                 .unwrap();
-                if mode == "preemptive" && (i == 1 || !(60.0..150.0).contains(&secs)) {
+                if mode == Story::Preemptive && (i == 1 || !(60.0..150.0).contains(&secs)) {
                     p.handle_command(now, Scope::All, AdminCommand::SyncConfirmed)
                         .unwrap();
                 }
             }
-            if mode == "drain" && i == 0 && (secs == 60.0 || secs == 120.0) {
+            if mode == Story::Drain && i == 0 && (secs == 60.0 || secs == 120.0) {
                 let cmd = if secs == 60.0 {
                     AdminCommand::Drain
                 } else {
