@@ -6,36 +6,11 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use l2tpv3::control::rand_core::{self, RngCore};
-use l2tpv3::control::{Config, Endpoint, SessionRequest};
+use l2tpv3::{Config, Endpoint, Event, MAX_DATA_HEADER_LEN, SessionRequest, SessionState};
 use libfuzzer_sys::fuzz_target;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 use std::time::{Duration, Instant};
-
-/// A small deterministic RNG (SplitMix64); the endpoint only needs `RngCore`.
-struct SplitMix(u64);
-
-impl RngCore for SplitMix {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn fill_bytes(&mut self, dest: &mut [u8]) {
-        for chunk in dest.chunks_mut(8) {
-            let v = self.next_u64().to_be_bytes();
-            chunk.copy_from_slice(&v[..chunk.len()]);
-        }
-    }
-    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(dest);
-        Ok(())
-    }
-}
 
 #[derive(Arbitrary, Debug)]
 enum Op {
@@ -57,6 +32,14 @@ enum Op {
     CloseConnection,
     /// A opens another connection.
     Connect,
+    /// A sends a data packet on one of its sessions (encapsulated in place), with
+    /// some bytes overwritten, to B.
+    Data {
+        pick: u8,
+        len: u8,
+        headroom: u8,
+        edits: Vec<(u8, u8)>,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -66,13 +49,11 @@ struct Input {
     ops: Vec<Op>,
 }
 
-type Ep = Endpoint<u8, SplitMix>;
+type Ep = Endpoint<u8, StdRng>;
 
 fuzz_target!(|input: Input| {
-    let mut cfg = Config {
-        secret: input.secret.then(|| b"fuzz".to_vec()),
-        ..Config::default()
-    };
+    let mut cfg = Config::default();
+    cfg.secret = input.secret.then(|| b"fuzz".to_vec());
     if input.small_limits {
         cfg.max_connections = 4;
         cfg.max_sessions = 8;
@@ -82,8 +63,8 @@ fuzz_target!(|input: Input| {
         cfg.reliable.receive_window = 4;
     }
     let mut now = Instant::now();
-    let mut a: Ep = Endpoint::new(cfg.clone(), SplitMix(1));
-    let mut b: Ep = Endpoint::new(cfg.clone(), SplitMix(2));
+    let mut a: Ep = Endpoint::new(cfg.clone(), StdRng::seed_from_u64(1));
+    let mut b: Ep = Endpoint::new(cfg.clone(), StdRng::seed_from_u64(2));
     let ccid = a.connect(now, 1).ok();
     if let Some(ccid) = ccid {
         let _ = a.open_session(now, ccid, SessionRequest::ethernet("fuzz"));
@@ -94,7 +75,8 @@ fuzz_target!(|input: Input| {
                 let _ = b.handle_datagram(now, from % 3, &bytes);
             }
             Op::Mutate { edits } => {
-                if let Some((_, mut d)) = a.poll_transmit() {
+                if let Some(t) = a.poll_transmit() {
+                    let mut d = t.contents;
                     for (at, v) in edits.into_iter().take(8) {
                         if !d.is_empty() {
                             let i = usize::from(at) % d.len();
@@ -105,14 +87,14 @@ fuzz_target!(|input: Input| {
                 }
             }
             Op::Deliver { drop } => {
-                if let Some((_, d)) = a.poll_transmit()
+                if let Some(l2tpv3::Transmit { contents: d, .. }) = a.poll_transmit()
                     && !drop
                 {
                     let _ = b.handle_datagram(now, 0, &d);
                 }
             }
             Op::Reply { drop } => {
-                if let Some((_, d)) = b.poll_transmit()
+                if let Some(l2tpv3::Transmit { contents: d, .. }) = b.poll_transmit()
                     && !drop
                 {
                     let _ = a.handle_datagram(now, 1, &d);
@@ -125,14 +107,9 @@ fuzz_target!(|input: Input| {
             }
             Op::Open { outgoing } => {
                 if let Some(ccid) = ccid {
-                    let _ = a.open_session(
-                        now,
-                        ccid,
-                        SessionRequest {
-                            outgoing,
-                            ..SessionRequest::ethernet("x")
-                        },
-                    );
+                    let req = SessionRequest::ethernet("x");
+                    let req = if outgoing { req.outgoing() } else { req };
+                    let _ = a.open_session(now, ccid, req);
                 }
             }
             Op::CloseSession { pick } => {
@@ -143,7 +120,7 @@ fuzz_target!(|input: Input| {
             }
             Op::CloseConnection => {
                 if let Some(up) = std::iter::from_fn(|| b.poll_event()).find_map(|e| match e {
-                    l2tpv3::control::Event::ConnectionUp { ccid, .. } => Some(ccid),
+                    Event::ConnectionUp { ccid, .. } => Some(ccid),
                     _ => None,
                 }) {
                     let _ = b.close_connection(
@@ -155,6 +132,42 @@ fuzz_target!(|input: Input| {
             }
             Op::Connect => {
                 let _ = a.connect(now, 1);
+            }
+            Op::Data {
+                pick,
+                len,
+                headroom,
+                edits,
+            } => {
+                let ids: Vec<u32> = a.sessions().map(|s| s.local_id).collect();
+                let sid = match ids.len() {
+                    0 => u32::from(pick),
+                    n => ids[usize::from(pick) % n],
+                };
+                let established = a
+                    .session(sid)
+                    .is_some_and(|s| s.state == SessionState::Established);
+                // Short headroom is refused with an error, never a panic.
+                let start = usize::from(headroom) % (MAX_DATA_HEADER_LEN + 1);
+                let mut buf = vec![0x5a; start + usize::from(len)];
+                match a.encapsulate(sid, &mut buf, start) {
+                    Ok(t) => {
+                        assert!(established, "data on a session that is not up");
+                        assert_eq!(t.destination, 1);
+                        let mut d = t.contents.to_vec();
+                        for (at, v) in edits.into_iter().take(8) {
+                            let i = usize::from(at) % d.len();
+                            d[i] = v;
+                        }
+                        if let Some(got) = b.handle_datagram(now, 0, &d) {
+                            // Whatever B accepts is for one of its sessions and
+                            // borrows the datagram's tail.
+                            assert!(b.session(got.session_id).is_some());
+                            assert!(got.payload.len() <= d.len());
+                        }
+                    }
+                    Err(_) => assert!(!established || start < MAX_DATA_HEADER_LEN),
+                }
             }
         }
         for ep in [&a, &b] {

@@ -125,7 +125,7 @@ impl Executor {
                 }
                 Output::OspfEvent(ev) => self.on_ospf_event(ev).await,
                 Output::L2tpEvent(ev) => match ev {
-                    l2tpv3::control::Event::ConnectionUp {
+                    l2tpv3::Event::ConnectionUp {
                         peer, host_name, ..
                     } => {
                         tracing::info!(
@@ -133,7 +133,7 @@ impl Executor {
                             String::from_utf8_lossy(&host_name)
                         );
                     }
-                    l2tpv3::control::Event::ConnectionDown { ccid, reason } => {
+                    l2tpv3::Event::ConnectionDown { ccid, reason } => {
                         tracing::warn!("L2TPv3 control connection {ccid} down: {reason:?}");
                     }
                     other => tracing::debug!("L2TPv3: {other:?}"),

@@ -31,7 +31,7 @@ use anycast_failover::{
     Role, RouterId,
 };
 use netsim::{LinkConfig, Node, Sim, Transmit};
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::StdRng;
 use rand_core::SeedableRng;
 use ospfv3::{Event as OspfEvent, Ipv6Prefix, NeighborState, Route};
 
@@ -444,11 +444,11 @@ impl LabNode {
                 }
                 Output::OspfEvent(ev) => self.on_ospf_event(now, ev),
                 Output::L2tpEvent(ev) => match ev {
-                    l2tpv3::control::Event::ConnectionUp { peer, .. } => {
+                    l2tpv3::Event::ConnectionUp { peer, .. } => {
                         let peer = self.core.peer_name(&peer).unwrap_or("?").to_string();
                         self.record(now, Kind::TunnelUp { peer });
                     }
-                    l2tpv3::control::Event::ConnectionDown { ccid, .. } => {
+                    l2tpv3::Event::ConnectionDown { ccid, .. } => {
                         self.record(
                             now,
                             Kind::TunnelDown {
@@ -873,7 +873,7 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
         format!("anycast {ANYCAST}/128: east preference 0, west preference 1; metrics active 10, standby 20; non-preemptive"),
         "health check: HTTP GET every 1 s, timeout 0.5 s, rise 3, fall 3 (simulated by a flag); client probes every 200 ms".into(),
     ];
-    let mut sim: Sim<LabNode, ChaCha8Rng> = Sim::new(ChaCha8Rng::seed_from_u64(opts.seed));
+    let mut sim: Sim<LabNode, StdRng> = Sim::new(StdRng::seed_from_u64(opts.seed));
     let t0 = sim.start();
     let esp = |east_side| opts.esp.then(|| lab_esp(east_side));
     let east_addr: Ipv6Addr = "2001:db8:1::1".parse().map_err(|_| "address")?;
@@ -1345,7 +1345,7 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
 /// East crashes: it sends nothing more, not even a withdrawal. Its neighbors declare it
 /// down after the RouterDeadInterval, west (the only reachable server) claims the
 /// active role, and the client's route and traffic move to west.
-fn crash_east(sim: &mut Sim<LabNode, ChaCha8Rng>, report: &mut LabReport) -> Result<(), String> {
+fn crash_east(sim: &mut Sim<LabNode, StdRng>, report: &mut LabReport) -> Result<(), String> {
     let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
     let t_crash = sim.elapsed();
     let now = sim.now();
@@ -1424,7 +1424,7 @@ fn crash_east(sim: &mut Sim<LabNode, ChaCha8Rng>, report: &mut LabReport) -> Res
 }
 
 /// Counters every story reports, and the merged timeline.
-fn finish(sim: &Sim<LabNode, ChaCha8Rng>, report: &mut LabReport) {
+fn finish(sim: &Sim<LabNode, StdRng>, report: &mut LabReport) {
     let secs = |d: Duration| format!("{:.3} s", d.as_secs_f64());
     let fail = |r: &mut LabReport, s: String| r.failures.push(s);
     for n in [EAST, WEST] {
