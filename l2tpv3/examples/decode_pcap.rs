@@ -3,7 +3,7 @@
 //! UDP port 1701 or IP protocol 115).
 //!
 //! ```text
-//! cargo run -p l2tpv3 --example decode_pcap -- [--cookie-len 0|4|8] [--sublayer] FILE
+//! cargo run -p l2tpv3 --example l2tpv3_decode_pcap -- [--cookie-len 0|4|8] [--sublayer] FILE
 //! ```
 //!
 //! The data header does not say how long the cookie is or whether a sublayer
@@ -24,13 +24,24 @@ use l2tpv3::data::{CookieLen, SessionConfig, SublayerKind};
 use l2tpv3::{ControlMessage, Encapsulation, Packet};
 use serde_json::{Value, json};
 
-fn usage() -> ExitCode {
-    eprintln!("usage: decode_pcap [--cookie-len 0|4|8] [--sublayer] FILE");
-    ExitCode::from(2)
+/// Prints one JSON object per L2TPv3 packet of a pcap or pcapng file.
+#[derive(clap::Parser)]
+struct Args {
+    /// Cookie length of the data sessions, in bytes (0, 4 or 8).
+    #[arg(long, default_value_t = 0, value_parser = cookie_len)]
+    cookie_len: u8,
+    /// The data sessions carry the Default L2-Specific Sublayer.
+    #[arg(long)]
+    sublayer: bool,
+    /// The capture to decode.
+    file: PathBuf,
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+fn cookie_len(s: &str) -> Result<u8, String> {
+    s.parse::<u8>()
+        .ok()
+        .filter(|n| CookieLen::from_bytes(usize::from(*n)).is_some())
+        .ok_or_else(|| format!("{s:?} is not 0, 4 or 8"))
 }
 
 fn text(b: &[u8]) -> Value {
@@ -53,7 +64,7 @@ fn avp_value(v: &AvpValue) -> Value {
         | AvpValue::VendorName(b)
         | AvpValue::RemoteEndId(b)
         | AvpValue::PreferredLanguage(b) => text(b),
-        AvpValue::RandomVector(b) | AvpValue::Nonce(b) => json!(hex(b)),
+        AvpValue::RandomVector(b) | AvpValue::Nonce(b) => json!(hex::encode(b)),
         AvpValue::ReceiveWindowSize(v) => json!(v),
         AvpValue::SerialNumber(v)
         | AvpValue::PhysicalChannelId(v)
@@ -71,24 +82,24 @@ fn avp_value(v: &AvpValue) -> Value {
             vendor_id,
             attr_type,
             value,
-        } => json!({"vendor_id": vendor_id, "attr_type": attr_type, "value": hex(value)}),
+        } => json!({"vendor_id": vendor_id, "attr_type": attr_type, "value": hex::encode(value)}),
         AvpValue::MessageDigest(d) => json!({
             "digest_type": d.digest_type(),
             "algorithm": match d { MessageDigest::HmacMd5(_) => "HMAC-MD5", MessageDigest::HmacSha1(_) => "HMAC-SHA-1" },
-            "digest": hex(d.digest()),
+            "digest": hex::encode(d.digest()),
         }),
         AvpValue::PseudowireCapabilities(list) => {
             json!(list.iter().map(|t| t.0).collect::<Vec<_>>())
         }
-        AvpValue::AssignedCookie(c) => json!(hex(c.as_bytes())),
+        AvpValue::AssignedCookie(c) => json!(hex::encode(c.as_bytes())),
         AvpValue::PseudowireType(t) => json!(t.0),
         AvpValue::L2SpecificSublayer(t) => json!(t.0),
         AvpValue::DataSequencing(t) => json!(t.0),
         AvpValue::CircuitStatus(s) => json!({"active": s.active, "new": s.new}),
         AvpValue::TxConnectSpeed(v) | AvpValue::RxConnectSpeed(v) => json!(v),
-        AvpValue::Raw(r) => json!(hex(&r.value)),
+        AvpValue::Raw(r) => json!(hex::encode(&r.value)),
         AvpValue::Malformed { value, error, .. } => {
-            json!({"malformed": error.to_string(), "bytes": hex(value)})
+            json!({"malformed": error.to_string(), "bytes": hex::encode(value)})
         }
     }
 }
@@ -144,31 +155,15 @@ fn encap_name(e: Encapsulation) -> &'static str {
 }
 
 fn main() -> ExitCode {
-    let mut cookie_len = CookieLen::Zero;
-    let mut sublayer = SublayerKind::None;
-    let mut file = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(a) = args.next() {
-        match a.as_str() {
-            "--cookie-len" => {
-                match args
-                    .next()
-                    .and_then(|n| n.parse().ok())
-                    .and_then(CookieLen::from_bytes)
-                {
-                    Some(c) => cookie_len = c,
-                    None => return usage(),
-                }
-            }
-            "--sublayer" => sublayer = SublayerKind::Default,
-            "-h" | "--help" => return usage(),
-            _ if file.is_none() && !a.starts_with("--") => file = Some(PathBuf::from(a)),
-            _ => return usage(),
-        }
-    }
-    let Some(file) = file else {
-        return usage();
+    let args: Args = clap::Parser::parse();
+    let cookie_len =
+        CookieLen::from_bytes(usize::from(args.cookie_len)).expect("checked by the parser");
+    let sublayer = if args.sublayer {
+        SublayerKind::Default
+    } else {
+        SublayerKind::None
     };
+    let file = args.file;
 
     let mut failures = 0;
     let mut stdout = std::io::stdout().lock();
@@ -192,7 +187,7 @@ fn main() -> ExitCode {
                 "kind": "data",
                 "encapsulation": encap_name(l2tp.encapsulation),
                 "session_id": d.header.session_id,
-                "cookie": if d.header.cookie.is_empty() { Value::Null } else { json!(hex(d.header.cookie.as_bytes())) },
+                "cookie": if d.header.cookie.is_empty() { Value::Null } else { json!(hex::encode(d.header.cookie.as_bytes())) },
                 "sublayer": d.header.sublayer.map(|s| json!({"s": s.sequenced, "sequence": s.sequence})),
                 "payload_len": d.payload.len(),
             }),

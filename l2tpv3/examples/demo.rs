@@ -155,10 +155,16 @@ fn exchange() -> Vec<(&'static str, ControlMessage)> {
     ]
 }
 
+/// `bytes` as hex digit pairs (`hex` crate) joined by `sep`.
+fn hex_joined(bytes: &[u8], sep: &str) -> String {
+    let hex = hex::encode(bytes);
+    let pairs: Vec<&str> = (0..hex.len()).step_by(2).map(|j| &hex[j..j + 2]).collect();
+    pairs.join(sep)
+}
+
 fn hexdump(bytes: &[u8]) {
     for (i, chunk) in bytes.chunks(16).enumerate() {
-        let hex: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-        println!("    {:04x}  {}", i * 16, hex.join(" "));
+        println!("    {:04x}  {}", i * 16, hex_joined(chunk, " "));
     }
 }
 
@@ -222,8 +228,5 @@ fn main() {
 }
 
 fn mac(b: &[u8]) -> String {
-    b.iter()
-        .map(|x| format!("{x:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    hex_joined(b, ":")
 }

@@ -480,10 +480,6 @@ fn normalize(v: &str) -> String {
     }
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 const CONTROL_FIELDS: &[&str] = &[
     "frame.number",
     "l2tp.ccid",
@@ -576,12 +572,12 @@ fn expected_control(
             }
             V::ReceiveWindowSize(v) => put("l2tp.avp.receive_window_size", v.to_string()),
             V::TieBreaker(v) => put("l2tp.tie_breaker", v.to_string()),
-            V::Nonce(b) => put("l2tp.avp.nonce", hex(b)),
-            V::RandomVector(b) => put("l2tp.avp.random_vector", hex(b)),
+            V::Nonce(b) => put("l2tp.avp.nonce", hex::encode(b)),
+            V::RandomVector(b) => put("l2tp.avp.random_vector", hex::encode(b)),
             // tshark's field spans the Digest Type octet and the digest.
             V::MessageDigest(d) => put(
                 "l2tp.avp.message_digest",
-                format!("{:02x}{}", d.digest_type(), hex(d.digest())),
+                format!("{:02x}{}", d.digest_type(), hex::encode(d.digest())),
             ),
             V::PreferredLanguage(b) => put("l2tp.avp.preferred_language", s(b)),
             V::LocalSessionId(v) => put("l2tp.avp.local_session_id", v.to_string()),
@@ -593,7 +589,7 @@ fn expected_control(
                 put("l2tp.avp.circuit_status", u8::from(c.active).to_string());
                 put("l2tp.avp.circuit_type", u8::from(c.new).to_string());
             }
-            V::AssignedCookie(c) => put("l2tp.avp.assigned_cookie", hex(c.as_bytes())),
+            V::AssignedCookie(c) => put("l2tp.avp.assigned_cookie", hex::encode(c.as_bytes())),
             V::L2SpecificSublayer(t) => put("l2tp.avp.layer2_specific_sublayer", t.0.to_string()),
             V::DataSequencing(t) => put("l2tp.avp.data_sequencing", t.0.to_string()),
             V::TxConnectSpeed(v) => put("l2tp.avp.tx_connect_speed_v3", v.to_string()),
@@ -783,7 +779,7 @@ fn tshark_decodes_what_we_encode() {
                 if !h.cookie.is_empty() {
                     want.get_mut("l2tp.cookie")
                         .unwrap()
-                        .push(hex(h.cookie.as_bytes()));
+                        .push(hex::encode(h.cookie.as_bytes()));
                 }
                 if let Some(s) = h.sublayer {
                     want.get_mut("l2tp.l2_spec_s")
@@ -797,7 +793,7 @@ fn tshark_decodes_what_we_encode() {
                 // (tshark learns the pseudowire type only from a session's ICRQ), which
                 // shows that tshark found the payload where we put it.
                 want.get_mut("eth.type").unwrap().push("2048".into());
-                want.get_mut("data.data").unwrap().push(hex(&frame));
+                want.get_mut("data.data").unwrap().push(hex::encode(&frame));
                 assert_eq!(g, &want, "{name:?}", name = pcap.display());
                 checked += 1;
             }

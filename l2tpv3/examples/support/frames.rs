@@ -1,6 +1,7 @@
 //! Link, IP and UDP layers around L2TPv3, for the examples and tests only: reading
 //! pcap/pcapng files (with the `pcap-file` crate), finding the L2TPv3 payload in a
-//! frame, and building Ethernet/IPv4/UDP frames to write test captures.
+//! frame (link, IP and UDP layers parsed by `etherparse`), and building
+//! Ethernet/IPv4/UDP frames to write test captures.
 //!
 //! Shared by `examples/decode_pcap.rs`, `examples/tshark_pcap.rs` and
 //! `tests/captures.rs` through `#[path]`, so not every item is used by each.
@@ -12,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
+use etherparse::{EtherType, IpNumber, NetSlice, SlicedPacket, TransportSlice};
 use l2tpv3::header::{Encapsulation, IP_PROTOCOL, UDP_PORT};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
@@ -80,90 +82,60 @@ pub struct L2tpInFrame<'a> {
     pub payload: &'a [u8],
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: [u16; 2] = [0x8100, 0x88a8];
-
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+/// Slices a frame of the given link type with `etherparse`: Ethernet (VLAN tags
+/// included), Linux cooked v1 and v2, raw IP. `None` for other link types and for
+/// frames etherparse rejects.
+pub fn slice_frame(link: DataLink, frame: &[u8]) -> Option<SlicedPacket<'_>> {
+    match link {
+        DataLink::ETHERNET => SlicedPacket::from_ethernet(frame).ok(),
+        DataLink::LINUX_SLL => SlicedPacket::from_linux_sll(frame).ok(),
+        // SLL2 (not in etherparse): protocol type first, then a 20-byte header.
+        DataLink::LINUX_SLL2 => {
+            let ether_type = EtherType(u16::from_be_bytes(frame.get(..2)?.try_into().ok()?));
+            SlicedPacket::from_ether_type(ether_type, frame.get(20..)?).ok()
+        }
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => SlicedPacket::from_ip(frame).ok(),
+        _ => None,
+    }
 }
 
-/// Finds an L2TPv3 packet in a frame of the given link type (Ethernet with optional
-/// VLAN tags, Linux cooked v1/v2, raw IP), over IPv4 or IPv6.
+/// Finds an L2TPv3 packet in a frame of the given link type (see [`slice_frame`]),
+/// over IPv4 or IPv6; fragments are not reassembled.
 pub fn l2tp_in_frame(link: DataLink, frame: &[u8]) -> Option<L2tpInFrame<'_>> {
-    let (ethertype, ip) = match link {
-        DataLink::ETHERNET => {
-            let mut at = 12;
-            let mut et = be16(frame, at)?;
-            while ETHERTYPE_VLAN.contains(&et) {
-                at += 4;
-                et = be16(frame, at)?;
-            }
-            (et, frame.get(at + 2..)?)
-        }
-        DataLink::LINUX_SLL => (be16(frame, 14)?, frame.get(16..)?),
-        DataLink::LINUX_SLL2 => (be16(frame, 0)?, frame.get(20..)?),
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => match frame.first()? >> 4 {
-            4 => (ETHERTYPE_IPV4, frame),
-            6 => (ETHERTYPE_IPV6, frame),
-            _ => return None,
-        },
-        _ => return None,
+    let packet = slice_frame(link, frame)?;
+    let (src, dst, ip_payload) = match packet.net.as_ref()? {
+        NetSlice::Ipv4(ip) => (
+            IpAddr::from(ip.header().source_addr()),
+            IpAddr::from(ip.header().destination_addr()),
+            ip.payload(),
+        ),
+        NetSlice::Ipv6(ip) => (
+            IpAddr::from(ip.header().source_addr()),
+            IpAddr::from(ip.header().destination_addr()),
+            ip.payload(),
+        ),
+        NetSlice::Arp(_) => return None,
     };
-    let (proto, src, dst, l4) = match ethertype {
-        ETHERTYPE_IPV4 => {
-            let ihl = usize::from(ip.first()? & 0x0f) * 4;
-            let total = usize::from(be16(ip, 2)?);
-            let frag = be16(ip, 6)?;
-            if frag & 0x1fff != 0 || frag & 0x2000 != 0 || ihl < 20 {
-                return None; // fragments are not reassembled
-            }
-            let src: [u8; 4] = ip.get(12..16)?.try_into().ok()?;
-            let dst: [u8; 4] = ip.get(16..20)?.try_into().ok()?;
-            let end = total.min(ip.len());
-            (
-                *ip.get(9)?,
-                IpAddr::from(src),
-                IpAddr::from(dst),
-                ip.get(ihl..end)?,
-            )
-        }
-        ETHERTYPE_IPV6 => {
-            let plen = usize::from(be16(ip, 4)?);
-            let src: [u8; 16] = ip.get(8..24)?.try_into().ok()?;
-            let dst: [u8; 16] = ip.get(24..40)?.try_into().ok()?;
-            let mut next = *ip.get(6)?;
-            let mut rest = ip.get(40..(40 + plen).min(ip.len()))?;
-            // Hop-by-hop, routing and destination options headers.
-            while matches!(next, 0 | 43 | 60) {
-                let len = (usize::from(*rest.get(1)?) + 1) * 8;
-                next = *rest.first()?;
-                rest = rest.get(len..)?;
-            }
-            (next, IpAddr::from(src), IpAddr::from(dst), rest)
-        }
-        _ => return None,
-    };
-    match proto {
-        17 => {
-            let sport = be16(l4, 0)?;
-            let dport = be16(l4, 2)?;
-            if sport != UDP_PORT && dport != UDP_PORT {
+    if ip_payload.fragmented {
+        return None;
+    }
+    match (&packet.transport, ip_payload.ip_number) {
+        (Some(TransportSlice::Udp(udp)), _) => {
+            if udp.source_port() != UDP_PORT && udp.destination_port() != UDP_PORT {
                 return None;
             }
-            let ulen = usize::from(be16(l4, 4)?).clamp(8, l4.len());
             Some(L2tpInFrame {
                 encapsulation: Encapsulation::Udp,
                 src,
                 dst,
-                payload: l4.get(8..ulen)?,
+                payload: udp.payload(),
             })
         }
-        p if p == IP_PROTOCOL => Some(L2tpInFrame {
+        (_, IpNumber(p)) if p == IP_PROTOCOL => Some(L2tpInFrame {
             encapsulation: Encapsulation::Ip,
             src,
             dst,
-            payload: l4,
+            payload: ip_payload.payload,
         }),
         _ => None,
     }

@@ -29,7 +29,9 @@ use super::seq;
 /// The peer's window when it sends no Receive Window Size AVP (section 5.4.3).
 pub const DEFAULT_PEER_WINDOW: u16 = 4;
 
-/// Tunables of the transport; [`Default`] gives the RFC's recommendations.
+/// Tunables of the reliable control transport (RFC 3931 section 4.2, [`crate::Config::reliable`]);
+/// [`Default`] gives the RFC's recommendations. `#[non_exhaustive]`: change fields
+/// on `ReliableConfig::default()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReliableConfig {
@@ -44,8 +46,8 @@ pub struct ReliableConfig {
     /// Our Receive Window Size, advertised to the peer; also bounds how many
     /// out-of-order messages are held. Default 16.
     pub receive_window: u16,
-    /// Messages queued for sending (sent or not, unacknowledged) before
-    /// [`Reliable::send`] refuses more. Default 4096.
+    /// Messages queued for sending on one control connection (sent or not,
+    /// unacknowledged) before more are refused. Default 4096.
     pub max_send_queue: usize,
 }
 
@@ -119,7 +121,7 @@ pub enum Received {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReliableStats {
-    /// Messages queued with [`Reliable::send`].
+    /// Messages queued for reliable delivery.
     pub queued: u64,
     /// Messages refused because the send queue was full.
     pub dropped_queue_full: u64,
