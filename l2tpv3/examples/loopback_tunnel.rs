@@ -51,9 +51,17 @@ fn events(name: &str, ep: &mut Ep, log: &mut Vec<Event<SocketAddr>>) {
     }
 }
 
+/// Two endpoints over real UDP sockets on 127.0.0.1 and 127.0.0.2, port 1701.
+#[derive(clap::Parser)]
+struct Args {
+    /// Shared secret for message authentication; `-` for none.
+    #[arg(default_value = "loopback-secret")]
+    secret: String,
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> std::io::Result<()> {
-    let secret = std::env::args().nth(1).unwrap_or("loopback-secret".into());
+    let Args { secret } = clap::Parser::parse();
     let secret = (secret != "-").then(|| secret.into_bytes());
     let a_addr: SocketAddr = "127.0.0.1:1701".parse().unwrap();
     let b_addr: SocketAddr = "127.0.0.2:1701".parse().unwrap();
