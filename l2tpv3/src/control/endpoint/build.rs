@@ -4,7 +4,7 @@ use std::hash::Hash;
 
 use rand_core::Rng;
 
-use super::{CommandError, Endpoint};
+use super::{CommandError, Endpoint, mark};
 use crate::avp::{
     Avp, AvpType, AvpValue, CircuitStatus, DataSequencing, L2SublayerType, MessageDigest, RawAvp,
 };
@@ -22,28 +22,6 @@ where
     A: Clone + Eq + Hash,
     R: Rng,
 {
-    /// The AVPs of our SCCRQ (`request`) or SCCRP.
-    pub(super) fn sccrx_avps(&self, conn: &Connection<A>, request: bool) -> Vec<Avp> {
-        let mut avps = vec![
-            Avp::new(AvpValue::HostName(self.config.host_name.clone())),
-            Avp::new(AvpValue::RouterId(self.config.router_id)),
-            Avp::new(AvpValue::AssignedControlConnectionId(conn.local_ccid)),
-            Avp::new(AvpValue::PseudowireCapabilities(
-                self.config.pw_types.clone(),
-            )),
-            Avp::new(AvpValue::ReceiveWindowSize(
-                self.config.reliable.receive_window,
-            )),
-        ];
-        if request && let Some(t) = conn.tie_breaker {
-            avps.push(Avp::new(AvpValue::TieBreaker(t)));
-        }
-        if self.keys.is_some() {
-            avps.push(Avp::new(AvpValue::Nonce(conn.local_nonce.clone())));
-        }
-        avps
-    }
-
     /// Hands a message to the connection's reliable delivery.
     pub(super) fn queue(
         &mut self,
@@ -56,13 +34,14 @@ where
         };
         match conn.reliable.send(Outgoing { message_type, avps }) {
             Ok(ns) => {
-                self.mark_dirty(ccid);
+                mark(&mut self.dirty, conn);
                 if self.config.report_messages {
-                    self.emit(Event::MessageQueued {
+                    let event = Event::MessageQueued {
                         ccid,
                         ns,
                         message_type,
-                    });
+                    };
+                    self.events.push(&mut self.stats, event);
                 }
                 Ok(())
             }
@@ -72,6 +51,24 @@ where
             }
         }
     }
+}
+
+/// The AVPs of our SCCRQ (`request`) or SCCRP on `conn`.
+pub(super) fn sccrx_avps<A>(config: &Config, conn: &Connection<A>, request: bool) -> Vec<Avp> {
+    let mut avps = vec![
+        Avp::new(AvpValue::HostName(config.host_name.clone())),
+        Avp::new(AvpValue::RouterId(config.router_id)),
+        Avp::new(AvpValue::AssignedControlConnectionId(conn.local_ccid)),
+        Avp::new(AvpValue::PseudowireCapabilities(config.pw_types.clone())),
+        Avp::new(AvpValue::ReceiveWindowSize(config.reliable.receive_window)),
+    ];
+    if request && let Some(t) = conn.tie_breaker {
+        avps.push(Avp::new(AvpValue::TieBreaker(t)));
+    }
+    if config.secret.is_some() {
+        avps.push(Avp::new(AvpValue::Nonce(conn.local_nonce.clone())));
+    }
+    avps
 }
 
 /// Local and Remote Session ID AVPs as we send them.

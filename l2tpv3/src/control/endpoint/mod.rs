@@ -268,6 +268,32 @@ impl Hasher for IdHasher {
     }
 }
 
+/// The events waiting for [`Endpoint::poll_event`], bounded by
+/// [`Config::max_events`]. A field of its own so that code holding a connection or
+/// session borrowed from the tables can still report.
+struct EventQueue<A> {
+    queue: VecDeque<Event<A>>,
+    max: usize,
+}
+
+impl<A> EventQueue<A> {
+    fn push(&mut self, stats: &mut EndpointStats, event: Event<A>) {
+        if self.queue.len() >= self.max {
+            stats.events_dropped += 1;
+        } else {
+            self.queue.push_back(event);
+        }
+    }
+}
+
+/// Queues `conn` for output processing at the next flush (once).
+fn mark<A>(dirty: &mut Vec<u32>, conn: &mut Connection<A>) {
+    if !conn.dirty {
+        conn.dirty = true;
+        dirty.push(conn.local_ccid);
+    }
+}
+
 /// A map keyed by an ID we chose.
 pub(crate) type IdMap<V> = HashMap<u32, V, BuildHasherDefault<IdHasher>>;
 
@@ -305,7 +331,7 @@ pub struct Endpoint<A, R> {
     sessions: IdMap<Session>,
     /// The data path of each established session, indexed by our Session ID.
     data: DataTable<A>,
-    events: VecDeque<Event<A>>,
+    events: EventQueue<A>,
     transmits: VecDeque<Transmit<A>>,
     dirty: Vec<u32>,
     /// Sessions of connections dropped after a lost tie, by peer, waiting for the
@@ -325,6 +351,7 @@ where
     pub fn new(config: Config, rng: R) -> Self {
         let keys = config.secret.as_deref().map(Keys::derive);
         let data = DataTable::new(config.max_sessions);
+        let max_events = config.max_events;
         Endpoint {
             config,
             keys,
@@ -333,7 +360,10 @@ where
             by_peer: HashMap::new(),
             sessions: IdMap::default(),
             data,
-            events: VecDeque::new(),
+            events: EventQueue {
+                queue: VecDeque::new(),
+                max: max_events,
+            },
             transmits: VecDeque::new(),
             dirty: Vec::new(),
             orphans: Vec::new(),
@@ -572,7 +602,7 @@ where
 
     /// The next event for the application. Drain after every input.
     pub fn poll_event(&mut self) -> Option<Event<A>> {
-        self.events.pop_front()
+        self.events.queue.pop_front()
     }
 
     /// When [`Endpoint::handle_timeout`] must next be called; `None` when no timer
@@ -609,6 +639,7 @@ where
                 self.conn_input(now, ccid, ConnInput::TransportFailed, None);
                 continue;
             }
+            mark(&mut self.dirty, conn);
             if conn.state == ConnState::Established && conn.next_hello <= now {
                 // Section 4.4: a HELLO after a period of silence; its reliable
                 // delivery detects a dead peer.
@@ -617,7 +648,6 @@ where
                     let _ = self.queue(ccid, MessageType::Hello, Vec::new());
                 }
             }
-            self.mark_dirty(ccid);
         }
         self.flush(now);
     }
@@ -625,20 +655,7 @@ where
     // ---------------------------------------------------------------- tables
 
     fn emit(&mut self, event: Event<A>) {
-        if self.events.len() >= self.config.max_events {
-            self.stats.events_dropped += 1;
-        } else {
-            self.events.push_back(event);
-        }
-    }
-
-    fn mark_dirty(&mut self, ccid: u32) {
-        if let Some(c) = self.conns.get_mut(&ccid)
-            && !c.dirty
-        {
-            c.dirty = true;
-            self.dirty.push(ccid);
-        }
+        self.events.push(&mut self.stats, event);
     }
 
     fn new_connection(&mut self, now: Instant, peer: A, initiator: bool) -> u32 {
@@ -801,7 +818,7 @@ mod tests {
             e.connection_count(),
             e.session_count(),
             e.transmits.len(),
-            e.events.len(),
+            e.events.queue.len(),
         )
     }
 

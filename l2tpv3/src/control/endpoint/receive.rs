@@ -7,13 +7,14 @@ use std::time::Instant;
 
 use rand_core::Rng;
 
-use super::{DataIn, Endpoint};
+use super::build::sccrx_avps;
+use super::{DataIn, Endpoint, IdMap, mark};
 use crate::avp::{Avp, AvpType, AvpValue, RawAvp, ResultCode, result};
 use crate::control::auth::{self, Nonces};
 use crate::control::config::Config;
 use crate::control::connection::{ConnAction, ConnInput, ConnState, Connection};
 use crate::control::event::{DownReason, Event};
-use crate::control::session::{Input, SessionState};
+use crate::control::session::{Input, Session, SessionState};
 use crate::header::{ControlHeader, Encapsulation};
 use crate::message::{ControlMessage, MessageType};
 use crate::validate::{Reply, validate};
@@ -222,21 +223,10 @@ where
         let sessions: Vec<u32> = conn.sessions.iter().copied().collect();
         self.remove_connection(old);
         let ccid = self.new_connection(now, peer, true);
-        self.rehome(ccid, sessions);
-        self.conn_input(now, ccid, ConnInput::Open, None);
-    }
-
-    /// Moves sessions (those that still exist) onto connection `ccid`.
-    fn rehome(&mut self, ccid: u32, sids: Vec<u32>) {
-        let Some(conn) = self.conns.get_mut(&ccid) else {
-            return;
-        };
-        for sid in sids {
-            if let Some(s) = self.sessions.get_mut(&sid) {
-                s.ccid = ccid;
-                conn.sessions.insert(sid);
-            }
+        if let Some(conn) = self.conns.get_mut(&ccid) {
+            rehome(conn, &mut self.sessions, sessions);
         }
+        self.conn_input(now, ccid, ConnInput::Open, None);
     }
 
     /// Reliable delivery of one message on `ccid`, then every message it
@@ -249,7 +239,7 @@ where
         let ack_only = msg.is_zlb() || msg.message_type() == Some(MessageType::Ack);
         let body = (!ack_only).then_some(msg);
         conn.reliable.receive(now, header.ns, header.nr, body);
-        self.mark_dirty(ccid);
+        mark(&mut self.dirty, conn);
         loop {
             let Some(conn) = self.conns.get_mut(&ccid) else {
                 return;
@@ -410,15 +400,12 @@ where
             return;
         };
         let action = conn.apply(input);
-        self.mark_dirty(ccid);
+        mark(&mut self.dirty, conn);
         match action {
             ConnAction::None => {}
             ConnAction::SendSccrq | ConnAction::SendSccrp => {
                 let request = action == ConnAction::SendSccrq;
-                let Some(conn) = self.conns.get(&ccid) else {
-                    return;
-                };
-                let avps = self.sccrx_avps(conn, request);
+                let avps = sccrx_avps(&self.config, conn, request);
                 let mt = if request {
                     MessageType::Sccrq
                 } else {
@@ -441,11 +428,11 @@ where
                 self.hold(now, ccid, DownReason::StopCcnSent(rc));
             }
             ConnAction::ClearAndHold => {
-                let rc = self.conns.get_mut(&ccid).and_then(|c| c.peer_result.take());
+                let rc = conn.peer_result.take();
                 self.hold(now, ccid, DownReason::StopCcnReceived(rc));
             }
             ConnAction::Remove => {
-                let reported = self.conns.get(&ccid).is_some_and(|c| c.down_reported);
+                let reported = conn.down_reported;
                 self.clear_sessions(ccid);
                 self.remove_connection(ccid);
                 if !reported {
@@ -470,25 +457,21 @@ where
     }
 
     fn connection_up(&mut self, ccid: u32) {
-        let Some(conn) = self.conns.get(&ccid) else {
-            return;
-        };
-        let peer = conn.peer.clone();
-        let event = Event::ConnectionUp {
-            ccid,
-            peer: peer.clone(),
-            host_name: conn.peer_host_name.clone(),
-            router_id: conn.peer_router_id,
-        };
-        self.emit(event);
-        // Sessions orphaned by a lost tie with this peer move here.
-        if let Some(i) = self.orphans.iter().position(|(p, _)| *p == peer) {
-            let (_, sids) = self.orphans.swap_remove(i);
-            self.rehome(ccid, sids);
-        }
         let Some(conn) = self.conns.get_mut(&ccid) else {
             return;
         };
+        let event = Event::ConnectionUp {
+            ccid,
+            peer: conn.peer.clone(),
+            host_name: conn.peer_host_name.clone(),
+            router_id: conn.peer_router_id,
+        };
+        self.events.push(&mut self.stats, event);
+        // Sessions orphaned by a lost tie with this peer move here.
+        if let Some(i) = self.orphans.iter().position(|(p, _)| *p == conn.peer) {
+            let (_, sids) = self.orphans.swap_remove(i);
+            rehome(conn, &mut self.sessions, sids);
+        }
         let sessions = &self.sessions;
         conn.waiting = conn
             .sessions
@@ -518,6 +501,16 @@ where
             if self.sessions.get(&sid).map(|s| s.state) == Some(SessionState::WaitTunnel) {
                 self.session_input(sid, Input::TunnelUp, None);
             }
+        }
+    }
+}
+
+/// Moves sessions (those that still exist) onto `conn`.
+fn rehome<A>(conn: &mut Connection<A>, sessions: &mut IdMap<Session>, sids: Vec<u32>) {
+    for sid in sids {
+        if let Some(s) = sessions.get_mut(&sid) {
+            s.ccid = conn.local_ccid;
+            conn.sessions.insert(sid);
         }
     }
 }

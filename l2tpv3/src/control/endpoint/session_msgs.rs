@@ -190,9 +190,7 @@ where
             // Data flows on established sessions only.
             self.data.clear(sid);
         }
-        let Some(s) = self.sessions.get(&sid) else {
-            return;
-        };
+        let s = &*s;
         let ccid = s.ccid;
         match action {
             Action::None => {}
@@ -217,7 +215,8 @@ where
                 self.session_up(sid);
             }
             Action::SendIccnAndUp => {
-                let _ = self.queue(ccid, MessageType::Iccn, session_ids(s));
+                let ids = session_ids(s);
+                let _ = self.queue(ccid, MessageType::Iccn, ids);
                 self.session_up(sid);
             }
             Action::Up => self.session_up(sid),
@@ -248,10 +247,7 @@ where
             }
             Action::CleanUp => {
                 if was_live {
-                    let rc = self
-                        .sessions
-                        .get_mut(&sid)
-                        .and_then(|s| s.peer_result.take());
+                    let rc = s.peer_result.clone();
                     let by_peer = matches!(input, Input::Cdn);
                     self.drop_session(sid, rc, by_peer);
                 }
