@@ -3,7 +3,7 @@
 //! are skipped).
 //!
 //! ```text
-//! cargo run -p ospfv3 --example decode_pcap -- FILE
+//! cargo run -p ospfv3 --example ospfv3_decode_pcap -- FILE
 //! ```
 //!
 //! Each line holds the frame number, packet type, Router ID, Area ID, Instance ID,
@@ -93,11 +93,15 @@ fn packet_json(f: &capture::OspfFrame) -> Value {
     obj
 }
 
+/// Prints one JSON object per OSPFv3 packet of a pcap or pcapng file.
+#[derive(clap::Parser)]
+struct Args {
+    /// The capture to decode.
+    file: PathBuf,
+}
+
 fn main() -> ExitCode {
-    let Some(path) = std::env::args_os().nth(1).map(PathBuf::from) else {
-        eprintln!("usage: decode_pcap FILE");
-        return ExitCode::from(2);
-    };
+    let Args { file: path } = clap::Parser::parse();
     let frames = match capture::read_ospf_frames(&path) {
         Ok(f) => f,
         Err(e) => {

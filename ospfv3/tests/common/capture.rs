@@ -1,9 +1,9 @@
 //! Capture plumbing shared by the capture test, the tshark oracle test and the
-//! `decode_pcap` example: reads pcap and pcapng files with the `pcap-file` crate,
-//! strips the link layer (Ethernet with VLAN tags, Linux cooked v1 and v2, Frame
-//! Relay with Cisco or RFC 2427 encapsulation, raw IPv6) and the IPv6 header chain
-//! (hop-by-hop, routing, fragment, destination options and AH, whose length is in
-//! 4-byte units, RFC 4302), and writes pcap files of Ethernet/IPv6/OSPFv3 frames.
+//! `ospfv3_decode_pcap` example: reads pcap and pcapng files with the `pcap-file`
+//! crate, parses the link layer (Ethernet with VLAN tags, Linux cooked v1 and v2, raw
+//! IPv6) and the IPv6 header chain (hop-by-hop, routing, fragment, destination options
+//! and AH) with `etherparse` (only Frame Relay's Q.922 framing, which etherparse does
+//! not know, is stripped here), and writes pcap files of Ethernet/IPv6/OSPFv3 frames.
 #![allow(dead_code)]
 
 use std::fs::File;
@@ -12,6 +12,7 @@ use std::net::Ipv6Addr;
 use std::path::Path;
 use std::time::Duration;
 
+use etherparse::{EtherType, IpNumber, Ipv6ExtensionSlice, NetSlice, SlicedPacket};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::pcapng::{Block, PcapNgReader};
@@ -19,7 +20,6 @@ use pcap_file::pcapng::{Block, PcapNgReader};
 /// IP protocol number of OSPF.
 pub const NEXT_HEADER_OSPF: u8 = 89;
 const ETHERTYPE_IPV6: u16 = 0x86DD;
-const ETHERTYPE_VLAN: [u16; 2] = [0x8100, 0x88A8];
 const NLPID_IPV6: u8 = 0x8E;
 const NLPID_SNAP: u8 = 0x80;
 
@@ -104,84 +104,76 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }
 
-/// Strips the link layer; returns the IPv6 packet, or `None` if the frame is not IPv6.
-fn strip_link(link: DataLink, d: &[u8]) -> Option<&[u8]> {
+/// Slices a frame with `etherparse`: Ethernet (VLAN tags included), Linux cooked v1
+/// and v2, raw IP, and Frame Relay, whose Q.922 framing etherparse does not know: it
+/// is stripped by [`frame_relay`] and etherparse takes over at the network layer.
+fn slice_frame(link: DataLink, d: &[u8]) -> Option<SlicedPacket<'_>> {
     match link {
-        DataLink::ETHERNET => {
-            let mut at = 12;
-            let mut ethertype = be16(d, at)?;
-            while ETHERTYPE_VLAN.contains(&ethertype) {
-                at += 4;
-                ethertype = be16(d, at)?;
-            }
-            (ethertype == ETHERTYPE_IPV6)
-                .then(|| d.get(at + 2..))
-                .flatten()
+        DataLink::ETHERNET => SlicedPacket::from_ethernet(d).ok(),
+        DataLink::LINUX_SLL => SlicedPacket::from_linux_sll(d).ok(),
+        // SLL2 (not in etherparse): protocol type first, then a 20-byte header.
+        DataLink::LINUX_SLL2 => {
+            SlicedPacket::from_ether_type(EtherType(be16(d, 0)?), d.get(20..)?).ok()
         }
-        DataLink::LINUX_SLL => (be16(d, 14)? == ETHERTYPE_IPV6)
-            .then(|| d.get(16..))
-            .flatten(),
-        DataLink::LINUX_SLL2 => (be16(d, 0)? == ETHERTYPE_IPV6)
-            .then(|| d.get(20..))
-            .flatten(),
-        DataLink::RAW | DataLink::IPV6 => (d.first()? >> 4 == 6).then_some(d),
+        DataLink::RAW | DataLink::IPV6 => SlicedPacket::from_ip(d).ok(),
         DataLink::FRELAY => {
-            // Q.922 address: octets until one has the EA bit (0x01) set.
-            let mut at = 0;
-            while d.get(at)? & 0x01 == 0 {
-                at += 1;
-            }
-            at += 1;
-            if *d.get(at)? == 0x03 {
-                // RFC 2427: UI control, optional pad, NLPID.
-                at += 1;
-                if *d.get(at)? == 0x00 {
-                    at += 1;
-                }
-                match *d.get(at)? {
-                    NLPID_IPV6 => d.get(at + 1..),
-                    NLPID_SNAP if be16(d, at + 4)? == ETHERTYPE_IPV6 => d.get(at + 6..),
-                    _ => None,
-                }
-            } else {
-                // Cisco encapsulation: an Ethertype follows the address.
-                (be16(d, at)? == ETHERTYPE_IPV6)
-                    .then(|| d.get(at + 2..))
-                    .flatten()
-            }
+            let (ether_type, rest) = frame_relay(d)?;
+            SlicedPacket::from_ether_type(ether_type, rest).ok()
         }
         _ => None,
     }
 }
 
-/// Walks the IPv6 header chain; returns the OSPF frame when the upper layer is 89.
-fn strip_ipv6(frame: usize, ip: &[u8]) -> Option<OspfFrame> {
-    if ip.len() < 40 || ip[0] >> 4 != 6 {
+/// The network-layer type and bytes of a Frame Relay frame: Q.922 address, then
+/// RFC 2427 (UI control, optional pad, NLPID or SNAP) or Cisco (an Ethertype).
+fn frame_relay(d: &[u8]) -> Option<(EtherType, &[u8])> {
+    // Q.922 address: octets until one has the EA bit (0x01) set.
+    let mut at = 0;
+    while d.get(at)? & 0x01 == 0 {
+        at += 1;
+    }
+    at += 1;
+    if *d.get(at)? != 0x03 {
+        return Some((EtherType(be16(d, at)?), d.get(at + 2..)?));
+    }
+    at += 1;
+    if *d.get(at)? == 0x00 {
+        at += 1;
+    }
+    match *d.get(at)? {
+        NLPID_IPV6 => Some((EtherType::IPV6, d.get(at + 1..)?)),
+        NLPID_SNAP => Some((EtherType(be16(d, at + 4)?), d.get(at + 6..)?)),
+        _ => None,
+    }
+}
+
+/// The OSPF packet in a sliced frame, with the IPv6 extension headers crossed.
+fn ospf_in(frame: usize, packet: &SlicedPacket<'_>) -> Option<OspfFrame> {
+    let Some(NetSlice::Ipv6(ip)) = &packet.net else {
+        return None;
+    };
+    let payload = ip.payload();
+    if payload.ip_number != IpNumber::OSPFIGP {
         return None;
     }
-    let payload_len = usize::from(be16(ip, 4)?);
-    let mut next = ip[6];
-    let src = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).ok()?);
-    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).ok()?);
-    let mut rest = ip.get(40..40 + payload_len)?;
-    let mut ext_headers = Vec::new();
-    loop {
-        let len = match next {
-            0 | 43 | 60 => (usize::from(*rest.get(1)?) + 1) * 8,
-            44 => 8,
-            51 => (usize::from(*rest.get(1)?) + 2) * 4,
-            _ => break,
-        };
-        ext_headers.push(next);
-        next = *rest.first()?;
-        rest = rest.get(len..)?;
-    }
-    (next == NEXT_HEADER_OSPF).then(|| OspfFrame {
+    let ext_headers = ip
+        .extensions()
+        .clone()
+        .into_iter()
+        .map(|e| match e {
+            Ipv6ExtensionSlice::HopByHop(_) => 0,
+            Ipv6ExtensionSlice::Routing(_) => 43,
+            Ipv6ExtensionSlice::Fragment(_) => 44,
+            Ipv6ExtensionSlice::DestinationOptions(_) => 60,
+            Ipv6ExtensionSlice::Authentication(_) => 51,
+        })
+        .collect();
+    Some(OspfFrame {
         frame,
-        src,
-        dst,
+        src: ip.header().source_addr(),
+        dst: ip.header().destination_addr(),
         ext_headers,
-        payload: rest.to_vec(),
+        payload: payload.payload.to_vec(),
     })
 }
 
@@ -189,7 +181,7 @@ fn strip_ipv6(frame: usize, ip: &[u8]) -> Option<OspfFrame> {
 pub fn read_ospf_frames(path: &Path) -> Result<Vec<OspfFrame>, String> {
     Ok(read_frames(path)?
         .into_iter()
-        .filter_map(|f| strip_ipv6(f.frame, strip_link(f.link, &f.data)?))
+        .filter_map(|f| ospf_in(f.frame, &slice_frame(f.link, &f.data)?))
         .collect())
 }
 
