@@ -74,50 +74,49 @@ fn sads(mode: &str, backend: Backend, now: Instant) -> (Sad, Sad) {
     (at_1, at_2)
 }
 
+/// What one packet delivered: Next Header, sequence number, mode and payload.
+type Opened = (u8, u64, Mode, Vec<u8>);
+
+/// Opens every packet of a capture through the SAD of its destination, and checks
+/// that replaying each one right after is refused.
+fn open_all(pkts: &[(IpAddr, IpAddr, Vec<u8>)], mode: &str, backend: Backend) -> Vec<Opened> {
+    let now = Instant::now();
+    let (mut at_1, mut at_2) = sads(mode, backend, now);
+    let mut out = Vec::new();
+    for (src, dst, esp) in pkts {
+        let sad = if dst.to_string() == "192.168.1.2" {
+            &mut at_2
+        } else {
+            &mut at_1
+        };
+        let outer = OuterAddrs {
+            src: *src,
+            dst: *dst,
+        };
+        let mut buf = esp.clone();
+        let got = sad
+            .open(now, outer, &mut buf)
+            .unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
+        out.push((got.next_header, got.seq, got.mode, got.payload.to_vec()));
+        let mut again = esp.clone();
+        assert!(sad.open(now, outer, &mut again).is_err(), "replay refused");
+    }
+    out
+}
+
 #[test]
 fn kernel_transport_ping_decrypts() {
     let Some(d) = dir() else { return };
     let pkts = esp_packets(&d.join("kernel-esp-transport-ping.pcap"));
     assert_eq!(pkts.len(), 2);
     for &backend in Backend::available() {
-        let now = Instant::now();
-        let (mut at_1, mut at_2) = sads("transport", backend, now);
-        for (src, dst, esp) in &pkts {
-            let mut buf = esp.clone();
-            let sad = if dst.to_string() == "192.168.1.2" {
-                &mut at_2
-            } else {
-                &mut at_1
-            };
-            let got = sad
-                .open(
-                    now,
-                    OuterAddrs {
-                        src: *src,
-                        dst: *dst,
-                    },
-                    &mut buf,
-                )
-                .unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
-            assert_eq!(got.next_header, 1);
-            assert_eq!(got.seq, 1);
-            assert_eq!(got.mode, Mode::Transport);
-            assert_eq!(got.payload.len(), 64);
-            assert!(got.payload[0] == 8 || got.payload[0] == 0, "ICMP echo");
-            assert_eq!(csum(got.payload), 0, "ICMP checksum verifies");
-            // Replaying the capture is refused.
-            let mut again = esp.clone();
-            assert!(
-                sad.open(
-                    now,
-                    OuterAddrs {
-                        src: *src,
-                        dst: *dst
-                    },
-                    &mut again
-                )
-                .is_err()
-            );
+        for (next_header, seq, mode, payload) in open_all(&pkts, "transport", backend) {
+            assert_eq!(next_header, 1);
+            assert_eq!(seq, 1);
+            assert_eq!(mode, Mode::Transport);
+            assert_eq!(payload.len(), 64);
+            assert!(payload[0] == 8 || payload[0] == 0, "ICMP echo");
+            assert_eq!(csum(&payload), 0, "ICMP checksum verifies");
         }
     }
 }
@@ -128,28 +127,9 @@ fn kernel_tunnel_ping_decrypts() {
     let pkts = esp_packets(&d.join("kernel-esp-tunnel-ping.pcap"));
     assert_eq!(pkts.len(), 2);
     for &backend in Backend::available() {
-        let now = Instant::now();
-        let (mut at_1, mut at_2) = sads("tunnel", backend, now);
-        for (src, dst, esp) in &pkts {
-            let mut buf = esp.clone();
-            let sad = if dst.to_string() == "192.168.1.2" {
-                &mut at_2
-            } else {
-                &mut at_1
-            };
-            let got = sad
-                .open(
-                    now,
-                    OuterAddrs {
-                        src: *src,
-                        dst: *dst,
-                    },
-                    &mut buf,
-                )
-                .unwrap_or_else(|e| panic!("{}: {e}", backend.name()));
-            assert_eq!(got.next_header, 4);
-            assert!(matches!(got.mode, Mode::Tunnel { .. }));
-            let inner = &*got.payload;
+        for (next_header, _, mode, inner) in open_all(&pkts, "tunnel", backend) {
+            assert_eq!(next_header, 4);
+            assert!(matches!(mode, Mode::Tunnel { .. }));
             assert_eq!(inner.len(), 84);
             assert_eq!(inner[0], 0x45);
             assert_eq!(csum(&inner[..20]), 0, "inner IPv4 header checksum");
