@@ -120,6 +120,7 @@ async fn main() -> std::io::Result<()> {
                     }
                 }
                 Frame::Invalid(e) => println!("A: invalid datagram: {e}"),
+                _ => {}
             },
             Some(Ok((frame, from))) = sb.next() => match frame {
                 Frame::Control(bytes) => { b.handle_datagram(now(), from, &bytes); }
@@ -136,6 +137,7 @@ async fn main() -> std::io::Result<()> {
                     }
                 }
                 Frame::Invalid(e) => println!("B: invalid datagram: {e}"),
+                _ => {}
             },
             _ = tokio::time::sleep_until(wake) => {
                 a.handle_timeout(now());

@@ -121,6 +121,7 @@ impl CookieLen {
 
 /// Which L2-Specific Sublayer a session uses (the L2-Specific Sublayer AVP, 5.4.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum SublayerKind {
     /// No sublayer (type 0).
     None,

@@ -35,6 +35,7 @@ use crate::header::{CONTROL_HEADER_LEN, ControlHeader};
 
 /// One received UDP payload, classified.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Frame {
     /// A control message with a valid header, cut to its Length.
     Control(BytesMut),
