@@ -356,7 +356,7 @@ impl Config {
                 loopback_ifindex,
                 self.loopback
                     .iter()
-                    .map(|a| ospfv3::engine::Ipv6Prefix::new(*a, 128))
+                    .map(|a| ospfv3::Ipv6Prefix::new(*a, 128))
                     .collect(),
             ),
             policy: self.failover()?,

@@ -147,8 +147,8 @@ impl Executor {
         }
     }
 
-    async fn on_ospf_event(&mut self, ev: ospfv3::engine::Event) {
-        use ospfv3::engine::Event;
+    async fn on_ospf_event(&mut self, ev: ospfv3::Event) {
+        use ospfv3::Event;
         match ev {
             Event::NeighborState {
                 ifindex,

@@ -467,6 +467,7 @@ impl LabNode {
                             self.loopback.remove(&prefix.addr());
                         }
                         Action::Advertise { .. } | Action::Withdraw { .. } => {}
+                        _ => {}
                     }
                     self.record(now, Kind::Action(a));
                 }

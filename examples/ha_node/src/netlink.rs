@@ -8,7 +8,7 @@
 
 use std::net::Ipv6Addr;
 
-use ospfv3::engine::{Ipv6Prefix, Route};
+use ospfv3::{Ipv6Prefix, Route};
 use tokio::process::Command;
 
 /// Routing protocol number on our routes (`proto 89`, OSPF's IP protocol number).
