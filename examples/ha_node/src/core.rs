@@ -35,9 +35,7 @@ use anycast_failover::{
 use l2tpv3::{
     Config as L2tpConfig, Endpoint, Event as L2tpEvent, MAX_DATA_HEADER_LEN, SessionRequest,
 };
-use ospfv3::{
-    Event as OspfEvent, InterfaceConfig, Ipv6Prefix, RouteKind, Router, RouterConfig,
-};
+use ospfv3::{Event as OspfEvent, InterfaceConfig, Ipv6Prefix, RouteKind, Router, RouterConfig};
 use rand::rngs::StdRng;
 use rand_core::SeedableRng;
 

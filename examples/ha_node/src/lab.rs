@@ -31,9 +31,9 @@ use anycast_failover::{
     Role, RouterId,
 };
 use netsim::{LinkConfig, Node, Sim, Transmit};
+use ospfv3::{Event as OspfEvent, Ipv6Prefix, NeighborState, Route};
 use rand::rngs::StdRng;
 use rand_core::SeedableRng;
-use ospfv3::{Event as OspfEvent, Ipv6Prefix, NeighborState, Route};
 
 use crate::core::{Core, CoreConfig, OspfTimers, Output, PeerSpec};
 use crate::esp::EspConfig;
