@@ -16,6 +16,7 @@ use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use etherparse::{EtherType, Ethernet2Header, IpNumber, Ipv4Header, UdpHeader};
 use ipsec_lite::natt;
 use ipsec_lite::{Backend, Suite};
 use ipsec_lite::{Direction, SaParams, SecurityAssociation};
@@ -36,28 +37,21 @@ fn wireshark_names(suite: Suite) -> Option<(&'static str, &'static str)> {
     })
 }
 
-fn ipv4_checksum(h: &[u8]) -> u16 {
-    let mut s: u32 = 0;
-    for c in h.chunks(2) {
-        s += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
-
-/// Ethernet + IPv4 around `l4` (protocol `proto`).
+/// Ethernet + IPv4 (identification 1, don't fragment, TTL 64) around `l4` (protocol
+/// `proto`), written by `etherparse`.
 fn frame(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, l4: &[u8]) -> Vec<u8> {
-    let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00];
-    let total = (20 + l4.len()) as u16;
-    let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, proto, 0, 0];
-    ip[2..4].copy_from_slice(&total.to_be_bytes());
-    ip.extend(src.octets());
-    ip.extend(dst.octets());
-    let c = ipv4_checksum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    f.extend(ip);
+    let eth = Ethernet2Header {
+        source: [0x02, 0, 0, 0, 0, 1],
+        destination: [0x02, 0, 0, 0, 0, 2],
+        ether_type: EtherType::IPV4,
+    };
+    let len = u16::try_from(l4.len()).expect("payload fits an IPv4 packet");
+    let mut ip = Ipv4Header::new(len, 64, IpNumber(proto), src.octets(), dst.octets())
+        .expect("payload fits an IPv4 packet");
+    ip.identification = 1;
+    let mut f = Vec::with_capacity(Ethernet2Header::LEN + ip.header_len() + l4.len());
+    f.extend(eth.to_bytes());
+    ip.write(&mut f).expect("writing to a Vec");
     f.extend(l4);
     f
 }
@@ -75,11 +69,15 @@ fn l2tp_udp(n: u8, extra: usize) -> Vec<u8> {
     l2tp.extend([0; 6]);
     l2tp.extend([10, 0, 0, 2]);
     l2tp.extend(vec![0u8; extra]);
-    let mut udp = vec![0x06, 0xa5, 0x06, 0xa5, 0, 0, 0, 0];
-    let len = (8 + l2tp.len()) as u16;
-    udp[4..6].copy_from_slice(&len.to_be_bytes());
-    udp.extend(l2tp);
-    udp
+    let udp = UdpHeader {
+        source_port: 1701,
+        destination_port: 1701,
+        length: (UdpHeader::LEN + l2tp.len()) as u16,
+        checksum: 0,
+    };
+    let mut datagram = udp.to_bytes().to_vec();
+    datagram.extend(l2tp);
+    datagram
 }
 
 /// Write ESP test packets for every suite tshark can decrypt, with their SA table.
