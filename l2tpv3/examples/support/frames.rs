@@ -13,7 +13,10 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::Duration;
 
-use etherparse::{EtherType, IpNumber, NetSlice, SlicedPacket, TransportSlice};
+use etherparse::{
+    EtherType, Ethernet2Header, IpNumber, Ipv4Header, NetSlice, SlicedPacket, TransportSlice,
+    UdpHeader,
+};
 use l2tpv3::header::{Encapsulation, IP_PROTOCOL, UDP_PORT};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
@@ -141,41 +144,36 @@ pub fn l2tp_in_frame(link: DataLink, frame: &[u8]) -> Option<L2tpInFrame<'_>> {
     }
 }
 
-fn ipv4_checksum(header: &[u8]) -> u16 {
-    let mut sum: u32 = header
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
-/// Builds an Ethernet + IPv4 frame carrying `payload` as L2TPv3 over UDP (1701 to
-/// 1701, checksum 0) or directly over IP protocol 115.
+/// Builds an Ethernet + IPv4 frame (identification 1, don't fragment, TTL 64)
+/// carrying `payload` as L2TPv3 over UDP (1701 to 1701, checksum 0) or directly over
+/// IP protocol 115; the headers are written by `etherparse`.
 pub fn build_frame(encap: Encapsulation, src: Ipv4Addr, dst: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
-    let mut l4 = Vec::with_capacity(payload.len() + 8);
+    let mut l4 = Vec::with_capacity(payload.len() + UdpHeader::LEN);
     let proto = match encap {
         Encapsulation::Udp => {
-            l4.extend(UDP_PORT.to_be_bytes());
-            l4.extend(UDP_PORT.to_be_bytes());
-            l4.extend(((payload.len() + 8) as u16).to_be_bytes());
-            l4.extend([0, 0]);
-            17
+            let udp = UdpHeader {
+                source_port: UDP_PORT,
+                destination_port: UDP_PORT,
+                length: (UdpHeader::LEN + payload.len()) as u16,
+                checksum: 0,
+            };
+            l4.extend(udp.to_bytes());
+            IpNumber::UDP
         }
-        Encapsulation::Ip => IP_PROTOCOL,
+        Encapsulation::Ip => IpNumber(IP_PROTOCOL),
     };
     l4.extend_from_slice(payload);
-    let mut ip = vec![0x45, 0];
-    ip.extend(((l4.len() + 20) as u16).to_be_bytes());
-    ip.extend([0, 1, 0x40, 0, 64, proto, 0, 0]);
-    ip.extend(src.octets());
-    ip.extend(dst.octets());
-    let c = ipv4_checksum(&ip);
-    ip[10..12].copy_from_slice(&c.to_be_bytes());
-    let mut frame = vec![0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00];
-    frame.extend(ip);
+    let eth = Ethernet2Header {
+        source: [0x02, 0, 0, 0, 0, 0x01],
+        destination: [0x02, 0, 0, 0, 0, 0x02],
+        ether_type: EtherType::IPV4,
+    };
+    let mut ip = Ipv4Header::new(l4.len() as u16, 64, proto, src.octets(), dst.octets())
+        .expect("payload fits an IPv4 packet");
+    ip.identification = 1;
+    let mut frame = Vec::with_capacity(Ethernet2Header::LEN + ip.header_len() + l4.len());
+    frame.extend(eth.to_bytes());
+    ip.write(&mut frame).expect("writing to a Vec");
     frame.extend(l4);
     frame
 }
