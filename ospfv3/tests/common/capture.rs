@@ -12,14 +12,15 @@ use std::net::Ipv6Addr;
 use std::path::Path;
 use std::time::Duration;
 
-use etherparse::{EtherType, IpNumber, Ipv6ExtensionSlice, NetSlice, SlicedPacket};
+use etherparse::{
+    EtherType, Ethernet2Header, IpNumber, Ipv6ExtensionSlice, Ipv6Header, NetSlice, SlicedPacket,
+};
 use pcap_file::DataLink;
 use pcap_file::pcap::{PcapHeader, PcapPacket, PcapReader, PcapWriter};
 use pcap_file::pcapng::{Block, PcapNgReader};
 
 /// IP protocol number of OSPF.
 pub const NEXT_HEADER_OSPF: u8 = 89;
-const ETHERTYPE_IPV6: u16 = 0x86DD;
 const NLPID_IPV6: u8 = 0x8E;
 const NLPID_SNAP: u8 = 0x80;
 
@@ -185,23 +186,32 @@ pub fn read_ospf_frames(path: &Path) -> Result<Vec<OspfFrame>, String> {
         .collect())
 }
 
-/// Wraps an OSPF payload in IPv6 (hop limit 1) and Ethernet, as a router sends it.
+/// Wraps an OSPF payload in IPv6 (traffic class 0xe0, hop limit 1) and Ethernet, as a
+/// router sends it; the headers are written by `etherparse`.
 pub fn ethernet_frame(src: &Ipv6Addr, dst: &Ipv6Addr, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::with_capacity(54 + payload.len());
     let d = dst.octets();
-    if d[0] == 0xff {
-        f.extend_from_slice(&[0x33, 0x33, d[12], d[13], d[14], d[15]]);
+    let destination = if d[0] == 0xff {
+        [0x33, 0x33, d[12], d[13], d[14], d[15]]
     } else {
-        f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x02]);
-    }
-    f.extend_from_slice(&[0x02, 0, 0, 0, 0, 0x01]);
-    f.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
-    f.extend_from_slice(&[0x6e, 0, 0, 0]);
-    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    f.push(NEXT_HEADER_OSPF);
-    f.push(1);
-    f.extend_from_slice(&src.octets());
-    f.extend_from_slice(&d);
+        [0x02, 0, 0, 0, 0, 0x02]
+    };
+    let eth = Ethernet2Header {
+        source: [0x02, 0, 0, 0, 0, 0x01],
+        destination,
+        ether_type: EtherType::IPV6,
+    };
+    let ip = Ipv6Header {
+        traffic_class: 0xe0,
+        flow_label: Default::default(),
+        payload_length: payload.len() as u16,
+        next_header: IpNumber::OSPFIGP,
+        hop_limit: 1,
+        source: src.octets(),
+        destination: d,
+    };
+    let mut f = Vec::with_capacity(Ethernet2Header::LEN + Ipv6Header::LEN + payload.len());
+    f.extend(eth.to_bytes());
+    f.extend(ip.to_bytes());
     f.extend_from_slice(payload);
     f
 }
