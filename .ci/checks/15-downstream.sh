@@ -21,7 +21,7 @@ l2tpv3 = { path = "$root/l2tpv3" }
 ospfv3 = { path = "$root/ospfv3" }
 ipsec-lite = { path = "$root/ipsec-lite" }
 anycast-failover = { path = "$root/failover" }
-netsim = { path = "$root/netsim" }
+netsim = { package = "anycast-netsim", path = "$root/netsim" }
 rand_chacha = "0.10"
 rand = "0.10"
 
