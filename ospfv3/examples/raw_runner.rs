@@ -303,12 +303,6 @@ fn handle_event(args: &Args, names: &[(u32, String)], e: &Event) {
                     None => format!("direct%{}", name(h.ifindex)),
                 })
                 .collect();
-            print(format!(
-                "ROUTE ADD {} cost {} via {}",
-                r.prefix,
-                r.cost,
-                hops.join(",")
-            ));
             if let Some((a, dev)) = r
                 .next_hops
                 .iter()
@@ -330,6 +324,14 @@ fn handle_event(args: &Args, names: &[(u32, String)], e: &Event) {
                     ])
                     .status();
             }
+            // Printed after the kernel route is in place: the interop script checks
+            // the kernel table as soon as it reads this line.
+            print(format!(
+                "ROUTE ADD {} cost {} via {}",
+                r.prefix,
+                r.cost,
+                hops.join(",")
+            ));
         }
         Event::RouteRemove(p) => {
             print(format!("ROUTE DEL {p}"));
