@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # ha_node daemons in three network namespaces (east, west, client) joined by veths
 # (IPv4 underlay): L2TPv3 pseudowires on TAP devices, OSPFv3 over them, ESP between
-# east and west. The client reaches an HTTP service on the anycast address
+# east and west (ESP-in-UDP on port 4500, the plain pseudowires on 1701). The client reaches an HTTP service on the anycast address
 # 2001:db8:aa::1 (answered by east), east's service stops -> the client is answered by
 # west within seconds; east's service restarts -> traffic stays on west
 # (non-preemptive); west gets SIGTERM -> graceful shutdown, traffic back to east;
@@ -87,7 +87,7 @@ address = "10.0.1.2:1701"
 tap = "pw-client"
 [[peer]]
 name = "west"
-address = "10.0.3.2:1701"
+address = "10.0.3.2:4500"
 initiate = true
 tap = "pw-west"
 esp = { spi_out = 4097, spi_in = 8194, key_out = "$K1", key_in = "$K2" }
@@ -112,7 +112,7 @@ address = "10.0.2.2:1701"
 tap = "pw-client"
 [[peer]]
 name = "east"
-address = "10.0.3.1:1701"
+address = "10.0.3.1:4500"
 tap = "pw-east"
 esp = { spi_out = 8194, spi_in = 4097, key_out = "$K2", key_in = "$K1" }
 [[anycast]]
@@ -309,7 +309,7 @@ w=$(grep -n "failover action: withdraw" "$work/west.log" | tail -1 | cut -d: -f1
 r=$(grep -n "failover action: remove 2001:db8:aa::1/128 from loopback" "$work/west.log" | tail -1 | cut -d: -f1)
 [ -n "$w" ] && [ -n "$r" ] && [ "$w" -lt "$r" ] || fail "west: withdraw (line $w) must come before address removal (line $r)"
 ip -n ha-west -6 addr show dev lo | grep -q 2001:db8:aa::1 && fail "west still holds the anycast address"
-esp=$(grep -o "ESP with 10.0.3.1:1701: .*" "$work/west.log" || true)
+esp=$(grep -o "ESP with 10.0.3.1:4500: .*" "$work/west.log" || true)
 echo "$esp" | grep -Eq "[1-9][0-9]* opened, 0 dropped" || fail "no ESP traffic between east and west ($esp)"
 say "west's ${esp}"
 

@@ -3,7 +3,8 @@
 //! ```toml
 //! name = "east"
 //! router_id = "1.1.1.1"
-//! listen = "0.0.0.0:1701"
+//! listen = "0.0.0.0:1701"       # plain L2TPv3 peers
+//! # esp_listen = "0.0.0.0:4500"  # ESP-in-UDP peers (RFC 3948); default: listen's IP, port 4500
 //! l2tp_secret = "change-me"
 //! loopback = ["2001:db8:1::1"]
 //!
@@ -69,9 +70,14 @@ pub struct Config {
     pub name: String,
     /// OSPFv3 Router ID (also the L2TPv3 Router ID).
     pub router_id: Ipv4Addr,
-    /// Underlay UDP socket address, usually `0.0.0.0:1701`.
+    /// Underlay UDP socket of the peers without ESP (L2TPv3 over UDP), usually
+    /// `0.0.0.0:1701`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// Underlay UDP socket of the peers with ESP (ESP-in-UDP, RFC 3948); absent:
+    /// `listen`'s IP address with port 4500. See [`Config::esp_listen`].
+    #[serde(default, rename = "esp_listen")]
+    pub esp_listen_addr: Option<SocketAddr>,
     /// L2TPv3 control message authentication secret (both ends must agree).
     #[serde(default)]
     pub l2tp_secret: Option<String>,
@@ -98,6 +104,9 @@ pub struct Config {
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([0, 0, 0, 0], 1701))
 }
+
+/// The NAT-T port ESP-in-UDP uses (RFC 3948).
+pub const ESP_PORT: u16 = 4500;
 
 fn default_lo() -> String {
     "lo".into()
@@ -160,7 +169,8 @@ impl Default for OspfSection {
 pub struct PeerSection {
     /// Name for logs.
     pub name: String,
-    /// The peer's underlay UDP address.
+    /// The peer's underlay UDP address: its L2TPv3 socket (usually port 1701), or,
+    /// with `esp`, its ESP-in-UDP socket (usually port 4500).
     pub address: SocketAddr,
     /// Whether this node opens the control connection and the session.
     #[serde(default)]
@@ -259,14 +269,40 @@ impl Config {
         Self::parse(&text)
     }
 
+    /// The address of the ESP-in-UDP socket: `esp_listen`, else `listen`'s IP address
+    /// with port 4500.
+    pub fn esp_listen(&self) -> SocketAddr {
+        self.esp_listen_addr
+            .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), ESP_PORT))
+    }
+
     /// Parses TOML text and checks it.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let cfg: Config = toml::from_str(text)?;
+        let esp_listen = cfg.esp_listen();
+        if esp_listen.port() == cfg.listen.port() {
+            return Err(ConfigError::Invalid(format!(
+                "esp_listen {esp_listen} and listen {} need different ports",
+                cfg.listen
+            )));
+        }
         for p in &cfg.peers {
             if p.tap.is_empty() || p.tap.len() > 15 {
                 return Err(ConfigError::Invalid(format!(
                     "peer {}: TAP name {:?} must be 1..=15 bytes",
                     p.name, p.tap
+                )));
+            }
+            // Until ESP moved to its own socket, ESP peers were addressed at the L2TPv3
+            // port; such a configuration would now send ESP to the peer's L2TPv3
+            // socket and never match the replies from its ESP socket.
+            if p.esp.is_some() && p.address.port() == cfg.listen.port() {
+                return Err(ConfigError::Invalid(format!(
+                    "peer {}: ESP-in-UDP goes to the peer's ESP socket (RFC 3948), not its \
+                     L2TPv3 port {}: set address = \"{}\"",
+                    p.name,
+                    p.address.port(),
+                    SocketAddr::new(p.address.ip(), ESP_PORT)
                 )));
             }
         }
@@ -387,7 +423,7 @@ tap = "pw-client"
 
 [[peer]]
 name = "west"
-address = "10.0.3.2:1701"
+address = "10.0.3.2:4500"
 initiate = true
 tap = "pw-west"
 esp = { spi_out = 4097, spi_in = 8194, key_out = "000102030405060708090a0b0c0d0e0f10111213", key_in = "202122232425262728292a2b2c2d2e2f30313233" }
@@ -409,6 +445,7 @@ kind = { command = { argv = ["/bin/true"] } }
     fn sample_parses_into_a_core_config() {
         let cfg = Config::parse(SAMPLE).unwrap();
         assert_eq!(cfg.listen.port(), 1701);
+        assert_eq!(cfg.esp_listen(), "0.0.0.0:4500".parse().unwrap());
         let core = cfg.core_config(1, 7).unwrap();
         assert_eq!(core.peers.len(), 2);
         assert!(core.peers[1].esp.is_some());
@@ -434,6 +471,16 @@ kind = { command = { argv = ["/bin/true"] } }
         assert!(matches!(Config::parse(&typo), Err(ConfigError::Toml(_))));
         let bad_prefix = SAMPLE.replace("2001:db8:aa::1/128", "2001:db8:aa::1/129");
         assert!(Config::parse(&bad_prefix).is_err());
+        let old_esp_port = SAMPLE.replace("10.0.3.2:4500", "10.0.3.2:1701");
+        assert!(matches!(
+            Config::parse(&old_esp_port),
+            Err(ConfigError::Invalid(m)) if m.contains("10.0.3.2:4500")
+        ));
+        let same_ports = format!("esp_listen = \"0.0.0.0:1701\"\n{SAMPLE}");
+        assert!(matches!(
+            Config::parse(&same_ports),
+            Err(ConfigError::Invalid(m)) if m.contains("different ports")
+        ));
         let no_ospf = SAMPLE.replace("dead = 4", "dead = 4\nenabled = false");
         assert!(matches!(
             Config::parse(&no_ospf),

@@ -408,7 +408,10 @@ where
         let mut datagram = Vec::with_capacity(MAX_DATA_HEADER_LEN + frame.len());
         datagram.resize(MAX_DATA_HEADER_LEN, 0);
         datagram.extend_from_slice(frame);
-        let (peer, len) = match self.l2tp.encapsulate(sid, &mut datagram, MAX_DATA_HEADER_LEN) {
+        let (peer, len) = match self
+            .l2tp
+            .encapsulate(sid, &mut datagram, MAX_DATA_HEADER_LEN)
+        {
             Ok(t) => (t.destination, t.contents.len()),
             Err(_) => return false,
         };

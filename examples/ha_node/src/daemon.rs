@@ -1,7 +1,14 @@
 //! The daemon: the [`Core`] driven by real I/O on tokio.
 //!
-//! * underlay: one UDP socket (port 1701 by default) for every peer, L2TPv3 control
-//!   and data alike, ESP-protected per peer where configured;
+//! * underlay: two UDP sockets, each read and written through its crate's codec
+//!   (`tokio_util::udp::UdpFramed`): the peers without ESP on `listen` (port 1701 by
+//!   default) with [`l2tpv3::tokio_codec::L2tpUdpCodec`], the peers with ESP on
+//!   `esp_listen` (port 4500, RFC 3948) with [`ipsec_lite::NattCodec`]. The reader
+//!   tasks only route datagrams: L2TPv3 control and data messages and ESP packets go
+//!   to [`Core::handle_underlay`] (which opens ESP for the peers that have it);
+//!   NAT-keepalives are counted, IKE is dropped (keys are static, there is no IKE
+//!   yet). The core's underlay output goes out of the ESP socket to the peers with
+//!   ESP and out of the L2TPv3 socket to the others;
 //! * one TAP device per peer; frames read from it go out over the pseudowire, frames
 //!   from the pseudowire are written to it (the data plane is in user space: the
 //!   kernels this runs on may have neither L2TP nor XFRM);
@@ -13,16 +20,22 @@
 //!   after the grace period), then StopCCN to every peer, routes flushed, exit. A
 //!   second signal exits at once.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anycast_failover::{Action, AdminCommand};
+use bytes::BytesMut;
+use futures::{SinkExt, StreamExt};
+use ipsec_lite::{NattCodec, NattDatagram};
+use l2tpv3::tokio_codec::{Frame, L2tpUdpCodec};
 use ospfv3::{RawSocket, RawSocketConfig, Received};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
+use tokio_util::udp::UdpFramed;
 
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, CoreError, Output};
@@ -64,9 +77,52 @@ const BUF: usize = 65536;
 /// Depth of the channels from the reader tasks to the event loop.
 const CHANNEL_DEPTH: usize = 1024;
 
+/// The sending half of an underlay socket. `UdpFramed` keeps a datagram whose send
+/// failed in its write buffer and retries it before every later one, so one
+/// unreachable peer would block the socket for all: after a failure the sink is
+/// replaced by a fresh one on the same socket and the datagram is dropped (UDP).
+struct UnderlaySink<C> {
+    socket: Arc<UdpSocket>,
+    codec: C,
+    framed: UdpFramed<C, Arc<UdpSocket>>,
+}
+
+impl<C: Clone> UnderlaySink<C> {
+    fn new(socket: Arc<UdpSocket>, codec: C) -> Self {
+        let framed = UdpFramed::new(socket.clone(), codec.clone());
+        UnderlaySink {
+            socket,
+            codec,
+            framed,
+        }
+    }
+
+    async fn send<I>(&mut self, item: I, peer: SocketAddr)
+    where
+        C: tokio_util::codec::Encoder<I>,
+        <C as tokio_util::codec::Encoder<I>>::Error: std::fmt::Display,
+    {
+        if let Err(e) = self.framed.send((item, peer)).await {
+            tracing::debug!("send to {peer}: {e}");
+            self.framed = UdpFramed::new(self.socket.clone(), self.codec.clone());
+        }
+    }
+}
+
+/// Counters of the datagrams on the ESP socket that are not ESP.
+#[derive(Default)]
+struct NattCounts {
+    keepalives: AtomicU64,
+    ike_dropped: AtomicU64,
+    malformed: AtomicU64,
+}
+
 /// Executes the core's outputs against the kernel and the sockets.
 struct Executor {
-    udp: Arc<UdpSocket>,
+    l2tp_tx: UnderlaySink<L2tpUdpCodec>,
+    esp_tx: UnderlaySink<NattCodec>,
+    /// Peers whose datagrams are ESP, sent from the ESP socket.
+    esp_peers: HashSet<SocketAddr>,
     taps: BTreeMap<u32, Tap>,
     tap_of_peer: HashMap<SocketAddr, u32>,
     sockets: BTreeMap<u32, Arc<RawSocket>>,
@@ -83,8 +139,10 @@ impl Executor {
         while let Some(o) = core.poll_output() {
             match o {
                 Output::Underlay { peer, datagram } => {
-                    if let Err(e) = self.udp.send_to(&datagram, peer).await {
-                        tracing::debug!("send to {peer}: {e}");
+                    if self.esp_peers.contains(&peer) {
+                        self.esp_tx.send(NattDatagram::Esp(datagram), peer).await;
+                    } else {
+                        self.l2tp_tx.send(datagram, peer).await;
                     }
                 }
                 Output::PseudowireUp {
@@ -229,30 +287,79 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
         netlink::add_address(&cfg.loopback_device, *a, 128).await?;
     }
 
-    let udp = Arc::new(
-        UdpSocket::bind(cfg.listen)
+    let bind = |addr: SocketAddr| async move {
+        UdpSocket::bind(addr)
             .await
-            .map_err(io(format!("binding {}", cfg.listen)))?,
-    );
+            .map(Arc::new)
+            .map_err(io(format!("binding {addr}")))
+    };
+    let l2tp_udp = bind(cfg.listen).await?;
+    let esp_udp = bind(cfg.esp_listen()).await?;
     tracing::info!(
-        "{} ({}) listening on {}",
+        "{} ({}) listening on {} (L2TPv3) and {} (ESP-in-UDP)",
         cfg.name,
         cfg.router_id,
-        cfg.listen
+        cfg.listen,
+        cfg.esp_listen()
     );
-    let (udp_tx, mut udp_rx) = mpsc::channel::<(SocketAddr, Vec<u8>)>(CHANNEL_DEPTH);
+    // Both readers feed one channel: the core tells the peers apart by address.
+    let (udp_tx, mut udp_rx) = mpsc::channel::<(SocketAddr, BytesMut)>(CHANNEL_DEPTH);
     {
-        let udp = udp.clone();
+        let mut framed = UdpFramed::new(l2tp_udp.clone(), L2tpUdpCodec);
+        let udp_tx = udp_tx.clone();
         tokio::spawn(async move {
-            let mut buf = vec![0u8; BUF];
-            loop {
-                match udp.recv_from(&mut buf).await {
-                    Ok((n, from)) => {
-                        if udp_tx.send((from, buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
+            while let Some(got) = framed.next().await {
+                let (datagram, from) = match got {
+                    Ok((Frame::Control(d) | Frame::Data(d), from)) => (d, from),
+                    Ok((Frame::Invalid(e), from)) => {
+                        tracing::debug!("dropped from {from}: {e}");
+                        continue;
                     }
-                    Err(e) => tracing::debug!("underlay receive: {e}"),
+                    Ok((other, from)) => {
+                        tracing::debug!("dropped from {from}: {other:?}");
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!("L2TPv3 underlay receive: {e}");
+                        continue;
+                    }
+                };
+                if udp_tx.send((from, datagram)).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let natt_counts = Arc::new(NattCounts::default());
+    {
+        let mut framed = UdpFramed::new(esp_udp.clone(), NattCodec::new());
+        let counts = natt_counts.clone();
+        tokio::spawn(async move {
+            while let Some(got) = framed.next().await {
+                let (esp, from) = match got {
+                    Ok((NattDatagram::Esp(esp), from)) => (esp, from),
+                    Ok((NattDatagram::Keepalive, from)) => {
+                        let n = counts.keepalives.fetch_add(1, Ordering::Relaxed) + 1;
+                        tracing::debug!("NAT-keepalive from {from} ({n} so far)");
+                        continue;
+                    }
+                    Ok((NattDatagram::Ike(ike), from)) => {
+                        counts.ike_dropped.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("IKE from {from} ({} bytes) dropped: no IKE", ike.len());
+                        continue;
+                    }
+                    Ok((other, from)) => {
+                        tracing::debug!("dropped {:?} from {from}", other.kind());
+                        continue;
+                    }
+                    Err(e) => {
+                        counts.malformed.fetch_add(1, Ordering::Relaxed);
+                        tracing::debug!("ESP underlay receive: {e}");
+                        continue;
+                    }
+                };
+                if udp_tx.send((from, esp)).await.is_err() {
+                    return;
                 }
             }
         });
@@ -261,7 +368,14 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
     let (frame_tx, mut frame_rx) = mpsc::channel::<(u32, Vec<u8>)>(CHANNEL_DEPTH);
     let (ospf_tx, mut ospf_rx) = mpsc::channel::<(Received, Vec<u8>)>(CHANNEL_DEPTH);
     let mut ex = Executor {
-        udp,
+        l2tp_tx: UnderlaySink::new(l2tp_udp, L2tpUdpCodec),
+        esp_tx: UnderlaySink::new(esp_udp, NattCodec::new()),
+        esp_peers: cfg
+            .peers
+            .iter()
+            .filter(|p| p.esp.is_some())
+            .map(|p| p.address)
+            .collect(),
         taps: BTreeMap::new(),
         tap_of_peer: HashMap::new(),
         sockets: BTreeMap::new(),
@@ -374,6 +488,12 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
     for (peer, sealed, opened, dropped) in core.esp_counts() {
         tracing::info!("ESP with {peer}: {sealed} sealed, {opened} opened, {dropped} dropped");
     }
+    tracing::info!(
+        "ESP socket: {} NAT-keepalives, {} IKE messages dropped, {} malformed datagrams",
+        natt_counts.keepalives.load(Ordering::Relaxed),
+        natt_counts.ike_dropped.load(Ordering::Relaxed),
+        natt_counts.malformed.load(Ordering::Relaxed)
+    );
     tracing::info!("closing control connections");
     core.close_all(Instant::now());
     ex.execute(&mut core).await;
