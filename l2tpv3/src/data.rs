@@ -169,7 +169,8 @@ pub struct DefaultSublayer {
 impl DefaultSublayer {
     /// Largest sequence number (2^24 - 1).
     pub const MAX_SEQUENCE: u32 = 0x00ff_ffff;
-    const S_BIT: u32 = 0x4000_0000;
+    /// The S bit in the sublayer word: the sequence number is valid.
+    pub(crate) const S_BIT: u32 = 0x4000_0000;
 
     /// A sublayer carrying sequence number `seq` (masked to 24 bits).
     pub const fn sequenced(seq: u32) -> Self {
@@ -194,7 +195,7 @@ impl DefaultSublayer {
     }
 
     #[inline]
-    fn from_word(w: u32) -> Self {
+    pub(crate) fn from_word(w: u32) -> Self {
         DefaultSublayer {
             sequenced: w & Self::S_BIT != 0,
             sequence: w & Self::MAX_SEQUENCE,
@@ -506,7 +507,7 @@ pub struct HeaderTemplate {
 
 /// How many leading bytes of a packet the receive fast path checks at once: the
 /// flags word, Session ID and cookie always lie within them.
-const WIDE: usize = 16;
+pub(crate) const WIDE: usize = 16;
 
 impl HeaderTemplate {
     /// The template for `session_id` and `cookie` (the receiver's, RFC 3931 section
@@ -641,7 +642,20 @@ impl HeaderTemplate {
         if sublayer.sequence > DefaultSublayer::MAX_SEQUENCE {
             return Err(EncodeError::SequenceOutOfRange(sublayer.sequence));
         }
-        let word = sublayer.word().to_be_bytes();
+        self.encapsulate_word(buf, payload_start, sublayer.word())
+    }
+
+    /// [`HeaderTemplate::encapsulate`] with the sublayer word (S bit and 24-bit
+    /// sequence, section 4.6) already assembled: the endpoint's data path keeps its
+    /// transmit sequence state as that word.
+    #[inline(always)]
+    pub(crate) fn encapsulate_word(
+        &self,
+        buf: &mut [u8],
+        payload_start: usize,
+        word: u32,
+    ) -> Result<usize, EncodeError> {
+        let word = word.to_be_bytes();
         // Fast path, with full-size headroom: the header with its sequence word is
         // assembled in a register-sized array and stored at once.
         let slot = payload_start
@@ -700,15 +714,32 @@ impl HeaderTemplate {
         // word, Session ID and cookie, which are compared together in constant
         // time (subtle), so the time taken says nothing about how much of the
         // cookie matched. Which field was wrong is worked out off the fast path.
-        let (Some(head), Some(first)) = (
-            buf.first_chunk::<MAX_DATA_HEADER_LEN>(),
-            buf.first_chunk::<WIDE>(),
-        ) else {
+        let Some(head) = buf.first_chunk::<MAX_DATA_HEADER_LEN>() else {
             return self.decapsulate_fieldwise(buf);
         };
+        let Some(sub) = self.check_head(head) else {
+            return Err(self.slow_error(buf));
+        };
+        let sublayer = self.sublayer.then(|| DefaultSublayer::from_word(sub));
+        Ok(Decapsulated {
+            sublayer,
+            payload: len..buf.len(),
+        })
+    }
+
+    /// The receive check of [`HeaderTemplate::decapsulate`] on the first
+    /// [`MAX_DATA_HEADER_LEN`] bytes of a packet: flags word, Session ID and
+    /// cookie (all within the first [`WIDE`] bytes) compared at once in constant
+    /// time, then the word where the sublayer lies (meaningless when the session
+    /// has none). `None` when the check fails. Shared with the endpoint's data
+    /// path.
+    #[inline(always)]
+    pub(crate) fn check_head(&self, head: &[u8; MAX_DATA_HEADER_LEN]) -> Option<u32> {
+        // Always there (WIDE < MAX_DATA_HEADER_LEN): no test is compiled.
+        let first = head.first_chunk::<WIDE>()?;
         let diff = (u128::from_ne_bytes(*first) ^ self.expect) & self.mask;
         if !bool::from(diff.ct_eq(&0)) {
-            return Err(self.slow_error(buf));
+            return None;
         }
         // The sublayer word ends the header: at len - 4, which is at most 16.
         let sub_at = usize::from(self.sub_at).min(WIDE);
@@ -718,13 +749,7 @@ impl HeaderTemplate {
             head[sub_at + 2],
             head[sub_at + 3],
         ];
-        let sublayer = self
-            .sublayer
-            .then(|| DefaultSublayer::from_word(u32::from_be_bytes(sub)));
-        Ok(Decapsulated {
-            sublayer,
-            payload: len..buf.len(),
-        })
+        Some(u32::from_be_bytes(sub))
     }
 
     /// [`HeaderTemplate::decapsulate`] for packets shorter than

@@ -3,11 +3,19 @@
 //!
 //! Our Session IDs carry the index of their slot in the data table in their low
 //! bits (the rest is random), so the data path finds a session by indexing, not
-//! hashing: a received data packet costs one indexed load, a Session ID compare and
-//! the template's check (flags, Session ID and cookie compared at once in constant time, RFC 3931
-//! section 4.1), then the sequence check of section 4.6. A sent one costs the same
-//! lookup and one fixed-size store of the header into the caller's headroom. No
-//! allocation either way.
+//! hashing. A received data packet of at least [`MAX_DATA_HEADER_LEN`] bytes (any
+//! real frame) costs one indexed load and the receive template's check: flags,
+//! Session ID and cookie compared at once in constant time (RFC 3931 section
+//! 4.1), which also proves that the slot belongs to the packet's Session ID. Then
+//! the sequence check of section 4.6: a subtraction and a mask on the sublayer
+//! word. A sent one costs the lookup (slot and Session ID) and one fixed-size
+//! store of the header into the caller's headroom; its sequence state is the
+//! sublayer word itself (S bit and number), advanced without a branch. No
+//! allocation either way, and counters are written only on a drop.
+//!
+//! Everything else (shorter packets, and the precise reason for a drop, counted
+//! in [`super::EndpointStats`]) runs out of line in
+//! [`Endpoint::handle_data_slow`], which redoes the whole check field by field.
 
 use std::hash::Hash;
 
@@ -16,12 +24,18 @@ use rand_core::Rng;
 use super::{CommandError, DataIn, Endpoint, Transmit};
 use crate::avp::{DataSequencing, L2SublayerType};
 use crate::control::session::Session;
-use crate::data::{DecapError, DefaultSublayer, HeaderTemplate, SublayerKind};
+use crate::data::{
+    DecapError, DefaultSublayer, HeaderTemplate, MAX_DATA_HEADER_LEN, SublayerKind, WIDE,
+};
 use crate::header::Encapsulation;
 
 /// Half the 24-bit sequence space: a sequence number this far or further ahead of
 /// the expected one is taken as old (section 4.6).
 const SEQ_HALF: u32 = 0x0080_0000;
+
+/// What [`DataPath::tx_word`] keeps after adding [`DataPath::tx_step`]: the S bit
+/// and the 24-bit sequence number, which so wraps to zero.
+const TX_KEEP: u32 = DefaultSublayer::S_BIT | DefaultSublayer::MAX_SEQUENCE;
 
 /// What the data path of one established session needs.
 #[derive(Debug, Clone)]
@@ -33,12 +47,22 @@ pub(crate) struct DataPath<A> {
     tx: HeaderTemplate,
     /// Where our data goes (the control connection's peer).
     peer: A,
-    /// The peer asked us to sequence our data.
-    tx_sequenced: bool,
-    /// Next sequence number for data we send (24 bits).
-    tx_sequence: u32,
-    /// Next sequence number expected on data we receive, once one was seen.
-    rx_sequence: Option<u32>,
+    /// The sublayer word of the next packet we send: S bit (when the peer asked
+    /// us to sequence our data) and the 24-bit sequence number.
+    tx_word: u32,
+    /// Added to `tx_word` per packet sent: 1 when sequenced, 0 otherwise (the
+    /// word then stays zero).
+    tx_step: u32,
+    /// Selects the sublayer word from what the receive template's check read:
+    /// all ones with a sublayer, zero without (the word then reads as S clear).
+    rx_sub_mask: u32,
+    /// Next sequence number expected on data we receive, in its low 24 bits
+    /// (the bits above are not used).
+    rx_next: u32,
+    /// Selects the bit of `seq - rx_next` that says "half the space or less
+    /// behind": zero until the first sequenced packet (anything is accepted),
+    /// [`SEQ_HALF`] from then on.
+    rx_old: u32,
 }
 
 impl<A> DataPath<A> {
@@ -64,15 +88,48 @@ impl<A> DataPath<A> {
             s.remote_cookie,
             kind(s.remote_sublayer),
         )?;
+        let tx_sequenced = s.remote_sublayer != L2SublayerType::NONE
+            && s.remote_sequencing != DataSequencing::NONE;
         Some(DataPath {
             rx,
             tx,
             peer,
-            tx_sequenced: s.remote_sublayer != L2SublayerType::NONE
-                && s.remote_sequencing != DataSequencing::NONE,
-            tx_sequence: 0,
-            rx_sequence: None,
+            tx_word: if tx_sequenced {
+                DefaultSublayer::S_BIT
+            } else {
+                0
+            },
+            tx_step: u32::from(tx_sequenced),
+            rx_sub_mask: if s.local_sublayer == L2SublayerType::NONE {
+                0
+            } else {
+                u32::MAX
+            },
+            rx_next: 0,
+            rx_old: 0,
         })
+    }
+
+    /// The sequence check of section 4.6 on a received sublayer word (zero when
+    /// the session has no sublayer): a packet with the S bit clear passes
+    /// unsequenced; a sequenced one passes unless it is older than or equal to
+    /// the last accepted (half the sequence space or less behind the expected
+    /// number), and then moves the expected number on. `Err` for a drop.
+    #[inline(always)]
+    fn accept(&mut self, word: u32) -> Result<Option<u32>, ()> {
+        if word & DefaultSublayer::S_BIT == 0 {
+            return Ok(None);
+        }
+        // `seq - rx_next` modulo 2^24 is at least half the space exactly when bit
+        // 23 of the difference is set; the low 24 bits of a difference depend on
+        // the low 24 bits of its operands only, so neither is masked first (the
+        // word's S bit and the carry out of `rx_next` stay above them).
+        if word.wrapping_sub(self.rx_next) & self.rx_old != 0 {
+            return Err(());
+        }
+        self.rx_next = word.wrapping_add(1);
+        self.rx_old = SEQ_HALF;
+        Ok(Some(word & DefaultSublayer::MAX_SEQUENCE))
     }
 }
 
@@ -172,9 +229,28 @@ impl<A> DataTable<A> {
     }
 
     /// The data path of established session `sid`.
-    #[inline]
+    ///
+    /// A free slot holds Session ID 0 and no data path, so `sid` 0 finds none
+    /// without a test of its own.
+    #[inline(always)]
     fn path_mut(&mut self, sid: u32) -> Option<&mut DataPath<A>> {
-        self.slot_mut(sid).and_then(|s| s.path.as_mut())
+        let slot = self.slots.get_mut((sid & self.mask) as usize)?;
+        if slot.sid != sid {
+            return None;
+        }
+        slot.path.as_mut()
+    }
+
+    /// The data path in the slot `sid` indexes, whether or not it is `sid`'s:
+    /// for the receive fast path, where the receive template's constant-time
+    /// check compares the packet's whole Session ID anyway (a slot's data path
+    /// always belongs to the slot's Session ID).
+    #[inline(always)]
+    fn slot_path_mut(&mut self, sid: u32) -> Option<&mut DataPath<A>> {
+        self.slots
+            .get_mut((sid & self.mask) as usize)?
+            .path
+            .as_mut()
     }
 }
 
@@ -183,14 +259,57 @@ where
     A: Clone + Eq + Hash,
     R: Rng,
 {
-    /// Checks a data packet against its session's receive template.
-    #[inline]
-    pub(super) fn handle_data<'a>(&mut self, buf: &'a [u8]) -> Option<DataIn<'a>> {
-        let at = match self.config.encapsulation {
+    /// Checks a data packet of at least [`MAX_DATA_HEADER_LEN`] bytes (`head`,
+    /// the first of them, of `buf`) against its session's receive template;
+    /// `SID_AT` is the offset of the Session ID (4 over UDP, 0 over IP).
+    ///
+    /// The fast path: index the table with the Session ID, the template's
+    /// constant-time check, the sequence check. Nothing is counted or changed
+    /// unless the packet is accepted or dropped as old; any other drop, to be
+    /// counted, goes to [`Endpoint::handle_data_slow`].
+    #[inline(always)]
+    pub(super) fn handle_data<'a, const SID_AT: usize>(
+        &mut self,
+        head: &[u8; MAX_DATA_HEADER_LEN],
+        buf: &'a [u8],
+    ) -> Option<DataIn<'a>> {
+        const { assert!(SID_AT + 4 <= WIDE) };
+        let sid = u32::from_be_bytes([
+            head[SID_AT],
+            head[SID_AT + 1],
+            head[SID_AT + 2],
+            head[SID_AT + 3],
+        ]);
+        if let Some(path) = self.data.slot_path_mut(sid)
+            && let Some(word) = path.rx.check_head(head)
+        {
+            let len = path.rx.len();
+            let Ok(sequence) = path.accept(word & path.rx_sub_mask) else {
+                self.stats.data_out_of_order += 1;
+                return None;
+            };
+            return Some(DataIn {
+                session_id: sid,
+                // Always there: len <= MAX_DATA_HEADER_LEN <= buf.len().
+                payload: buf.get(len..)?,
+                sequence,
+            });
+        }
+        self.handle_data_slow(buf)
+    }
+
+    /// The data path off the fast one: packets shorter than
+    /// [`MAX_DATA_HEADER_LEN`] (checked field by field, then sequenced as
+    /// above), and every drop the fast path leaves to count: malformed,
+    /// unknown or not established session, wrong cookie.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn handle_data_slow<'a>(&mut self, buf: &'a [u8]) -> Option<DataIn<'a>> {
+        let sid_at = match self.config.encapsulation {
             Encapsulation::Udp => 4,
             Encapsulation::Ip => 0,
         };
-        let Some(&sid) = buf.get(at..).and_then(|b| b.first_chunk::<4>()) else {
+        let Some(&sid) = buf.get(sid_at..).and_then(|b| b.first_chunk::<4>()) else {
             self.stats.data_malformed += 1;
             return None;
         };
@@ -210,18 +329,17 @@ where
                 return None;
             }
         };
-        let sequence = got.sublayer.filter(|l| l.sequenced).map(|l| l.sequence);
-        if let Some(seq) = sequence {
-            // Section 4.6: drop what is older than or equal to the last accepted.
-            if let Some(expected) = path.rx_sequence {
-                let ahead = seq.wrapping_sub(expected) & DefaultSublayer::MAX_SEQUENCE;
-                if ahead >= SEQ_HALF {
-                    self.stats.data_out_of_order += 1;
-                    return None;
-                }
+        let word = got.sublayer.map_or(0, |l| {
+            if l.sequenced {
+                DefaultSublayer::S_BIT | l.sequence
+            } else {
+                0
             }
-            path.rx_sequence = Some((seq + 1) & DefaultSublayer::MAX_SEQUENCE);
-        }
+        });
+        let Ok(sequence) = path.accept(word) else {
+            self.stats.data_out_of_order += 1;
+            return None;
+        };
         Some(DataIn {
             session_id: sid,
             payload: buf.get(got.payload)?,
@@ -271,25 +389,27 @@ where
         payload_start: usize,
     ) -> Result<Transmit<A, &'b [u8]>, CommandError> {
         let Some(path) = self.data.path_mut(session_id) else {
-            return Err(if self.sessions.contains_key(&session_id) {
-                CommandError::NotEstablished(session_id)
-            } else {
-                CommandError::NoSession(session_id)
-            });
+            return Err(self.not_established(session_id));
         };
-        let sublayer = if path.tx_sequenced {
-            DefaultSublayer::sequenced(path.tx_sequence)
-        } else {
-            DefaultSublayer::unsequenced()
-        };
-        let start = path.tx.encapsulate(buf, payload_start, sublayer)?;
-        if path.tx_sequenced {
-            path.tx_sequence = (path.tx_sequence + 1) & DefaultSublayer::MAX_SEQUENCE;
-        }
+        let word = path.tx_word;
+        let start = path.tx.encapsulate_word(buf, payload_start, word)?;
+        // The sequence number wraps within its 24 bits; the S bit stays.
+        path.tx_word = word.wrapping_add(path.tx_step) & TX_KEEP;
         Ok(Transmit {
             destination: path.peer.clone(),
             contents: &buf[start..],
         })
+    }
+
+    /// Why [`Endpoint::encapsulate`] found no data path for `session_id`.
+    #[cold]
+    #[inline(never)]
+    fn not_established(&self, session_id: u32) -> CommandError {
+        if self.sessions.contains_key(&session_id) {
+            CommandError::NotEstablished(session_id)
+        } else {
+            CommandError::NoSession(session_id)
+        }
     }
 }
 
@@ -322,6 +442,51 @@ mod tests {
         t.release(ids[2] ^ 0x100);
         assert!(t.slot_mut(ids[2]).is_some());
         assert_eq!(t.free.len(), 1);
+    }
+
+    #[test]
+    fn sequence_check_follows_section_4_6_across_the_wrap() {
+        let t = HeaderTemplate::new(
+            Encapsulation::Udp,
+            1,
+            crate::data::Cookie::None,
+            SublayerKind::Default,
+        )
+        .expect("non-zero id");
+        let mut p = DataPath {
+            rx: t,
+            tx: t,
+            peer: (),
+            tx_word: 0,
+            tx_step: 0,
+            rx_sub_mask: u32::MAX,
+            rx_next: 0,
+            rx_old: 0,
+        };
+        let s = |seq: u32| DefaultSublayer::S_BIT | seq;
+        // S clear: unsequenced, passes and changes nothing.
+        assert_eq!(p.accept(0), Ok(None));
+        // Any first sequence number is accepted, then the space wraps at 2^24.
+        assert_eq!(p.accept(s(0xff_fffe)), Ok(Some(0xff_fffe)));
+        assert_eq!(p.accept(s(0xff_ffff)), Ok(Some(0xff_ffff)));
+        assert_eq!(p.accept(s(0)), Ok(Some(0)));
+        // Duplicates and older numbers are dropped.
+        assert_eq!(p.accept(s(0)), Err(()));
+        assert_eq!(p.accept(s(0xff_ffff)), Err(()));
+        // Half the space ahead of the expected 1 counts as behind; one less is
+        // ahead (a gap, accepted).
+        assert_eq!(p.accept(s(1 + SEQ_HALF)), Err(()));
+        assert_eq!(p.accept(s(SEQ_HALF)), Ok(Some(SEQ_HALF)));
+        // Reserved bits of the sublayer word are ignored.
+        assert_eq!(
+            p.accept(s(SEQ_HALF + 1) | 0xbf00_0000),
+            Ok(Some(SEQ_HALF + 1))
+        );
+        assert_eq!(p.accept(SEQ_HALF + 5), Ok(None));
+        // The transmit word wraps its sequence number and keeps the S bit.
+        let w = s(DefaultSublayer::MAX_SEQUENCE);
+        assert_eq!(w.wrapping_add(1) & TX_KEEP, s(0));
+        assert_eq!(0u32.wrapping_add(0) & TX_KEEP, 0);
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::control::config::Config;
 use crate::control::connection::{ConnAction, ConnInput, ConnState, Connection};
 use crate::control::event::{DownReason, Event};
 use crate::control::session::{Input, Session, SessionState};
+use crate::data::MAX_DATA_HEADER_LEN;
 use crate::header::{ControlHeader, Encapsulation};
 use crate::message::{ControlMessage, MessageType};
 use crate::validate::{Reply, validate};
@@ -32,8 +33,36 @@ where
     /// (no copy, no allocation); anything else on the data path is counted in
     /// [`super::EndpointStats`] and dropped. Control messages are processed and
     /// yield transmits and events: drain them after the call.
-    #[inline]
+    //
+    // Inlined into the caller's receive loop: only the data fast path is here,
+    // everything else is out of line in `handle_datagram_slow`.
+    #[inline(always)]
     pub fn handle_datagram<'a>(
+        &mut self,
+        now: Instant,
+        from: A,
+        datagram: &'a [u8],
+    ) -> Option<DataIn<'a>> {
+        // The fast path: data packets long enough for any data header (the T bit
+        // clear over UDP, section 4.1.2.1; a non-zero Session ID over IP, section
+        // 4.1.1.2), with the Session ID's offset a constant.
+        if let Some(head) = datagram.first_chunk::<MAX_DATA_HEADER_LEN>() {
+            match self.config.encapsulation {
+                Encapsulation::Udp if head[0] & 0x80 == 0 => {
+                    return self.handle_data::<4>(head, datagram);
+                }
+                Encapsulation::Ip if head[..4] != [0; 4] => {
+                    return self.handle_data::<0>(head, datagram);
+                }
+                _ => {}
+            }
+        }
+        self.handle_datagram_slow(now, from, datagram)
+    }
+
+    /// [`Endpoint::handle_datagram`] for control messages and short data packets.
+    #[inline(never)]
+    fn handle_datagram_slow<'a>(
         &mut self,
         now: Instant,
         from: A,
@@ -44,7 +73,7 @@ where
             Encapsulation::Ip => datagram.get(..4) == Some(&[0, 0, 0, 0]),
         };
         if !is_control {
-            return self.handle_data(datagram);
+            return self.handle_data_slow(datagram);
         }
         self.handle_control(now, from, datagram);
         None
