@@ -96,7 +96,8 @@ pub struct Config {
     /// Anycast prefixes served by this node (servers only).
     #[serde(default)]
     pub anycast: Vec<AnycastSection>,
-    /// Seed of the protocol randomness; defaults to one drawn from the clock at start.
+    /// Pins the protocol randomness to a seed, for reproducing a run; never set it in
+    /// production. Without it every generator is seeded from the operating system.
     #[serde(default)]
     pub seed: Option<u64>,
 }
@@ -366,7 +367,6 @@ impl Config {
     pub fn core_config(
         &self,
         loopback_ifindex: u32,
-        seed: u64,
     ) -> Result<CoreConfig<SocketAddr>, ConfigError> {
         Ok(CoreConfig {
             name: self.name.clone(),
@@ -397,7 +397,7 @@ impl Config {
             ),
             policy: self.failover()?,
             l2tp_secret: self.l2tp_secret.as_ref().map(|s| s.as_bytes().to_vec()),
-            seed: self.seed.unwrap_or(seed),
+            seed: self.seed,
         })
     }
 }
@@ -446,7 +446,7 @@ kind = { command = { argv = ["/bin/true"] } }
         let cfg = Config::parse(SAMPLE).unwrap();
         assert_eq!(cfg.listen.port(), 1701);
         assert_eq!(cfg.esp_listen(), "0.0.0.0:4500".parse().unwrap());
-        let core = cfg.core_config(1, 7).unwrap();
+        let core = cfg.core_config(1).unwrap();
         assert_eq!(core.peers.len(), 2);
         assert!(core.peers[1].esp.is_some());
         let policy = core.policy.unwrap();

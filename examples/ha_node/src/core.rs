@@ -104,8 +104,10 @@ pub struct CoreConfig<A> {
     pub policy: Option<NodeConfig>,
     /// L2TPv3 control message authentication secret.
     pub l2tp_secret: Option<Vec<u8>>,
-    /// Seed of every random choice (CCIDs, session IDs, cookies, DD sequence numbers).
-    pub seed: u64,
+    /// Seed of every random choice (CCIDs, session IDs, cookies, nonces, DD sequence
+    /// numbers), for the lab and tests only. `None` (what the daemon uses) seeds each
+    /// generator with 256 bits from the operating system.
+    pub seed: Option<u64>,
 }
 
 /// What the driver must do or may report, in order.
@@ -233,11 +235,14 @@ where
     pub fn new(now: Instant, cfg: CoreConfig<A>) -> Result<Self, CoreError> {
         let mut l2tp_cfg = L2tpConfig::new(cfg.name.as_bytes(), u32::from(cfg.router_id));
         l2tp_cfg.secret = cfg.l2tp_secret.clone();
-        let l2tp = Endpoint::new(l2tp_cfg, StdRng::seed_from_u64(cfg.seed));
-        let mut ospf = Router::new(
-            RouterConfig::new(cfg.router_id),
-            StdRng::seed_from_u64(cfg.seed.wrapping_add(0x05F3)),
-        );
+        // StdRng is a cryptographic generator (ChaCha12); seeded from the OS unless
+        // the lab pins a seed.
+        let rng = |offset: u64| match cfg.seed {
+            Some(seed) => StdRng::seed_from_u64(seed.wrapping_add(offset)),
+            None => rand::make_rng(),
+        };
+        let l2tp = Endpoint::new(l2tp_cfg, rng(0));
+        let mut ospf = Router::new(RouterConfig::new(cfg.router_id), rng(0x05F3));
         // The router reports changes of who advertises the policy's prefixes; the
         // policy first hears the answer at watch time (nobody, before any SPF run).
         let mut advert_changes = BTreeMap::new();
@@ -722,7 +727,7 @@ mod tests {
             loopback: (1, vec![Ipv6Prefix::new(Ipv6Addr::LOCALHOST, 128)]),
             policy: None,
             l2tp_secret: Some(b"k".to_vec()),
-            seed: u64::from(rid),
+            seed: Some(u64::from(rid)),
         }
     }
 

@@ -272,12 +272,8 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
             source: e.into(),
         }
     })?;
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-        ^ u64::from(std::process::id());
     let t0 = Instant::now();
-    let mut core = Core::new(t0, cfg.core_config(lo_ifindex, seed)?)?;
+    let mut core = Core::new(t0, cfg.core_config(lo_ifindex)?)?;
 
     // A previous run may have left routes behind.
     if cfg.ospf.enabled {

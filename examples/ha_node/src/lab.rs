@@ -812,7 +812,7 @@ fn node_cfg(
         loopback: (LOOPBACK_IFINDEX, vec![Ipv6Prefix::new(own, 128)]),
         policy,
         l2tp_secret: Some(b"lab-secret".to_vec()),
-        seed,
+        seed: Some(seed),
     }
 }
 
