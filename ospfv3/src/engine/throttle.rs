@@ -80,13 +80,13 @@ impl SpfThrottle {
         }
     }
 
-    #[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
+    #[cfg_attr(not(feature = "unstable"), allow(dead_code))]
     /// The current state.
     pub fn state(&self) -> ThrottleState {
         self.state
     }
 
-    #[cfg_attr(not(any(test, feature = "unstable")), allow(dead_code))]
+    #[cfg_attr(not(feature = "unstable"), allow(dead_code))]
     /// Whether an SPF run is scheduled.
     pub fn pending(&self) -> bool {
         self.spf_at.is_some()
