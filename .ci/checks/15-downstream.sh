@@ -22,6 +22,7 @@ ospfv3 = { path = "$root/ospfv3" }
 ipsec-lite = { path = "$root/ipsec-lite" }
 anycast-failover = { path = "$root/failover" }
 netsim = { package = "anycast-netsim", path = "$root/netsim" }
+bfd = { path = "$root/bfd" }
 rand_chacha = "0.10"
 rand = "0.10"
 
@@ -35,7 +36,7 @@ first_rust_block() {
 }
 
 examples=()
-for pair in l2tpv3:l2tpv3 ospfv3:ospfv3 ipsec-lite:ipsec_lite failover:failover netsim:netsim; do
+for pair in l2tpv3:l2tpv3 ospfv3:ospfv3 ipsec-lite:ipsec_lite failover:failover netsim:netsim bfd:bfd; do
   dir="${pair%%:*}"; name="${pair##*:}"
   readme="$root/$dir/README.md"
   first_rust_block "$readme" > "$work/examples/$name.rs"

@@ -336,7 +336,9 @@ pub enum DecodeError {
     UnknownAuthType(u8),
     /// The Auth Len (offset 25) does not suit the type, or the section does not end
     /// where the Length field says the packet ends.
-    #[error("offset 25: auth length {auth_len} invalid for type {auth_type} in a packet of length {length}")]
+    #[error(
+        "offset 25: auth length {auth_len} invalid for type {auth_type} in a packet of length {length}"
+    )]
     BadAuthLength {
         /// Auth Type field.
         auth_type: u8,
@@ -673,8 +675,8 @@ mod tests {
     /// RFC 5880 4.1 figure, filled in by hand: version 1, diag 3, state Up, P bit,
     /// detect mult 3, length 24, my 0x11223344, your 0x55667788, 300 ms, 300 ms, 0.
     const UP_POLL: [u8; 24] = [
-        0x23, 0xE0, 0x03, 0x18, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x00, 0x04,
-        0x93, 0xE0, 0x00, 0x04, 0x93, 0xE0, 0x00, 0x00, 0x00, 0x00,
+        0x23, 0xE0, 0x03, 0x18, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x00, 0x04, 0x93,
+        0xE0, 0x00, 0x04, 0x93, 0xE0, 0x00, 0x00, 0x00, 0x00,
     ];
 
     #[test]
@@ -782,8 +784,8 @@ mod tests {
     /// reserved, sequence 0x01020304, then the 20-byte hash.
     fn sha1_packet(meticulous: bool) -> Vec<u8> {
         let mut v = vec![
-            0x20, 0x44, 0x03, 52, 0, 0, 0, 9, 0, 0, 0, 0, 0x00, 0x0F, 0x42, 0x40, 0x00, 0x0F,
-            0x42, 0x40, 0, 0, 0, 0,
+            0x20, 0x44, 0x03, 52, 0, 0, 0, 9, 0, 0, 0, 0, 0x00, 0x0F, 0x42, 0x40, 0x00, 0x0F, 0x42,
+            0x40, 0, 0, 0, 0,
         ];
         v.extend_from_slice(&[if meticulous { 5 } else { 4 }, 28, 2, 0, 1, 2, 3, 4]);
         v.extend_from_slice(&[0; 20]);

@@ -628,7 +628,10 @@ impl<R: Rng> Session<R> {
                 self.detect_deadline = None;
                 let keep = self
                     .detection_time()
-                    .or_else(|| self.transmit_interval().map(|t| t * u32::from(self.detect_mult)))
+                    .or_else(|| {
+                        self.transmit_interval()
+                            .map(|t| t * u32::from(self.detect_mult))
+                    })
                     .unwrap_or(SLOW_TX * u32::from(self.detect_mult));
                 self.admin_tx_until = Some(now + keep);
             }

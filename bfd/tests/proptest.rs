@@ -7,8 +7,11 @@ use proptest::prelude::*;
 fn auth() -> impl Strategy<Value = Option<AuthSection>> {
     prop_oneof![
         Just(None),
-        (any::<u8>(), proptest::collection::vec(any::<u8>(), 1..=MAX_PASSWORD_LEN)).prop_map(
-            |(key_id, pw)| {
+        (
+            any::<u8>(),
+            proptest::collection::vec(any::<u8>(), 1..=MAX_PASSWORD_LEN)
+        )
+            .prop_map(|(key_id, pw)| {
                 let mut password = [0u8; MAX_PASSWORD_LEN];
                 password[..pw.len()].copy_from_slice(&pw);
                 Some(AuthSection::SimplePassword {
@@ -16,8 +19,7 @@ fn auth() -> impl Strategy<Value = Option<AuthSection>> {
                     password,
                     len: pw.len() as u8,
                 })
-            }
-        ),
+            }),
         (any::<bool>(), any::<u8>(), any::<u32>(), any::<[u8; 16]>()).prop_map(
             |(meticulous, key_id, sequence, digest)| Some(AuthSection::Md5 {
                 meticulous,

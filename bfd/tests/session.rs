@@ -95,15 +95,26 @@ fn up_and_settled(sim: &mut Sim<Host, StdRng>) {
 
 #[test]
 fn two_sessions_come_up_and_switch_to_fast_timers() {
-    let mut sim = pair(1, Config::default(), LinkConfig::with_latency(Duration::from_millis(5)));
+    let mut sim = pair(
+        1,
+        Config::default(),
+        LinkConfig::with_latency(Duration::from_millis(5)),
+    );
     up_and_settled(&mut sim);
     // Down -> Init -> Up on one side or Down -> Up on the other, within a few seconds.
-    assert!(sim.elapsed() < Duration::from_secs(3), "{:?}", sim.elapsed());
+    assert!(
+        sim.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        sim.elapsed()
+    );
     for n in 0..2 {
         let h = sim.node(n);
         assert_eq!(h.state_changes().last().unwrap().2, State::Up);
         assert!(h.events.iter().any(|(_, e)| *e == Event::PollComplete));
-        assert_eq!(h.session.transmit_interval(), Some(Duration::from_millis(300)));
+        assert_eq!(
+            h.session.transmit_interval(),
+            Some(Duration::from_millis(300))
+        );
         assert_eq!(h.session.detection_time(), Some(Duration::from_millis(900)));
         assert!(h.rx_errors.is_empty(), "{:?}", h.rx_errors);
     }
@@ -115,14 +126,24 @@ fn two_sessions_come_up_and_switch_to_fast_timers() {
     let tx0 = sim.node(0).session.stats().tx_packets;
     sim.run_for(Duration::from_secs(60)).unwrap();
     assert!(both_up(&sim));
-    assert_eq!(sim.node(0).state_changes().len(), sim.node(1).state_changes().len());
+    assert_eq!(
+        sim.node(0).state_changes().len(),
+        sim.node(1).state_changes().len()
+    );
     let sent = sim.node(0).session.stats().tx_packets - tx0;
-    assert!((200..=267).contains(&sent), "{sent} packets in 60 s at 300 ms less 0-25%");
+    assert!(
+        (200..=267).contains(&sent),
+        "{sent} packets in 60 s at 300 ms less 0-25%"
+    );
 }
 
 #[test]
 fn silent_peer_detected_within_the_detection_time() {
-    let mut sim = pair(2, Config::default(), LinkConfig::with_latency(Duration::from_millis(5)));
+    let mut sim = pair(
+        2,
+        Config::default(),
+        LinkConfig::with_latency(Duration::from_millis(5)),
+    );
     up_and_settled(&mut sim);
     sim.run_for(Duration::from_secs(5)).unwrap();
     let stopped = sim.now();
@@ -136,7 +157,11 @@ fn silent_peer_detected_within_the_detection_time() {
     let (at, from, to, diag) = *sim.node(0).state_changes().last().unwrap();
     assert_eq!(
         (from, to, diag),
-        (State::Up, State::Down, Diagnostic::ControlDetectionTimeExpired)
+        (
+            State::Up,
+            State::Down,
+            Diagnostic::ControlDetectionTimeExpired
+        )
     );
     // The last packet left b at most one transmit interval (300 ms) before it stopped
     // and took 5 ms; detection is 900 ms after it arrived.
@@ -153,7 +178,11 @@ fn silent_peer_detected_within_the_detection_time() {
 
 #[test]
 fn poll_final_changes_timers() {
-    let mut sim = pair(3, Config::default(), LinkConfig::with_latency(Duration::from_millis(5)));
+    let mut sim = pair(
+        3,
+        Config::default(),
+        LinkConfig::with_latency(Duration::from_millis(5)),
+    );
     up_and_settled(&mut sim);
     let now = sim.now();
     for n in 0..2 {
@@ -184,13 +213,20 @@ fn poll_final_changes_timers() {
     let tx0 = sim.node(0).session.stats().tx_packets;
     sim.run_for(Duration::from_secs(10)).unwrap();
     let sent = sim.node(0).session.stats().tx_packets - tx0;
-    assert!((200..=267).contains(&sent), "{sent} packets in 10 s at 50 ms less 0-25%");
+    assert!(
+        (200..=267).contains(&sent),
+        "{sent} packets in 10 s at 50 ms less 0-25%"
+    );
     assert!(both_up(&sim));
 }
 
 #[test]
 fn admin_down_is_signaled_and_admin_up_recovers() {
-    let mut sim = pair(4, Config::default(), LinkConfig::with_latency(Duration::from_millis(5)));
+    let mut sim = pair(
+        4,
+        Config::default(),
+        LinkConfig::with_latency(Duration::from_millis(5)),
+    );
     up_and_settled(&mut sim);
     let now = sim.now();
     sim.node_mut(0).session.admin_down(now);
@@ -199,12 +235,20 @@ fn admin_down_is_signaled_and_admin_up_recovers() {
     let (_, from, to, diag) = *sim.node(0).state_changes().last().unwrap();
     assert_eq!(
         (from, to, diag),
-        (State::Up, State::AdminDown, Diagnostic::AdministrativelyDown)
+        (
+            State::Up,
+            State::AdminDown,
+            Diagnostic::AdministrativelyDown
+        )
     );
     let (_, from, to, diag) = *sim.node(1).state_changes().last().unwrap();
     assert_eq!(
         (from, to, diag),
-        (State::Up, State::Down, Diagnostic::NeighborSignaledSessionDown)
+        (
+            State::Up,
+            State::Down,
+            Diagnostic::NeighborSignaledSessionDown
+        )
     );
     // AdminDown packets go out for a detection time, then stop; b stays Down.
     let tx = sim.node(0).session.stats().tx_packets;
@@ -282,7 +326,12 @@ fn early_and_repeated_timeouts_are_harmless() {
     let next = s.poll_timeout().unwrap();
     // 1 s before Up, less 0 to 25% jitter.
     assert!(next - t0 >= Duration::from_millis(750) && next - t0 <= Duration::from_secs(1));
-    for t in [t0, t0, t0 + Duration::from_millis(1), next - Duration::from_micros(1)] {
+    for t in [
+        t0,
+        t0,
+        t0 + Duration::from_millis(1),
+        next - Duration::from_micros(1),
+    ] {
         s.handle_timeout(t);
         assert!(s.poll_transmit().is_none());
         assert!(s.poll_event().is_none());
@@ -313,7 +362,10 @@ fn jitter_stays_within_rfc_bounds() {
             s.handle_timeout(now);
             drain(&mut s);
         }
-        assert!(lo >= 750_000 && hi <= max_pct * 10_000, "mult {mult}: {lo}..{hi}");
+        assert!(
+            lo >= 750_000 && hi <= max_pct * 10_000,
+            "mult {mult}: {lo}..{hi}"
+        );
         assert!(hi - lo > 100_000, "mult {mult}: jitter used: {lo}..{hi}");
     }
 }
@@ -337,7 +389,11 @@ fn up_pair(cfg: Config) -> (Instant, Session<StdRng>, Session<StdRng>) {
         }
         now = a.poll_timeout().unwrap().min(b.poll_timeout().unwrap());
     }
-    assert_eq!((a.state(), b.state()), (State::Up, State::Up), "{a:?} {b:?}");
+    assert_eq!(
+        (a.state(), b.state()),
+        (State::Up, State::Up),
+        "{a:?} {b:?}"
+    );
     assert!(!a.poll_in_progress() && !b.poll_in_progress());
     (now, a, b)
 }
@@ -346,7 +402,10 @@ fn up_pair(cfg: Config) -> (Instant, Session<StdRng>, Session<StdRng>) {
 fn bad_auth_and_replays_are_dropped_and_counted() {
     let cfg = Config::default().with_auth(AuthConfig::meticulous_keyed_sha1(3, "secret"));
     let (t0, mut a, mut b) = up_pair(cfg);
-    let now = a.poll_timeout().unwrap().min(t0 + Duration::from_millis(300));
+    let now = a
+        .poll_timeout()
+        .unwrap()
+        .min(t0 + Duration::from_millis(300));
     a.handle_timeout(now);
     let t = drain(&mut a).pop().unwrap();
     b.handle_packet(now, t.payload(), 255).unwrap();
@@ -366,13 +425,19 @@ fn bad_auth_and_replays_are_dropped_and_counted() {
         );
     }
     // Wrong TTL.
-    assert_eq!(b.handle_packet(now, t.payload(), 254), Err(RxError::BadTtl(254)));
+    assert_eq!(
+        b.handle_packet(now, t.payload(), 254),
+        Err(RxError::BadTtl(254))
+    );
     // An unauthenticated packet with the right discriminators.
     let mut plain = ControlPacket::decode(t.payload()).unwrap();
     plain.auth = None;
     let mut buf = [0u8; 64];
     let n = plain.encode(&mut buf).unwrap();
-    assert_eq!(b.handle_packet(now, &buf[..n], 255), Err(RxError::AuthFailed));
+    assert_eq!(
+        b.handle_packet(now, &buf[..n], 255),
+        Err(RxError::AuthFailed)
+    );
     let st = b.stats();
     assert_eq!(
         (st.rx_bad_sequence, st.rx_auth_failed, st.rx_bad_ttl),
@@ -391,7 +456,10 @@ fn bad_auth_and_replays_are_dropped_and_counted() {
 fn keyed_sha1_window() {
     let cfg = Config::default().with_auth(AuthConfig::keyed_sha1(3, "secret"));
     let (t0, mut a, mut b) = up_pair(cfg);
-    let mut now = a.poll_timeout().unwrap().min(t0 + Duration::from_millis(300));
+    let mut now = a
+        .poll_timeout()
+        .unwrap()
+        .min(t0 + Duration::from_millis(300));
     a.handle_timeout(now);
     let first = drain(&mut a).pop().unwrap();
     let first_at = now;
@@ -422,7 +490,10 @@ fn keyed_sha1_window() {
 #[test]
 fn wrong_discriminator_and_malformed_are_counted() {
     let (t0, mut a, mut b) = up_pair(Config::default());
-    let now = a.poll_timeout().unwrap().min(t0 + Duration::from_millis(300));
+    let now = a
+        .poll_timeout()
+        .unwrap()
+        .min(t0 + Duration::from_millis(300));
     a.handle_timeout(now);
     let t = drain(&mut a).pop().unwrap();
     let mut p = ControlPacket::decode(t.payload()).unwrap();

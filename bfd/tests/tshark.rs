@@ -177,7 +177,9 @@ fn expected(bytes: &[u8]) -> Vec<String> {
             a.auth_type().to_wire().to_string(),
             a.wire_len().to_string(),
             a.key_id().to_string(),
-            a.sequence().map(|s| format!("0x{s:08x}")).unwrap_or_default(),
+            a.sequence()
+                .map(|s| format!("0x{s:08x}"))
+                .unwrap_or_default(),
             match a {
                 AuthSection::SimplePassword { password, len, .. } => {
                     String::from_utf8(password[..usize::from(len)].to_vec()).unwrap()
@@ -259,7 +261,11 @@ fn flagged(path: &Path) -> String {
         .args(["-Y", "_ws.malformed || _ws.expert.severity >= warning"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -279,7 +285,10 @@ fn tshark_agrees_with_the_encoder() {
     let is_v6 = write_pcap(&path, &packets);
 
     let bad = flagged(&path);
-    assert!(bad.trim().is_empty(), "malformed or expert warnings:\n{bad}");
+    assert!(
+        bad.trim().is_empty(),
+        "malformed or expert warnings:\n{bad}"
+    );
 
     // Negative control: the same filter does flag a broken packet (a Keyed SHA1
     // section whose Auth Len says 24), so the check above can fail.
@@ -288,15 +297,24 @@ fn tshark_agrees_with_the_encoder() {
     broken[25] = 24;
     let control = Path::new(env!("CARGO_TARGET_TMPDIR")).join("bfd-tshark-broken.pcap");
     write_pcap(&control, &[broken]);
-    assert!(!flagged(&control).trim().is_empty(), "tshark flags a bad auth length");
+    assert!(
+        !flagged(&control).trim().is_empty(),
+        "tshark flags a bad auth length"
+    );
 
     let mut cmd = Command::new("tshark");
-    cmd.arg("-r").arg(&path).args(["-Y", "bfd", "-T", "fields", "-E", "separator=|"]);
+    cmd.arg("-r")
+        .arg(&path)
+        .args(["-Y", "bfd", "-T", "fields", "-E", "separator=|"]);
     for f in FIELDS {
         cmd.args(["-e", f]);
     }
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), packets.len(), "tshark saw every packet as BFD");
