@@ -253,6 +253,7 @@ pub struct Session<R> {
     remote_min_rx_us: u32,
     remote_desired_tx_us: u32,
     remote_detect_mult: u8,
+    remote_demand: bool,
 
     /// Configured values (in use once Up).
     conf_tx_us: u32,
@@ -340,6 +341,7 @@ impl<R: Rng> Session<R> {
             remote_min_rx_us: 1,
             remote_desired_tx_us: 0,
             remote_detect_mult: 0,
+            remote_demand: false,
             conf_tx_us,
             conf_rx_us,
             adv_tx_us: slow,
@@ -452,6 +454,7 @@ impl<R: Rng> Session<R> {
         self.remote_min_rx_us = p.required_min_rx_us;
         self.remote_desired_tx_us = p.desired_min_tx_us;
         self.remote_detect_mult = p.detect_mult;
+        self.remote_demand = p.demand;
 
         if p.final_ && self.poll_active {
             self.poll_active = false;
@@ -518,6 +521,7 @@ impl<R: Rng> Session<R> {
             self.remote_min_rx_us = 1;
             self.remote_desired_tx_us = 0;
             self.remote_detect_mult = 0;
+            self.remote_demand = false;
             self.step(now, Input::DetectTimeout);
         }
         if self.admin_tx_until.is_some_and(|u| u <= now) {
@@ -527,7 +531,13 @@ impl<R: Rng> Session<R> {
         if let Some(at) = self.next_tx
             && at <= now
         {
-            self.send_periodic = true;
+            // RFC 5880 6.8.7: no periodic packets while the peer runs Demand mode with
+            // both Up, except to carry a Poll Sequence.
+            let quiet = self.remote_demand
+                && self.state == State::Up
+                && self.remote_state == State::Up
+                && !self.poll_active;
+            self.send_periodic = !quiet;
             self.next_tx = self.jittered_interval().map(|i| now + i);
         }
     }

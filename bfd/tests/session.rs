@@ -525,3 +525,51 @@ fn bad_configs_are_refused() {
     let c = Config::default().with_auth(AuthConfig::keyed_sha1(1, ""));
     assert!(Session::new(t0, c, rng()).is_err());
 }
+
+#[test]
+fn peer_in_demand_mode_silences_periodic_packets() {
+    let (t0, mut a, mut b) = up_pair(Config::default());
+    // b's packets, rewritten as a peer in Demand mode sends them.
+    b.handle_timeout(b.poll_timeout().unwrap());
+    let mut template = ControlPacket::decode(drain(&mut b)[0].payload()).unwrap();
+    template.demand = true;
+    let send = |a: &mut Session<StdRng>, now, p: &ControlPacket| {
+        let mut buf = [0u8; 64];
+        let n = p.encode(&mut buf).unwrap();
+        a.handle_packet(now, &buf[..n], 255).unwrap();
+    };
+    let mut now = t0;
+    send(&mut a, now, &template);
+    let mut sent_by_a = 0;
+    for _ in 0..50 {
+        now += Duration::from_millis(100);
+        if a.poll_timeout().is_some_and(|t| t <= now) {
+            a.handle_timeout(now);
+        }
+        sent_by_a += drain(&mut a).len();
+        send(&mut a, now, &template);
+    }
+    assert_eq!(sent_by_a, 0, "no periodic packets to a peer in Demand mode");
+    assert_eq!(a.state(), State::Up);
+    // A timer change still goes out as a Poll; the Final ends it.
+    a.set_timers(now, Duration::from_millis(100), Duration::from_millis(100))
+        .unwrap();
+    let mut polls = 0;
+    for _ in 0..20 {
+        now += Duration::from_millis(100);
+        a.handle_timeout(now);
+        for t in drain(&mut a) {
+            let p = ControlPacket::decode(t.payload()).unwrap();
+            if p.poll {
+                polls += 1;
+                let mut fin = template;
+                fin.final_ = true;
+                send(&mut a, now, &fin);
+            }
+        }
+        send(&mut a, now, &template);
+    }
+    assert_eq!(polls, 1);
+    assert!(!a.poll_in_progress());
+    assert_eq!(a.state(), State::Up);
+}
