@@ -792,6 +792,10 @@ mod tests {
         v
     }
 
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
     #[test]
     fn keyed_sha1_sign_and_verify() {
         for meticulous in [false, true] {
@@ -802,6 +806,10 @@ mod tests {
             let mut keyed = sha1_packet(meticulous);
             keyed[32..38].copy_from_slice(b"secret");
             assert_eq!(&v[32..52], Sha1::digest(&keyed).as_slice());
+            if !meticulous {
+                // Pinned from Python's hashlib over the same bytes.
+                assert_eq!(hex(&v[32..52]), "1fe788280334cee224aad4b690ceb3325988022c");
+            }
             assert!(verify(&v, b"secret"));
             assert!(!verify(&v, b"secreT"));
             let p = ControlPacket::decode(&v).unwrap();
@@ -832,6 +840,8 @@ mod tests {
         v.extend_from_slice(&[3, 24, 7, 0, 0, 0, 0, 1]);
         v.extend_from_slice(&[0; 16]);
         assert!(sign(&mut v, b"k"));
+        // Pinned from Python's hashlib.md5 over the packet with "k" zero-padded.
+        assert_eq!(hex(&v[32..48]), "cde8fd36f4ea9112dd95c21a24f4b03b");
         assert!(verify(&v, b"k"));
         assert!(!verify(&v, b"j"));
         let p = ControlPacket::decode(&v).unwrap();

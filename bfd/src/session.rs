@@ -556,7 +556,8 @@ impl<R: Rng> Session<R> {
     /// Change the local timers. While Up they are advertised in a Poll Sequence and
     /// take full effect when the Final arrives (RFC 5880 6.8.3: until then the faster
     /// transmit interval and the longer detection time of old and new apply); otherwise
-    /// at once (with the 1 s transmit floor before Up).
+    /// at once (with the 1 s transmit floor before Up). A change during a Poll Sequence
+    /// joins it: the Final that ends it puts the latest values in use.
     pub fn set_timers(
         &mut self,
         now: Instant,

@@ -573,3 +573,35 @@ fn peer_in_demand_mode_silences_periodic_packets() {
     assert!(!a.poll_in_progress());
     assert_eq!(a.state(), State::Up);
 }
+
+#[test]
+fn peer_restarting_in_down_takes_the_session_down_then_up_again() {
+    let (now, mut a, mut b) = up_pair(Config::default());
+    b.handle_timeout(b.poll_timeout().unwrap());
+    let mut p = ControlPacket::decode(drain(&mut b)[0].payload()).unwrap();
+    // The peer restarted: Down, no discriminator of ours yet.
+    p.state = State::Down;
+    p.your_discriminator = 0;
+    let mut buf = [0u8; 64];
+    let n = p.encode(&mut buf).unwrap();
+    while a.poll_event().is_some() {}
+    a.handle_packet(now, &buf[..n], 255).unwrap();
+    assert_eq!(
+        a.poll_event(),
+        Some(Event::StateChanged {
+            from: State::Up,
+            to: State::Down,
+            diag: Diagnostic::NeighborSignaledSessionDown
+        })
+    );
+    // Down again at the 1 s floor; the peer's next Down moves a to Init, Init to Up.
+    assert_eq!(a.transmit_interval(), Some(Duration::from_secs(1)));
+    a.handle_packet(now, &buf[..n], 255).unwrap();
+    assert_eq!(a.state(), State::Init);
+    p.state = State::Init;
+    p.your_discriminator = a.local_discriminator();
+    let n = p.encode(&mut buf).unwrap();
+    a.handle_packet(now, &buf[..n], 255).unwrap();
+    assert_eq!(a.state(), State::Up);
+    assert_eq!(a.local_diag(), Diagnostic::None);
+}
