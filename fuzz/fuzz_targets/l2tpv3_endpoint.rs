@@ -153,7 +153,7 @@ fuzz_target!(|input: Input| {
                 match a.encapsulate(sid, &mut buf, start) {
                     Ok(t) => {
                         assert!(established, "data on a session that is not up");
-                        assert_eq!(t.destination, 1);
+                        assert_eq!(*t.destination, 1);
                         let mut d = t.contents.to_vec();
                         for (at, v) in edits.into_iter().take(8) {
                             let i = usize::from(at) % d.len();

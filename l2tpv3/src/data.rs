@@ -490,8 +490,11 @@ pub struct HeaderTemplate {
     len: u8,
     /// Offset of the Session ID (4 over UDP, 0 over IP).
     sid_at: u8,
-    /// Offset of the sublayer word (`len - 4`; read but unused without a sublayer).
-    sub_at: u8,
+    /// Offset of the sublayer word (`len - 4`) minus 4: 0, 4, 8 or 12, as the
+    /// word lies at 4 to 16 (over IP behind the Session ID, over UDP behind the
+    /// flags word and Session ID, in both after a cookie of 0, 4 or 8 bytes).
+    /// Without a sublayer, a word of the header is read and not used.
+    sub_past_4: u8,
     encapsulation: Encapsulation,
     session_id: u32,
     cookie: Cookie,
@@ -560,19 +563,31 @@ impl HeaderTemplate {
         }
         mask[sid_at..cookie_at + cookie.len()].fill(0xff);
         let mask = u128::from_ne_bytes(mask);
+        let sub_past_4 = (len - 4).saturating_sub(4) & 12;
+        debug_assert!(sublayer == SublayerKind::None || 4 + sub_past_4 == len - 4);
         HeaderTemplate {
             expect: u128::from_ne_bytes(first) & mask,
             mask,
             bytes,
             len: len as u8,
             sid_at: sid_at as u8,
-            sub_at: (len - 4) as u8,
+            sub_past_4: sub_past_4 as u8,
             encapsulation,
             session_id,
             cookie,
             cookie_word,
             sublayer: sublayer == SublayerKind::Default,
         }
+    }
+
+    /// A template that no packet passes (an empty mask and an expected bit
+    /// outside it): the endpoint's data table holds it in slots without an
+    /// established session, so that a lookup needs no `Option` test.
+    pub(crate) fn vacant() -> HeaderTemplate {
+        let mut t = Self::build(Encapsulation::Udp, 0, Cookie::None, SublayerKind::None);
+        t.mask = 0;
+        t.expect = 1;
+        t
     }
 
     /// The template for the fields of `header` (its sublayer value is not kept,
@@ -642,12 +657,20 @@ impl HeaderTemplate {
         if sublayer.sequence > DefaultSublayer::MAX_SEQUENCE {
             return Err(EncodeError::SequenceOutOfRange(sublayer.sequence));
         }
-        self.encapsulate_word(buf, payload_start, sublayer.word())
+        let word = sublayer.word();
+        self.encapsulate_with(buf, payload_start, word, |bytes| {
+            if self.sublayer {
+                bytes[MAX_DATA_HEADER_LEN - 4..].copy_from_slice(&word.to_be_bytes());
+            }
+        })
     }
 
-    /// [`HeaderTemplate::encapsulate`] with the sublayer word (S bit and 24-bit
-    /// sequence, section 4.6) already assembled: the endpoint's data path keeps its
-    /// transmit sequence state as that word.
+    /// [`HeaderTemplate::encapsulate`] for the endpoint's data path, which keeps
+    /// its transmit sequence state as the sublayer word (S bit and 24-bit
+    /// sequence, section 4.6) and keeps it zero when the session has no sublayer:
+    /// the word is ORed into the header's last word without a test (the
+    /// template's own sublayer word is zero; without a sublayer, OR with zero
+    /// leaves the cookie or Session ID there as it is).
     #[inline(always)]
     pub(crate) fn encapsulate_word(
         &self,
@@ -655,20 +678,34 @@ impl HeaderTemplate {
         payload_start: usize,
         word: u32,
     ) -> Result<usize, EncodeError> {
-        let word = word.to_be_bytes();
-        // Fast path, with full-size headroom: the header with its sequence word is
-        // assembled in a register-sized array and stored at once.
+        debug_assert!(self.sublayer || word == 0);
+        self.encapsulate_with(buf, payload_start, word, |bytes| {
+            let [.., a, b, c, d] = bytes;
+            let last = u32::from_be_bytes([*a, *b, *c, *d]) | word;
+            [*a, *b, *c, *d] = last.to_be_bytes();
+        })
+    }
+
+    /// The fast path of both: with full-size headroom, the header is assembled in
+    /// a register-sized array (`set_word` writes the sublayer word into it) and
+    /// stored at once.
+    #[inline(always)]
+    fn encapsulate_with(
+        &self,
+        buf: &mut [u8],
+        payload_start: usize,
+        word: u32,
+        set_word: impl FnOnce(&mut [u8; MAX_DATA_HEADER_LEN]),
+    ) -> Result<usize, EncodeError> {
         let slot = payload_start
             .checked_sub(MAX_DATA_HEADER_LEN)
             .and_then(|at| buf.get_mut(at..payload_start))
             .and_then(|s| <&mut [u8; MAX_DATA_HEADER_LEN]>::try_from(s).ok());
         let Some(slot) = slot else {
-            return self.encapsulate_short(buf, payload_start, word);
+            return self.encapsulate_short(buf, payload_start, word.to_be_bytes());
         };
         let mut bytes = self.bytes;
-        if self.sublayer {
-            bytes[MAX_DATA_HEADER_LEN - 4..].copy_from_slice(&word);
-        }
+        set_word(&mut bytes);
         *slot = bytes;
         // len <= MAX_DATA_HEADER_LEN <= payload_start.
         Ok(payload_start - self.len())
@@ -737,18 +774,17 @@ impl HeaderTemplate {
     pub(crate) fn check_head(&self, head: &[u8; MAX_DATA_HEADER_LEN]) -> Option<u32> {
         // Always there (WIDE < MAX_DATA_HEADER_LEN): no test is compiled.
         let first = head.first_chunk::<WIDE>()?;
-        let diff = (u128::from_ne_bytes(*first) ^ self.expect) & self.mask;
+        // `expect` holds no bit outside `mask`, except in a vacant template,
+        // which so never passes.
+        let diff = (u128::from_ne_bytes(*first) & self.mask) ^ self.expect;
         if !bool::from(diff.ct_eq(&0)) {
             return None;
         }
-        // The sublayer word ends the header: at len - 4, which is at most 16.
-        let sub_at = usize::from(self.sub_at).min(WIDE);
-        let sub = [
-            head[sub_at],
-            head[sub_at + 1],
-            head[sub_at + 2],
-            head[sub_at + 3],
-        ];
+        // The sublayer word ends the header: at 4 + `sub_past_4`, where the
+        // mask with 12 (a no-op on the values it holds) shows the compiler that
+        // the word lies within `head`, so no bounds test is compiled.
+        let at = 4 + (usize::from(self.sub_past_4) & 12);
+        let sub = [head[at], head[at + 1], head[at + 2], head[at + 3]];
         Some(u32::from_be_bytes(sub))
     }
 

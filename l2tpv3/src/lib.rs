@@ -73,7 +73,7 @@
 //!     let packet = a
 //!         .encapsulate(sid, &mut buf, MAX_DATA_HEADER_LEN)
 //!         .expect("session established");
-//!     assert_eq!(packet.destination, "b");
+//!     assert_eq!(*packet.destination, "b");
 //!     let frame = b
 //!         .handle_datagram(now, "a", packet.contents)
 //!         .expect("a data packet for an established session");

@@ -1,6 +1,7 @@
 //! The endpoint's data path allocates nothing per packet: a counting global
-//! allocator (`stats_alloc`) watches `Endpoint::encapsulate` and
-//! `Endpoint::handle_datagram` on an established session, and the count must stay
+//! allocator (`stats_alloc`) watches `Endpoint::encapsulate`,
+//! `Endpoint::handle_datagram` and `Endpoint::handle_data` on an established
+//! session, and the count must stay
 //! at zero, for packets accepted and for packets dropped (bad cookie, unknown
 //! session, replayed sequence number).
 
@@ -75,7 +76,7 @@ fn endpoint_data_path_allocates_nothing_per_packet() {
         tx[MAX_DATA_HEADER_LEN..].fill(i as u8);
         // A to B, accepted.
         let t = a.encapsulate(sid, &mut tx, MAX_DATA_HEADER_LEN).unwrap();
-        assert_eq!(t.destination, b_addr);
+        assert_eq!(*t.destination, b_addr);
         let len = t.contents.len();
         let got = b
             .handle_datagram(now, a_addr, t.contents)
@@ -93,11 +94,13 @@ fn endpoint_data_path_allocates_nothing_per_packet() {
         assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
         replay[start + 4..start + 8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
         assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
-        // B to A, accepted.
+        // B to A, accepted through the data-only entry point (a caller whose
+        // codec told data from control).
         let t = b
             .encapsulate(b_sid, &mut back, MAX_DATA_HEADER_LEN)
             .unwrap();
-        assert!(a.handle_datagram(now, b_addr, t.contents).is_some());
+        assert_eq!(*t.destination, a_addr);
+        assert!(a.handle_data(t.contents).is_some());
     }
     let stats = region.change();
     assert_eq!(delivered, PACKETS);

@@ -39,9 +39,8 @@ async fn receive(ep: &mut Ep, sock: &mut Sock) -> Option<Vec<u8>> {
             assert!(ep.handle_datagram(now, from, &bytes).is_none());
             None
         }
-        Frame::Data(bytes) => ep
-            .handle_datagram(now, from, &bytes)
-            .map(|d| d.payload.to_vec()),
+        // The codec told data from control already: the data-only entry point.
+        Frame::Data(bytes) => ep.handle_data(&bytes).map(|d| d.payload.to_vec()),
         other => panic!("unexpected {other:?}"),
     }
 }
@@ -105,8 +104,8 @@ async fn endpoints_over_udp_framed_on_loopback() {
     let mut buf = vec![0u8; MAX_DATA_HEADER_LEN + 60];
     buf[MAX_DATA_HEADER_LEN..].fill(0xa5);
     let t = a.encapsulate(sid, &mut buf, MAX_DATA_HEADER_LEN).unwrap();
-    assert_eq!(t.destination, b_addr);
-    sa.send((t.contents, t.destination)).await.unwrap();
+    assert_eq!(*t.destination, b_addr);
+    sa.send((t.contents, *t.destination)).await.unwrap();
     // Acknowledgements (ZLBs) may still be in flight; the frame comes after them.
     let mut got = None;
     for _ in 0..4 {
@@ -121,8 +120,8 @@ async fn endpoints_over_udp_framed_on_loopback() {
     let mut buf = vec![0u8; MAX_DATA_HEADER_LEN + 42];
     buf[MAX_DATA_HEADER_LEN..].fill(0x5a);
     let t = b.encapsulate(b_sid, &mut buf, MAX_DATA_HEADER_LEN).unwrap();
-    assert_eq!(t.destination, a_addr);
-    sb.send((t.contents, t.destination)).await.unwrap();
+    assert_eq!(*t.destination, a_addr);
+    sb.send((t.contents, *t.destination)).await.unwrap();
     let mut got = None;
     for _ in 0..4 {
         if let Some(p) = receive(&mut a, &mut sa).await {

@@ -417,7 +417,7 @@ where
             .l2tp
             .encapsulate(sid, &mut datagram, MAX_DATA_HEADER_LEN)
         {
-            Ok(t) => (t.destination, t.contents.len()),
+            Ok(t) => (t.destination.clone(), t.contents.len()),
             Err(_) => return false,
         };
         datagram.drain(..datagram.len() - len);

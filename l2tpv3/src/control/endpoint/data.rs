@@ -3,15 +3,23 @@
 //!
 //! Our Session IDs carry the index of their slot in the data table in their low
 //! bits (the rest is random), so the data path finds a session by indexing, not
-//! hashing. A received data packet of at least [`MAX_DATA_HEADER_LEN`] bytes (any
-//! real frame) costs one indexed load and the receive template's check: flags,
-//! Session ID and cookie compared at once in constant time (RFC 3931 section
-//! 4.1), which also proves that the slot belongs to the packet's Session ID. Then
-//! the sequence check of section 4.6: a subtraction and a mask on the sublayer
-//! word. A sent one costs the lookup (slot and Session ID) and one fixed-size
-//! store of the header into the caller's headroom; its sequence state is the
-//! sublayer word itself (S bit and number), advanced without a branch. No
-//! allocation either way, and counters are written only on a drop.
+//! hashing. Every slot up to the highest one established holds a whole
+//! [`DataPath`] (a vacant one when its session is not established), so a lookup
+//! tests no `Option`. A received data packet of at least [`MAX_DATA_HEADER_LEN`]
+//! bytes (any real frame) costs one indexed load and the receive template's
+//! check: flags, Session ID and cookie compared at once in constant time (RFC
+//! 3931 section 4.1), which also proves that the slot belongs to the packet's
+//! Session ID (a vacant slot's template passes nothing). Then the sequence check
+//! of section 4.6: a subtraction and a mask on the sublayer word. A sent one
+//! costs the lookup (slot and Session ID compared) and one fixed-size store of
+//! the header into the caller's headroom; its sequence state is the sublayer word
+//! itself (S bit and number), advanced without a branch. No allocation either
+//! way, nothing cloned (the destination is borrowed), and counters are written
+//! only on a drop.
+//!
+//! [`Endpoint::handle_data`] is the entry point for callers that already told
+//! data from control (the tokio codec does); [`Endpoint::handle_datagram`] makes
+//! that test and goes to the same fast path.
 //!
 //! Everything else (shorter packets, and the precise reason for a drop, counted
 //! in [`super::EndpointStats`]) runs out of line in
@@ -21,7 +29,7 @@ use std::hash::Hash;
 
 use rand_core::Rng;
 
-use super::{CommandError, DataIn, Endpoint, Transmit};
+use super::{CommandError, DataIn, Endpoint, IdMap, Transmit};
 use crate::avp::{DataSequencing, L2SublayerType};
 use crate::control::session::Session;
 use crate::data::{
@@ -40,7 +48,11 @@ const TX_KEEP: u32 = DefaultSublayer::S_BIT | DefaultSublayer::MAX_SEQUENCE;
 /// What the data path of one established session needs.
 #[derive(Debug, Clone)]
 pub(crate) struct DataPath<A> {
+    /// Our Session ID, whose slot this is; in a vacant slot, a value whose low
+    /// bits name another slot ([`vacant_sid`]), so that no lookup matches it.
+    sid: u32,
     /// Our Session ID and cookie, our sublayer choice: checks what we receive.
+    /// In a vacant slot, [`HeaderTemplate::vacant`], which no packet passes.
     rx: HeaderTemplate,
     /// The peer's Session ID and cookie, the sublayer the peer asked for: writes
     /// what we send.
@@ -53,9 +65,10 @@ pub(crate) struct DataPath<A> {
     /// Added to `tx_word` per packet sent: 1 when sequenced, 0 otherwise (the
     /// word then stays zero).
     tx_step: u32,
-    /// Selects the sublayer word from what the receive template's check read:
-    /// all ones with a sublayer, zero without (the word then reads as S clear).
-    rx_sub_mask: u32,
+    /// The S bit where the receive template's check reads the sublayer word:
+    /// [`DefaultSublayer::S_BIT`] with a sublayer, zero without (whatever was
+    /// read then counts as unsequenced).
+    rx_s_bit: u32,
     /// Next sequence number expected on data we receive, in its low 24 bits
     /// (the bits above are not used).
     rx_next: u32,
@@ -91,6 +104,7 @@ impl<A> DataPath<A> {
         let tx_sequenced = s.remote_sublayer != L2SublayerType::NONE
             && s.remote_sequencing != DataSequencing::NONE;
         Some(DataPath {
+            sid: s.local_id,
             rx,
             tx,
             peer,
@@ -100,24 +114,49 @@ impl<A> DataPath<A> {
                 0
             },
             tx_step: u32::from(tx_sequenced),
-            rx_sub_mask: if s.local_sublayer == L2SublayerType::NONE {
+            rx_s_bit: if s.local_sublayer == L2SublayerType::NONE {
                 0
             } else {
-                u32::MAX
+                DefaultSublayer::S_BIT
             },
             rx_next: 0,
             rx_old: 0,
         })
     }
 
-    /// The sequence check of section 4.6 on a received sublayer word (zero when
-    /// the session has no sublayer): a packet with the S bit clear passes
+    /// The path of a slot without an established session: the lookups of
+    /// [`DataTable`] never return it (its Session ID does not index the slot,
+    /// its receive template passes no packet). `peer` is any address: it is
+    /// never used, and only there so that every slot holds a whole path.
+    fn vacant(slot: u32, peer: A) -> Self {
+        DataPath {
+            sid: vacant_sid(slot),
+            rx: HeaderTemplate::vacant(),
+            tx: HeaderTemplate::vacant(),
+            peer,
+            tx_word: 0,
+            tx_step: 0,
+            rx_s_bit: 0,
+            rx_next: 0,
+            rx_old: 0,
+        }
+    }
+
+    /// Makes this path vacant (its peer address is kept, unused).
+    fn vacate(&mut self, slot: u32) {
+        self.sid = vacant_sid(slot);
+        self.rx = HeaderTemplate::vacant();
+        self.tx = HeaderTemplate::vacant();
+    }
+
+    /// The sequence check of section 4.6 on a received sublayer word (ignored
+    /// when the session has no sublayer): a packet with the S bit clear passes
     /// unsequenced; a sequenced one passes unless it is older than or equal to
     /// the last accepted (half the sequence space or less behind the expected
     /// number), and then moves the expected number on. `Err` for a drop.
     #[inline(always)]
     fn accept(&mut self, word: u32) -> Result<Option<u32>, ()> {
-        if word & DefaultSublayer::S_BIT == 0 {
+        if word & self.rx_s_bit == 0 {
             return Ok(None);
         }
         // `seq - rx_next` modulo 2^24 is at least half the space exactly when bit
@@ -137,33 +176,41 @@ impl<A> DataPath<A> {
 /// every ID stay random.
 const MAX_SLOT_BITS: u32 = 24;
 
-/// One slot of the data table.
-#[derive(Debug, Clone)]
-struct Slot<A> {
-    /// The Session ID holding the slot (0 when free).
-    sid: u32,
-    /// Its data path, once established.
-    path: Option<DataPath<A>>,
+/// The Session ID a vacant slot `slot` holds: its low bits are those of `!slot`,
+/// which differ from `slot`'s in every bit of a table mask (at least one bit), so
+/// no Session ID that indexes the slot equals it.
+const fn vacant_sid(slot: u32) -> u32 {
+    !slot
 }
 
 /// The data paths of all sessions, indexed by the low bits of our Session IDs.
+///
+/// Every slot of `paths` holds a whole [`DataPath`], vacant when its session is
+/// not established, so that a lookup is one bounds check and one compare: the
+/// Session ID on transmit, the receive template's check on receipt. No `Option`
+/// is tested per packet.
 #[derive(Debug, Clone)]
 pub(crate) struct DataTable<A> {
-    slots: Vec<Slot<A>>,
-    /// Free slot indexes below `slots.len()`.
+    /// The Session ID holding each slot, established or not (0 when free).
+    reserved: Vec<u32>,
+    /// Free slot indexes below `reserved.len()`.
     free: Vec<u32>,
+    /// The data path of each slot, up to the highest slot ever established
+    /// (slots above it have none yet: lookups fall off the end).
+    paths: Vec<DataPath<A>>,
     /// Selects the slot index from a Session ID.
     mask: u32,
 }
 
-impl<A> DataTable<A> {
+impl<A: Clone> DataTable<A> {
     /// A table for up to `max_sessions` sessions (at most 2^24).
     pub(crate) fn new(max_sessions: usize) -> Self {
         let bits = usize::BITS - max_sessions.max(2).saturating_sub(1).leading_zeros();
         let bits = bits.min(MAX_SLOT_BITS);
         DataTable {
-            slots: Vec::new(),
+            reserved: Vec::new(),
             free: Vec::new(),
+            paths: Vec::new(),
             mask: (1u32 << bits) - 1,
         }
     }
@@ -172,7 +219,7 @@ impl<A> DataTable<A> {
     pub(crate) fn free_slot(&self) -> Option<u32> {
         match self.free.last() {
             Some(&i) => Some(i),
-            None => u32::try_from(self.slots.len())
+            None => u32::try_from(self.reserved.len())
                 .ok()
                 .filter(|&n| n <= self.mask),
         }
@@ -188,69 +235,72 @@ impl<A> DataTable<A> {
         let slot = sid & self.mask;
         if self.free.last() == Some(&slot) {
             self.free.pop();
-        } else if slot as usize == self.slots.len() {
-            self.slots.push(Slot { sid: 0, path: None });
+        } else if slot as usize == self.reserved.len() {
+            self.reserved.push(0);
         }
-        if let Some(s) = self.slots.get_mut(slot as usize) {
-            *s = Slot { sid, path: None };
+        if let Some(s) = self.reserved.get_mut(slot as usize) {
+            *s = sid;
         }
     }
 
-    /// Frees the slot of `sid` (and its data path).
+    /// Frees the slot of `sid` (and vacates its data path).
     pub(crate) fn release(&mut self, sid: u32) {
         let slot = sid & self.mask;
-        if let Some(s) = self.slots.get_mut(slot as usize)
-            && s.sid == sid
+        if let Some(s) = self.reserved.get_mut(slot as usize)
+            && *s == sid
+            && sid != 0
         {
-            *s = Slot { sid: 0, path: None };
+            *s = 0;
             self.free.push(slot);
+            self.clear(sid);
         }
     }
 
-    /// Installs the data path of an established session.
+    /// Installs the data path of an established session (whose slot `sid`
+    /// holds).
     pub(crate) fn install(&mut self, sid: u32, path: DataPath<A>) {
-        if let Some(s) = self.slot_mut(sid) {
-            s.path = Some(path);
+        let slot = sid & self.mask;
+        if sid == 0 || path.sid != sid || self.reserved.get(slot as usize) != Some(&sid) {
+            return;
+        }
+        let i = slot as usize;
+        while self.paths.len() <= i {
+            // Below the highest established slot every slot has a path: the
+            // new ones are vacant, with this session's peer as filler.
+            let vacant = DataPath::vacant(self.paths.len() as u32, path.peer.clone());
+            self.paths.push(vacant);
+        }
+        if let Some(p) = self.paths.get_mut(i) {
+            *p = path;
         }
     }
 
-    /// Removes the data path of a session that is no longer established.
+    /// Vacates the data path of a session that is no longer established.
     pub(crate) fn clear(&mut self, sid: u32) {
-        if let Some(s) = self.slot_mut(sid) {
-            s.path = None;
+        let slot = sid & self.mask;
+        if let Some(p) = self.path_mut(sid) {
+            p.vacate(slot);
         }
     }
 
-    #[inline]
-    fn slot_mut(&mut self, sid: u32) -> Option<&mut Slot<A>> {
-        self.slots
-            .get_mut((sid & self.mask) as usize)
-            .filter(|s| s.sid == sid && sid != 0)
-    }
-
-    /// The data path of established session `sid`.
-    ///
-    /// A free slot holds Session ID 0 and no data path, so `sid` 0 finds none
-    /// without a test of its own.
+    /// The data path of established session `sid`: one bounds check and one
+    /// compare (a vacant slot's Session ID matches no lookup, see
+    /// [`vacant_sid`]).
     #[inline(always)]
     fn path_mut(&mut self, sid: u32) -> Option<&mut DataPath<A>> {
-        let slot = self.slots.get_mut((sid & self.mask) as usize)?;
-        if slot.sid != sid {
-            return None;
-        }
-        slot.path.as_mut()
+        self.paths
+            .get_mut((sid & self.mask) as usize)
+            .filter(|p| p.sid == sid)
     }
 
-    /// The data path in the slot `sid` indexes, whether or not it is `sid`'s:
-    /// for the receive fast path, where the receive template's constant-time
-    /// check compares the packet's whole Session ID anyway (a slot's data path
-    /// always belongs to the slot's Session ID).
+    /// The data path in the slot `sid` indexes, whether or not it is `sid`'s,
+    /// established or vacant: for the receive fast path, where the receive
+    /// template's constant-time check compares the packet's whole Session ID
+    /// anyway (an established path's template holds its slot's Session ID, and a
+    /// vacant path's template passes nothing).
     #[inline(always)]
     fn slot_path_mut(&mut self, sid: u32) -> Option<&mut DataPath<A>> {
-        self.slots
-            .get_mut((sid & self.mask) as usize)?
-            .path
-            .as_mut()
+        self.paths.get_mut((sid & self.mask) as usize)
     }
 }
 
@@ -259,6 +309,54 @@ where
     A: Clone + Eq + Hash,
     R: Rng,
 {
+    /// Handles one received datagram that the caller already knows is a data
+    /// packet, such as a `Frame::Data` from the `tokio_codec` module (feature
+    /// `tokio`; the codec tells control from data by the T bit over UDP):
+    /// [`Endpoint::handle_datagram`] without its control/data test.
+    ///
+    /// The same checks as for a data packet there: the session is found from
+    /// the packet's Session ID, Session ID and cookie are checked in constant
+    /// time against its receive template, then the sequence number (RFC 3931
+    /// section 4.6) when the session is sequenced. The payload is borrowed from
+    /// `datagram`; nothing is allocated. A drop returns `None` and is counted in
+    /// [`super::EndpointStats`] (a control message handed in here is dropped as a
+    /// malformed or unknown data packet).
+    ///
+    /// ```
+    /// # use l2tpv3::{Config, Endpoint, SessionRequest, MAX_DATA_HEADER_LEN};
+    /// # use rand::SeedableRng;
+    /// # let now = std::time::Instant::now();
+    /// # let rng = |s| rand::rngs::StdRng::seed_from_u64(s);
+    /// # let mut a = Endpoint::new(Config::default(), rng(1));
+    /// # let mut b = Endpoint::new(Config::default(), rng(2));
+    /// # let ccid = a.connect(now, "b").unwrap();
+    /// # let sid = a.open_session(now, ccid, SessionRequest::ethernet("pw")).unwrap();
+    /// # for _ in 0..8 {
+    /// #     while let Some(t) = a.poll_transmit() { b.handle_datagram(now, "a", &t.contents); }
+    /// #     while let Some(t) = b.poll_transmit() { a.handle_datagram(now, "b", &t.contents); }
+    /// # }
+    /// let mut buf = [0u8; MAX_DATA_HEADER_LEN + 60];
+    /// let packet = a.encapsulate(sid, &mut buf, MAX_DATA_HEADER_LEN).unwrap();
+    /// let got = b.handle_data(packet.contents).unwrap();
+    /// assert_eq!(got.payload.len(), 60);
+    /// // A control message is not data: dropped and counted.
+    /// assert!(b.handle_data(&[0xc8, 0x03, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]).is_none());
+    /// ```
+    //
+    // Inlined into the caller's receive loop: the fast path is one load of the
+    // encapsulation (a branch that always goes the same way) and
+    // `handle_data_fast`.
+    #[inline(always)]
+    pub fn handle_data<'a>(&mut self, datagram: &'a [u8]) -> Option<DataIn<'a>> {
+        if let Some(head) = datagram.first_chunk::<MAX_DATA_HEADER_LEN>() {
+            return match self.config.encapsulation {
+                Encapsulation::Udp => self.handle_data_fast::<4>(head, datagram),
+                Encapsulation::Ip => self.handle_data_fast::<0>(head, datagram),
+            };
+        }
+        self.handle_data_slow(datagram)
+    }
+
     /// Checks a data packet of at least [`MAX_DATA_HEADER_LEN`] bytes (`head`,
     /// the first of them, of `buf`) against its session's receive template;
     /// `SID_AT` is the offset of the Session ID (4 over UDP, 0 over IP).
@@ -268,7 +366,7 @@ where
     /// unless the packet is accepted or dropped as old; any other drop, to be
     /// counted, goes to [`Endpoint::handle_data_slow`].
     #[inline(always)]
-    pub(super) fn handle_data<'a, const SID_AT: usize>(
+    pub(super) fn handle_data_fast<'a, const SID_AT: usize>(
         &mut self,
         head: &[u8; MAX_DATA_HEADER_LEN],
         buf: &'a [u8],
@@ -284,7 +382,7 @@ where
             && let Some(word) = path.rx.check_head(head)
         {
             let len = path.rx.len();
-            let Ok(sequence) = path.accept(word & path.rx_sub_mask) else {
+            let Ok(sequence) = path.accept(word) else {
                 self.stats.data_out_of_order += 1;
                 return None;
             };
@@ -357,7 +455,10 @@ where
     /// ID and cookie, and the Default L2-Specific Sublayer (with the next sequence
     /// number if the peer asked for sequencing) when the peer requires it. The
     /// packet is `contents`, the tail of `buf` from the header on; the payload is
-    /// neither read nor moved, and nothing is allocated.
+    /// neither read nor moved, and nothing is allocated. The destination (the
+    /// control connection's peer) is borrowed from the endpoint, not cloned:
+    /// copy it out (`*t.destination` for a `SocketAddr`) if it must outlive the
+    /// next call.
     ///
     /// ```
     /// # use l2tpv3::{Config, Endpoint, Event, SessionRequest, MAX_DATA_HEADER_LEN};
@@ -376,40 +477,41 @@ where
     /// let mut buf = [0u8; MAX_DATA_HEADER_LEN + 60];
     /// buf[MAX_DATA_HEADER_LEN..].fill(0xab);
     /// let packet = a.encapsulate(sid, &mut buf, MAX_DATA_HEADER_LEN).unwrap();
-    /// assert_eq!(packet.destination, "b");
+    /// assert_eq!(*packet.destination, "b");
     /// // The peer checks it and hands back the frame, borrowed.
     /// let got = b.handle_datagram(now, "a", packet.contents).unwrap();
     /// assert_eq!(got.payload, &[0xab; 60][..]);
     /// ```
     #[inline]
-    pub fn encapsulate<'b>(
-        &mut self,
+    pub fn encapsulate<'s, 'b>(
+        &'s mut self,
         session_id: u32,
         buf: &'b mut [u8],
         payload_start: usize,
-    ) -> Result<Transmit<A, &'b [u8]>, CommandError> {
+    ) -> Result<Transmit<&'s A, &'b [u8]>, CommandError> {
         let Some(path) = self.data.path_mut(session_id) else {
-            return Err(self.not_established(session_id));
+            return Err(not_established(&self.sessions, session_id));
         };
         let word = path.tx_word;
         let start = path.tx.encapsulate_word(buf, payload_start, word)?;
         // The sequence number wraps within its 24 bits; the S bit stays.
         path.tx_word = word.wrapping_add(path.tx_step) & TX_KEEP;
         Ok(Transmit {
-            destination: path.peer.clone(),
+            destination: &path.peer,
             contents: &buf[start..],
         })
     }
+}
 
-    /// Why [`Endpoint::encapsulate`] found no data path for `session_id`.
-    #[cold]
-    #[inline(never)]
-    fn not_established(&self, session_id: u32) -> CommandError {
-        if self.sessions.contains_key(&session_id) {
-            CommandError::NotEstablished(session_id)
-        } else {
-            CommandError::NoSession(session_id)
-        }
+/// Why [`Endpoint::encapsulate`] found no data path for `session_id` (a free
+/// function of the session map: the data table stays borrowed for the result).
+#[cold]
+#[inline(never)]
+fn not_established(sessions: &IdMap<Session>, session_id: u32) -> CommandError {
+    if sessions.contains_key(&session_id) {
+        CommandError::NotEstablished(session_id)
+    } else {
+        CommandError::NoSession(session_id)
     }
 }
 
@@ -431,16 +533,53 @@ mod tests {
         }
         assert_eq!(ids.iter().map(|i| i & 3).collect::<Vec<_>>(), [0, 1, 2, 3]);
         assert_eq!(t.free_slot(), None, "four slots for four sessions");
-        // A lookup needs the whole ID, not only its slot.
-        assert!(t.slot_mut(ids[1]).is_some());
-        assert!(t.slot_mut(ids[1] ^ 0x100).is_none());
+        // Reserved but not established: no data path is found.
+        assert!(t.path_mut(ids[1]).is_none());
+        // Established: the lookup needs the whole ID, not only its slot.
+        let template = |sid| {
+            HeaderTemplate::new(
+                Encapsulation::Udp,
+                sid,
+                crate::data::Cookie::None,
+                SublayerKind::None,
+            )
+            .expect("non-zero id")
+        };
+        let path = |sid| DataPath {
+            sid,
+            rx: template(sid),
+            tx: template(sid),
+            ..DataPath::vacant(0, ())
+        };
+        t.install(ids[1], path(ids[1]));
+        assert_eq!(
+            t.paths.len(),
+            2,
+            "slot 0 below it filled with a vacant path"
+        );
+        assert!(t.path_mut(ids[0]).is_none());
+        assert!(t.path_mut(ids[1]).is_some());
+        assert!(t.path_mut(ids[1] ^ 0x100).is_none());
+        assert!(t.path_mut(0).is_none(), "slot 0 is vacant");
+        // A path is installed only in the slot its Session ID holds.
+        t.install(ids[2] ^ 0x100, path(ids[2] ^ 0x100));
+        assert!(t.path_mut(ids[2] ^ 0x100).is_none());
+        // A vacant slot's receive template passes nothing, not even all zeros.
+        let head = [0u8; MAX_DATA_HEADER_LEN];
+        assert!(
+            t.slot_path_mut(0)
+                .is_some_and(|p| p.rx.check_head(&head).is_none())
+        );
+        t.clear(ids[1]);
+        assert!(t.path_mut(ids[1]).is_none());
+        t.install(ids[1], path(ids[1]));
         t.release(ids[1]);
-        assert!(t.slot_mut(ids[1]).is_none());
+        assert!(t.path_mut(ids[1]).is_none(), "released with its path");
         assert_eq!(t.free_slot(), Some(1));
         // Releasing an ID that does not hold the slot changes nothing.
         t.release(ids[1]);
         t.release(ids[2] ^ 0x100);
-        assert!(t.slot_mut(ids[2]).is_some());
+        assert_eq!(t.reserved[2], ids[2]);
         assert_eq!(t.free.len(), 1);
     }
 
@@ -454,12 +593,13 @@ mod tests {
         )
         .expect("non-zero id");
         let mut p = DataPath {
+            sid: 1,
             rx: t,
             tx: t,
             peer: (),
             tx_word: 0,
             tx_step: 0,
-            rx_sub_mask: u32::MAX,
+            rx_s_bit: DefaultSublayer::S_BIT,
             rx_next: 0,
             rx_old: 0,
         };

@@ -87,7 +87,8 @@ pub enum CommandError {
 ///
 /// [`Endpoint::poll_transmit`] yields control messages as `Transmit<A>` (owning
 /// their bytes, `B = Vec<u8>`); [`Endpoint::encapsulate`] yields data packets as
-/// `Transmit<A, &[u8]>`, borrowing the caller's buffer.
+/// `Transmit<&A, &[u8]>`, borrowing the peer's address from the endpoint and the
+/// bytes from the caller's buffer (nothing is cloned per packet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Transmit<A, B = Vec<u8>> {

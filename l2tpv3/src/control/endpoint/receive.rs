@@ -49,10 +49,10 @@ where
         if let Some(head) = datagram.first_chunk::<MAX_DATA_HEADER_LEN>() {
             match self.config.encapsulation {
                 Encapsulation::Udp if head[0] & 0x80 == 0 => {
-                    return self.handle_data::<4>(head, datagram);
+                    return self.handle_data_fast::<4>(head, datagram);
                 }
                 Encapsulation::Ip if head[..4] != [0; 4] => {
-                    return self.handle_data::<0>(head, datagram);
+                    return self.handle_data_fast::<0>(head, datagram);
                 }
                 _ => {}
             }
