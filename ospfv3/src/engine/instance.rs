@@ -2,7 +2,7 @@
 //! LSDB, SPF and the routing table, and exposes `handle_packet` / `handle_timeout` /
 //! `poll_transmit` / `poll_timeout` / `poll_event` plus commands.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -236,6 +236,8 @@ pub struct Router<R> {
     /// When we last sent an LSA back to a neighbor instead of installing it.
     pub(super) sent_back: HashMap<LsaKey, Instant>,
     housekeeping_at: Option<Instant>,
+    /// Neighbors held down by [`Router::set_neighbor_hold`]: their hellos are ignored.
+    held: BTreeSet<(u32, Ipv4Addr)>,
     /// Transmit and event queues, counters.
     pub(super) out: Output,
     rng: R,
@@ -254,6 +256,7 @@ impl<R: Rng> Router<R> {
             lsdb: Lsdb::new(),
             sent_back: HashMap::new(),
             housekeeping_at: None,
+            held: BTreeSet::new(),
             rng,
         }
     }
@@ -369,6 +372,7 @@ impl<R: Rng> Router<R> {
         }
         self.ism(now, ifindex, InterfaceEvent::InterfaceDown);
         self.ifaces.remove(&ifindex);
+        self.held.retain(|&(i, _)| i != ifindex);
         for k in self.lsdb.remove_scope(super::lsdb::Scope::Link(ifindex)) {
             self.lsa_removed(now, k);
         }
@@ -418,6 +422,45 @@ impl<R: Rng> Router<R> {
     /// watched.
     pub fn unwatch_prefix(&mut self, prefix: &Ipv6Prefix) -> bool {
         self.routing.unwatch(prefix)
+    }
+
+    /// A client of the forwarding path (BFD, RFC 5882 4.1 and 4.3) says the path to
+    /// `neighbor` (its router ID) on `ifindex` failed: the neighbor goes Down at once
+    /// (the NSM's LLDown event, which acts as KillNbr and the InactivityTimer do:
+    /// lists cleared, neighbor forgotten, [`Event::NeighborState`] to Down), so the
+    /// adjacency is gone from our Router-LSA, which is re-originated and flooded,
+    /// and SPF is scheduled. Returns
+    /// whether such a neighbor existed (false changes nothing).
+    ///
+    /// Nothing stops the neighbor from coming back: the next hello it sends starts
+    /// the adjacency again (RFC 5882 4.3 lets a client re-establish it). Where hellos
+    /// may still arrive while BFD is down (a partial failure), the caller decides
+    /// when the adjacency may return: [`Router::set_neighbor_hold`] ignores the
+    /// neighbor's hellos until released (for example until its BFD session is Up).
+    pub fn neighbor_down(&mut self, now: Instant, ifindex: u32, neighbor: Ipv4Addr) -> bool {
+        let exists = self
+            .ifaces
+            .get(&ifindex)
+            .is_some_and(|i| i.neighbors.contains_key(&neighbor));
+        if exists {
+            self.nsm(now, ifindex, neighbor, NeighborEvent::LlDown);
+            self.finish(now);
+        }
+        exists
+    }
+
+    /// Holds `neighbor` (router ID) on `ifindex` down while `hold` is true: its hellos
+    /// are dropped (counter `rx_dropped`) so no adjacency forms with it; releasing it
+    /// lets its next hello start one. Holding does not itself take an existing
+    /// neighbor down (call [`Router::neighbor_down`] for that). Holds are kept per
+    /// (interface, router ID) until released or the interface is removed; only this
+    /// command adds them. Returns whether the hold state changed.
+    pub fn set_neighbor_hold(&mut self, ifindex: u32, neighbor: Ipv4Addr, hold: bool) -> bool {
+        if hold {
+            self.held.insert((ifindex, neighbor))
+        } else {
+            self.held.remove(&(ifindex, neighbor))
+        }
     }
 
     // ----- outputs -----
@@ -775,6 +818,10 @@ impl<R: Rng> Router<R> {
     ) {
         let me = self.cfg.router_id;
         let max_nbrs = self.cfg.limits.max_neighbors;
+        if self.held.contains(&(ifindex, rid)) {
+            self.out.counters.rx_dropped += 1;
+            return;
+        }
         let Some(i) = self.ifaces.get_mut(&ifindex) else {
             return;
         };

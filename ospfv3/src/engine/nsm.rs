@@ -52,8 +52,8 @@ pub enum NeighborEvent {
     KillNbr,
     /// Nothing heard for RouterDeadInterval.
     InactivityTimer,
-    #[allow(dead_code)] // an input of the RFC table this engine never raises
-    /// The lower layer reports the neighbor unreachable.
+    /// The lower layer reports the neighbor unreachable (raised by
+    /// `Router::neighbor_down`, for BFD as RFC 5882 describes).
     LlDown,
 }
 
