@@ -21,7 +21,7 @@
 //!   second signal exits at once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -128,6 +128,10 @@ struct Executor {
     sockets: BTreeMap<u32, Arc<RawSocket>>,
     loopback_device: String,
     route_src: Option<Ipv6Addr>,
+    /// BFD sending sockets by (ifindex, source port), bound to the TAP's link-local
+    /// address and the session's port (RFC 5881 4: one source port per session);
+    /// opened on a session's first packet, closed when the session is gone.
+    bfd_tx: BTreeMap<(u32, u16), Arc<bfd::udp::BfdSocket>>,
 }
 
 impl Executor {
@@ -181,6 +185,50 @@ impl Executor {
                         tracing::debug!("OSPFv3 send on ifindex {}: {e}", t.ifindex);
                     }
                 }
+                Output::Bfd {
+                    ifindex,
+                    src,
+                    dst,
+                    src_port,
+                    payload,
+                } => {
+                    let key = (ifindex, src_port);
+                    if !self.bfd_tx.contains_key(&key) {
+                        let live = core.bfd_source_ports();
+                        self.bfd_tx.retain(|k, _| live.contains(k));
+                        let at = SocketAddr::V6(SocketAddrV6::new(src, src_port, 0, ifindex));
+                        match bfd::udp::BfdSocket::bind(at) {
+                            Ok(sock) => {
+                                self.bfd_tx.insert(key, Arc::new(sock));
+                            }
+                            Err(e) => {
+                                tracing::warn!("BFD socket {at}: {e}");
+                                continue;
+                            }
+                        }
+                    }
+                    if let Some(sock) = self.bfd_tx.get(&key) {
+                        let to = SocketAddr::V6(SocketAddrV6::new(
+                            dst,
+                            bfd::encap::CONTROL_PORT,
+                            0,
+                            ifindex,
+                        ));
+                        if let Err(e) = sock.send_to(&payload, to).await {
+                            tracing::debug!("BFD send to {to}: {e}");
+                        }
+                    }
+                }
+                Output::BfdState {
+                    ifindex,
+                    router_id,
+                    from,
+                    to,
+                    diag,
+                } => tracing::info!(
+                    "BFD session with {router_id} on {}: {from:?} -> {to:?} ({diag:?})",
+                    self.dev_name(ifindex).unwrap_or_default()
+                ),
                 Output::OspfEvent(ev) => self.on_ospf_event(ev).await,
                 Output::L2tpEvent(ev) => match ev {
                     l2tpv3::Event::ConnectionUp {
@@ -377,7 +425,10 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
         sockets: BTreeMap::new(),
         loopback_device: cfg.loopback_device.clone(),
         route_src: cfg.loopback.first().copied(),
+        bfd_tx: BTreeMap::new(),
     };
+    // BFD Control packets received on the TAPs: (ifindex, source, bytes, hop limit).
+    let (bfd_rx_tx, mut bfd_rx) = mpsc::channel::<(u32, Ipv6Addr, Vec<u8>, u8)>(CHANNEL_DEPTH);
     for (i, p) in cfg.peers.iter().enumerate() {
         let mac = tap::tap_mac(cfg.router_id, u8::try_from(i).unwrap_or(u8::MAX));
         let t = tap::open(&p.tap, mac, cfg.ospf.mtu).await?;
@@ -410,6 +461,34 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
                 }
             });
             ex.sockets.insert(t.ifindex, sock);
+            // BFD (RFC 5881) for the OSPFv3 neighbors on this TAP: one socket
+            // receiving on the link-local address, port 3784.
+            let at = SocketAddr::V6(SocketAddrV6::new(
+                t.link_local,
+                bfd::encap::CONTROL_PORT,
+                0,
+                t.ifindex,
+            ));
+            let bsock = bfd::udp::BfdSocket::bind(at).map_err(io(format!("BFD socket {at}")))?;
+            let (ifindex, tx) = (t.ifindex, bfd_rx_tx.clone());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 128];
+                loop {
+                    match bsock.recv(&mut buf).await {
+                        Ok(r) => {
+                            let SocketAddr::V6(src) = r.src else { continue };
+                            let bytes = buf[..r.len.min(buf.len())].to_vec();
+                            if tx.send((ifindex, *src.ip(), bytes, r.ttl)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!("BFD socket on ifindex {ifindex}: {e}");
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                    }
+                }
+            });
         }
         let (dev, ifindex, tx) = (t.dev.clone(), t.ifindex, frame_tx.clone());
         tokio::spawn(async move {
@@ -433,7 +512,8 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
     }
 
     let (probe_tx, mut probe_rx) = mpsc::channel(CHANNEL_DEPTH);
-    crate::health::spawn_probers(core.checks(), probe_tx);
+    let probe_stats =
+        crate::health::spawn_probers(core.checks(), probe_tx).map_err(io("health check thread"))?;
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(io("SIGTERM handler"))?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;
@@ -458,6 +538,7 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
             }
             Some((r, bytes)) = ospf_rx.recv() => core.handle_ospf(Instant::now(), r.ifindex, r.src, r.dst, &bytes),
             Some((id, r)) = probe_rx.recv() => core.handle_probe_result(Instant::now(), id, r),
+            Some((ifindex, src, bytes, ttl)) = bfd_rx.recv() => core.handle_bfd(Instant::now(), ifindex, src, &bytes, ttl),
             _ = tokio::time::sleep_until(wake.into()) => core.handle_timeout(Instant::now()),
             _ = sigterm.recv() => {
                 if shutdown_since.is_some() { break; }
@@ -489,6 +570,12 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
         natt_counts.keepalives.load(Ordering::Relaxed),
         natt_counts.ike_dropped.load(Ordering::Relaxed),
         natt_counts.malformed.load(Ordering::Relaxed)
+    );
+    tracing::info!(
+        "health checks: {} probes, {} timeouts, {} results dropped (channel full)",
+        probe_stats.started.load(Ordering::Relaxed),
+        probe_stats.timeouts.load(Ordering::Relaxed),
+        probe_stats.dropped.load(Ordering::Relaxed)
     );
     tracing::info!("closing control connections");
     core.close_all(Instant::now());

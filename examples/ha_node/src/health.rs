@@ -1,9 +1,23 @@
 //! Health probes: the daemon runs what the failover crate's [`CheckKind`]s describe.
 //!
-//! One task per check starts a probe every `interval`, bounds it by `timeout`, and
-//! reports the outcome with the instant it started; the policy does the counting
-//! (rise, fall, staleness). A probe never blocks the event loop.
+//! The probes run on a thread of their own with its own single-threaded tokio runtime,
+//! so the event loop's work (OSPFv3, the data plane, netlink) never delays a probe and
+//! a probe never delays the event loop. Per check one scheduler task ticks every
+//! `interval` on a fixed grid (the interval counts from the start of each probe, not
+//! from its end: no drift; a tick missed under load is skipped, not burst) and starts
+//! each probe as a task of its own, so a slow probe never holds back the next one.
+//! Every probe is bounded by `timeout` (a slow check is a [`ProbeOutcome::Timeout`],
+//! never a stall), so at most `timeout / interval + 1` probes of one check are in
+//! flight. Each outcome is reported with the instant its probe started; the policy
+//! does the counting (rise, fall, staleness) and ignores a result older than one it
+//! has already counted.
+//!
+//! Results go to the event loop with `try_send`: a full channel drops the result and
+//! counts it in [`ProbeStats`] instead of stalling the prober (the policy's staleness
+//! rule covers lost results).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anycast_failover::{CheckId, CheckKind, CheckSpec, ProbeOutcome, ProbeResult};
@@ -88,24 +102,81 @@ pub fn parse_status(response: &[u8]) -> Option<u16> {
     words.next()?.parse().ok()
 }
 
-/// Spawns one probing task per check; results go to `tx` until it closes.
-pub fn spawn_probers(checks: Vec<(CheckId, CheckSpec)>, tx: mpsc::Sender<(CheckId, ProbeResult)>) {
-    for (id, spec) in checks {
-        let tx = tx.clone();
+/// Counters of the probers, shared with the daemon.
+#[derive(Debug, Default)]
+pub struct ProbeStats {
+    /// Probes started.
+    pub started: AtomicU64,
+    /// Results dropped because the event loop's channel was full.
+    pub dropped: AtomicU64,
+    /// Probes that ran into their timeout.
+    pub timeouts: AtomicU64,
+}
+
+impl ProbeStats {
+    fn bump(c: &AtomicU64) {
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Starts the probers for `checks` on a thread of their own; results go to `tx` until
+/// it closes (then the thread ends). With no checks nothing is started.
+pub fn spawn_probers(
+    checks: Vec<(CheckId, CheckSpec)>,
+    tx: mpsc::Sender<(CheckId, ProbeResult)>,
+) -> std::io::Result<Arc<ProbeStats>> {
+    let stats = Arc::new(ProbeStats::default());
+    if checks.is_empty() {
+        return Ok(stats);
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let st = stats.clone();
+    std::thread::Builder::new()
+        .name("ha_node-health".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let mut set = tokio::task::JoinSet::new();
+                for (id, spec) in checks {
+                    set.spawn(prober(id, spec, tx.clone(), st.clone()));
+                }
+                drop(tx);
+                while set.join_next().await.is_some() {}
+            });
+        })?;
+    Ok(stats)
+}
+
+/// One check's scheduler: a probe task per tick until `tx` closes.
+async fn prober(
+    id: CheckId,
+    spec: CheckSpec,
+    tx: mpsc::Sender<(CheckId, ProbeResult)>,
+    stats: Arc<ProbeStats>,
+) {
+    let spec = Arc::new(spec);
+    let mut tick = tokio::time::interval(spec.interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = tick.tick() => {}
+        }
+        let started = Instant::now();
+        ProbeStats::bump(&stats.started);
+        let (spec, tx, stats) = (spec.clone(), tx.clone(), stats.clone());
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(spec.interval);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let started = Instant::now();
-                let outcome = probe(&spec.kind, spec.timeout).await;
-                tracing::trace!("check {} ({id}): {outcome:?}", spec.name);
-                if tx
-                    .send((id, ProbeResult { outcome, started }))
-                    .await
-                    .is_err()
-                {
-                    return;
+            let outcome = probe(&spec.kind, spec.timeout).await;
+            tracing::trace!("check {} ({id}): {outcome:?}", spec.name);
+            if outcome == ProbeOutcome::Timeout {
+                ProbeStats::bump(&stats.timeouts);
+            }
+            match tx.try_send((id, ProbeResult { outcome, started })) {
+                Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    ProbeStats::bump(&stats.dropped);
+                    tracing::debug!("check {} ({id}): result dropped, channel full", spec.name);
                 }
             }
         });
@@ -164,5 +235,178 @@ mod tests {
             probe(&sleep, Duration::from_millis(100)).await,
             ProbeOutcome::Timeout
         );
+    }
+
+    /// An HTTP server on 127.0.0.1 whose answer waits for `hold`: it is called with
+    /// the number of connections open at that moment and returns when to answer.
+    async fn server<F>(hold: F) -> std::net::SocketAddr
+    where
+        F: Fn(Arc<AtomicU64>) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+    {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let open = Arc::new(AtomicU64::new(0));
+        let hold = Arc::new(hold);
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let (open, hold) = (open.clone(), hold.clone());
+                open.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut b = [0u8; 512];
+                    let _ = s.read(&mut b).await;
+                    hold(open.clone()).await;
+                    let _ = s.write_all(b"HTTP/1.0 200 OK\r\n\r\nok").await;
+                    open.fetch_sub(1, Ordering::SeqCst);
+                });
+            }
+        });
+        addr
+    }
+
+    fn http_check(addr: std::net::SocketAddr, interval_ms: u64, timeout_ms: u64) -> CheckSpec {
+        let mut spec = CheckSpec::new(
+            "http",
+            CheckKind::HttpGet {
+                addr,
+                host: None,
+                path: "/".into(),
+                expect_status: 200,
+            },
+        );
+        spec.interval = Duration::from_millis(interval_ms);
+        spec.timeout = Duration::from_millis(timeout_ms);
+        spec
+    }
+
+    const ID: CheckId = CheckId {
+        prefix_index: 0,
+        check_index: 0,
+    };
+    /// Bounds every wait of these tests so a broken prober fails them instead of hanging.
+    const GUARD: Duration = Duration::from_secs(20);
+
+    /// The server answers only once three probes are open at the same time: that
+    /// happens only if a probe that has not finished does not hold back the next one.
+    #[tokio::test]
+    async fn a_slow_probe_does_not_hold_back_the_next() {
+        let addr = server(|open| {
+            Box::pin(async move {
+                while open.load(Ordering::SeqCst) < 3 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+        .await;
+        let (tx, mut rx) = mpsc::channel(64);
+        let stats = spawn_probers(vec![(ID, http_check(addr, 20, 10_000))], tx).unwrap();
+        let first = tokio::time::timeout(GUARD, rx.recv())
+            .await
+            .expect("no result: probes ran one after another")
+            .unwrap();
+        assert_eq!(first.0, ID);
+        assert_eq!(first.1.outcome, ProbeOutcome::Pass);
+        assert!(stats.started.load(Ordering::Relaxed) >= 3);
+    }
+
+    /// A probe slower than its timeout is a Timeout; probing goes on and passes again
+    /// once the service answers in time.
+    #[tokio::test]
+    async fn a_probe_past_its_timeout_fails_and_probing_goes_on() {
+        let slow = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let s2 = slow.clone();
+        let addr = server(move |_| {
+            let slow = s2.load(Ordering::SeqCst);
+            Box::pin(async move {
+                if slow {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                }
+            })
+        })
+        .await;
+        let (tx, mut rx) = mpsc::channel(64);
+        let stats = spawn_probers(vec![(ID, http_check(addr, 20, 50))], tx).unwrap();
+        let mut timeouts = 0;
+        let mut last_started = None;
+        while timeouts < 3 {
+            let (_, r) = tokio::time::timeout(GUARD, rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.outcome, ProbeOutcome::Timeout);
+            assert!(last_started.is_none_or(|l| r.started > l));
+            last_started = Some(r.started);
+            timeouts += 1;
+        }
+        slow.store(false, Ordering::SeqCst);
+        loop {
+            let (_, r) = tokio::time::timeout(GUARD, rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            if r.outcome == ProbeOutcome::Pass {
+                break;
+            }
+            assert_eq!(r.outcome, ProbeOutcome::Timeout);
+        }
+        assert!(stats.timeouts.load(Ordering::Relaxed) >= 3);
+    }
+
+    /// A full result channel drops results (counted) instead of stalling the prober.
+    #[tokio::test]
+    async fn a_full_channel_drops_results_instead_of_stalling() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { while l.accept().await.is_ok() {} });
+        let (tx, mut rx) = mpsc::channel(1);
+        let mut spec = CheckSpec::new("tcp", CheckKind::TcpConnect { addr });
+        spec.interval = Duration::from_millis(10);
+        let stats = spawn_probers(vec![(ID, spec)], tx).unwrap();
+        tokio::time::timeout(GUARD, async {
+            while stats.dropped.load(Ordering::Relaxed) < 2 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the prober stalled on the full channel");
+        let (_, queued) = rx.recv().await.unwrap();
+        let (_, fresh) = tokio::time::timeout(GUARD, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(fresh.started > queued.started);
+        assert_eq!(fresh.outcome, ProbeOutcome::Pass);
+    }
+
+    /// With the receiver gone the probers stop starting probes.
+    #[tokio::test]
+    async fn probers_stop_when_the_receiver_closes() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move { while l.accept().await.is_ok() {} });
+        let (tx, mut rx) = mpsc::channel(8);
+        let mut spec = CheckSpec::new("tcp", CheckKind::TcpConnect { addr });
+        spec.interval = Duration::from_millis(10);
+        let stats = spawn_probers(vec![(ID, spec)], tx).unwrap();
+        tokio::time::timeout(GUARD, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        drop(rx);
+        // The schedulers see the closed channel, end, and the thread drops its runtime
+        // (and with it every clone of the stats).
+        tokio::time::timeout(GUARD, async {
+            while Arc::strong_count(&stats) > 1 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+        .await
+        .expect("the prober thread kept running after the receiver closed");
+    }
+
+    #[test]
+    fn no_checks_no_thread() {
+        let (tx, _rx) = mpsc::channel(1);
+        let stats = spawn_probers(Vec::new(), tx).unwrap();
+        assert_eq!(Arc::strong_count(&stats), 1);
     }
 }
