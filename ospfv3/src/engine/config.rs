@@ -214,6 +214,62 @@ impl Default for Limits {
     }
 }
 
+/// Exponential back-off for originating our own LSAs, in the style of IOS's
+/// `timers throttle lsa` (RFC 2328 12.4's fixed MinLSInterval is the special case
+/// [`OriginationThrottle::rfc`]). Kept per LSA:
+///
+/// * the first change after a quiet period is originated after `initial` (default
+///   0: at once);
+/// * each further change waits until `hold` has passed since the previous
+///   origination of that LSA, and every origination made before the quiet period
+///   ended doubles the hold, up to `max_hold`;
+/// * a quiet period is more than `max_hold` without an origination of that LSA: the
+///   hold then starts again from `hold`.
+///
+/// The defaults (0, 50 ms, 5 s) flood an adjacency change at once (what failover
+/// needs: the neighbors' new Router-LSAs no longer sit out MinLSInterval), while a
+/// flapping link is still held to one origination per 5 s after seven quick changes
+/// (50 ms, 100 ms, ... 3.2 s, then 5 s), the RFC's rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OriginationThrottle {
+    /// Delay of the first origination after a quiet period (default 0).
+    pub initial: Duration,
+    /// First hold between two originations of one LSA (default 50 ms).
+    pub hold: Duration,
+    /// Largest hold, and the quiet time after which the hold resets (default 5 s).
+    pub max_hold: Duration,
+}
+
+impl OriginationThrottle {
+    /// A throttle with the given values (`hold` is raised to at least 1 ms and
+    /// `max_hold` to at least `hold`).
+    pub fn new(initial: Duration, hold: Duration, max_hold: Duration) -> Self {
+        let hold = hold.max(Duration::from_millis(1));
+        OriginationThrottle {
+            initial,
+            hold,
+            max_hold: max_hold.max(hold),
+        }
+    }
+
+    /// RFC 2328 12.4: at once, then at most one origination per MinLSInterval (5 s).
+    pub fn rfc() -> Self {
+        let min = Duration::from_secs(u64::from(crate::constants::MIN_LS_INTERVAL));
+        OriginationThrottle::new(Duration::ZERO, min, min)
+    }
+}
+
+impl Default for OriginationThrottle {
+    fn default() -> Self {
+        OriginationThrottle::new(
+            Duration::ZERO,
+            Duration::from_millis(50),
+            Duration::from_secs(5),
+        )
+    }
+}
+
 /// Configuration of a router instance.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -224,8 +280,21 @@ pub struct RouterConfig {
     pub area_id: Ipv4Addr,
     /// Who computes the OSPFv3 packet checksum.
     pub checksum: ChecksumOffload,
-    /// SPF back-off timers (RFC 8405).
+    /// SPF back-off timers (RFC 8405); the default first SPF runs 50 ms after a
+    /// change.
     pub spf_throttle: ThrottleConfig,
+    /// Back-off for originating our own LSAs (default: at once, then 50 ms doubling
+    /// to 5 s); [`OriginationThrottle::rfc`] for the RFC's fixed MinLSInterval.
+    pub origination_throttle: OriginationThrottle,
+    /// MinLSArrival (RFC 2328 13 step 5a): a new instance of a neighbor's LSA arriving
+    /// sooner than this after the copy we hold is dropped (the neighbor retransmits
+    /// it after its RxmtInterval); also the least spacing of sending our newer copy
+    /// back (step 8). Default 50 ms, not the RFC's 1 s: it must not exceed the
+    /// neighbors' origination hold, or their second quick change (50 ms after the
+    /// first with the default [`OriginationThrottle`]) is dropped and arrives only
+    /// by retransmission, seconds later. Set 1 s together with
+    /// [`OriginationThrottle::rfc`] for the RFC's behaviour.
+    pub min_ls_arrival: Duration,
     /// Queue and table limits.
     pub limits: Limits,
     /// Delay before delayed acknowledgements are sent, default 1 s (below the
@@ -241,6 +310,8 @@ impl RouterConfig {
             area_id: Ipv4Addr::UNSPECIFIED,
             checksum: ChecksumOffload::Engine,
             spf_throttle: ThrottleConfig::default(),
+            origination_throttle: OriginationThrottle::default(),
+            min_ls_arrival: Duration::from_millis(50),
             limits: Limits::default(),
             ack_delay: Duration::from_secs(1),
         }

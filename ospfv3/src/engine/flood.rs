@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use crate::compare::{Freshness, compare};
-use crate::constants::{MAX_AGE, MAX_SEQUENCE_NUMBER, MIN_LS_ARRIVAL};
+use crate::constants::{MAX_AGE, MAX_SEQUENCE_NUMBER};
 use crate::lsa::{ExternalMetricType, Lsa, LsaBody, LsaHeader, LsaType};
 use crate::lsack::LinkStateAck;
 use crate::lsu::LinkStateUpdate;
@@ -78,8 +78,7 @@ impl<R: Rng> Router<R> {
                 None | Some((Freshness::Newer, _, _)) => {
                     // (5a) MinLSArrival.
                     if let Some((_, _, inst)) = db_hdr.map(|(d, i)| ((), d, i))
-                        && now.saturating_duration_since(inst)
-                            < Duration::from_secs(u64::from(MIN_LS_ARRIVAL))
+                        && now.saturating_duration_since(inst) < self.cfg.min_ls_arrival
                         && h.advertising_router != me
                     {
                         continue;
@@ -125,10 +124,11 @@ impl<R: Rng> Router<R> {
                 Some((_, d, _)) => {
                     // (8) ours is newer: send it back, unless it is being wrapped.
                     // At most once per MinLSArrival per LSA.
-                    let recent = self.sent_back.get(&key).is_some_and(|t| {
-                        now.saturating_duration_since(*t)
-                            < Duration::from_secs(u64::from(MIN_LS_ARRIVAL))
-                    });
+                    let min_arrival = self.cfg.min_ls_arrival;
+                    let recent = self
+                        .sent_back
+                        .get(&key)
+                        .is_some_and(|t| now.saturating_duration_since(*t) < min_arrival);
                     let wrapping = d.age >= MAX_AGE && d.seq_number == MAX_SEQUENCE_NUMBER;
                     if !wrapping && !recent {
                         if self.sent_back.len() >= self.cfg.limits.max_lsas {

@@ -249,7 +249,7 @@ impl<R: Rng> Router<R> {
     pub fn new(cfg: RouterConfig, rng: R) -> Self {
         Router {
             routing: Routing::new(cfg.spf_throttle),
-            orig: Origination::new(),
+            orig: Origination::new(cfg.origination_throttle),
             out: Output::new(&cfg.limits),
             cfg,
             ifaces: BTreeMap::new(),

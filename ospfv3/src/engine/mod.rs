@@ -26,7 +26,8 @@ mod spf;
 mod throttle;
 
 pub use config::{
-    AuthConfig, ChecksumOffload, InterfaceConfig, Ipv6Prefix, Limits, NetworkType, RouterConfig,
+    AuthConfig, ChecksumOffload, InterfaceConfig, Ipv6Prefix, Limits, NetworkType,
+    OriginationThrottle, RouterConfig,
 };
 pub use instance::{ALL_D_ROUTERS, ALL_SPF_ROUTERS, Counters, Event, Router, Transmit};
 pub use interface::InterfaceState;

@@ -10,22 +10,21 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
-use crate::constants::{
-    INITIAL_SEQUENCE_NUMBER, LS_REFRESH_TIME, MAX_AGE, MAX_SEQUENCE_NUMBER, MIN_LS_INTERVAL,
-};
+use crate::constants::{INITIAL_SEQUENCE_NUMBER, LS_REFRESH_TIME, MAX_AGE, MAX_SEQUENCE_NUMBER};
 use crate::lsa::{
     AsExternalLsa, ExternalMetricType, IntraAreaPrefix, IntraAreaPrefixLsa, LinkLsa, Lsa, LsaBody,
     LsaHeader, LsaType, NetworkLsa, RouterFlags, RouterLink, RouterLinkType, RouterLsa,
 };
 use crate::prefix::{Prefix, PrefixOptions};
 
-use super::config::{Ipv6Prefix, NetworkType};
+use super::config::{Ipv6Prefix, NetworkType, OriginationThrottle};
 use super::instance::Router;
 use super::interface::InterfaceState;
 use super::lsdb::{LsaKey, Scope};
 use super::nsm::NeighborState;
 
-/// What we advertise and the origination bookkeeping: MinLSInterval per LSA, the
+/// What we advertise and the origination bookkeeping: the origination throttle per
+/// LSA (MinLSInterval generalised, see [`OriginationThrottle`]), the
 /// pending re-origination, sequence-number wraps in progress, AS-external LS IDs.
 #[derive(Debug)]
 pub(super) struct Origination {
@@ -37,21 +36,28 @@ pub(super) struct Origination {
     /// a withdrawal, so a prefix keeps its ID).
     ext_ids: BTreeMap<Ipv6Prefix, u32>,
     next_ext_id: u32,
-    /// When each of our LSAs was last originated (MinLSInterval).
-    last_originated: HashMap<LsaKey, Instant>,
+    /// When each of our LSAs was last originated, and the hold the next
+    /// origination of it waits for (one entry per LSA we originate).
+    last_originated: HashMap<LsaKey, (Instant, Duration)>,
+    /// The throttle's configuration.
+    throttle: OriginationThrottle,
     /// Something changed: compare what we originate with what we should.
     needed: bool,
     /// We are installing our own LSA (not a received copy of it).
     originating: bool,
-    /// When MinLSInterval lets a deferred origination go out.
+    /// When the throttle lets a deferred origination go out.
     at: Option<Instant>,
+    /// With an initial delay: when a change of an LSA after a quiet period was first
+    /// seen (removed once originated).
+    pending_since: HashMap<LsaKey, Instant>,
     /// Our LSAs flushed at MaxSequenceNumber, re-originated once gone.
     wrap_pending: BTreeSet<LsaKey>,
 }
 
 impl Origination {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(throttle: OriginationThrottle) -> Self {
         Origination {
+            throttle,
             advertised: BTreeMap::new(),
             redistributed: BTreeMap::new(),
             ext_ids: BTreeMap::new(),
@@ -60,6 +66,7 @@ impl Origination {
             needed: false,
             originating: false,
             at: None,
+            pending_since: HashMap::new(),
             wrap_pending: BTreeSet::new(),
         }
     }
@@ -128,18 +135,40 @@ impl Origination {
         }
     }
 
-    /// MinLSInterval (RFC 2328 12.4): whether `key` must wait; if so the retry is
-    /// scheduled.
+    /// The origination throttle (RFC 2328 12.4's MinLSInterval generalised):
+    /// whether a change of `key` must wait; if so the retry is scheduled.
     fn must_wait(&mut self, key: &LsaKey, now: Instant) -> bool {
-        let min_interval = Duration::from_secs(u64::from(MIN_LS_INTERVAL));
-        match self.last_originated.get(key) {
-            Some(&t) if now < t + min_interval => {
-                let due = t + min_interval;
-                self.at = Some(self.at.map_or(due, |x| x.min(due)));
-                true
-            }
-            _ => false,
+        let due = match self.last_originated.get(key) {
+            Some(&(last, hold)) if now <= last + self.throttle.max_hold => last + hold,
+            // First origination, or the first change after a quiet period. The
+            // request is first seen now; with an initial delay it is noted as
+            // pending so the retry finds it due.
+            _ if self.throttle.initial.is_zero() => return false,
+            _ => match self.pending_since.get(key) {
+                Some(&since) => since + self.throttle.initial,
+                None => {
+                    self.pending_since.insert(*key, now);
+                    now + self.throttle.initial
+                }
+            },
+        };
+        if now >= due {
+            return false;
         }
+        self.at = Some(self.at.map_or(due, |x| x.min(due)));
+        true
+    }
+
+    /// Notes an origination of `key` at `now` for the throttle: the next hold is
+    /// doubled (up to the maximum) unless the LSA had been quiet.
+    fn originated(&mut self, key: LsaKey, now: Instant) {
+        self.pending_since.remove(&key);
+        let t = self.throttle;
+        let hold = match self.last_originated.get(&key) {
+            Some(&(last, hold)) if now <= last + t.max_hold => (hold * 2).min(t.max_hold),
+            _ => t.hold,
+        };
+        self.last_originated.insert(key, (now, hold));
     }
 }
 
@@ -361,7 +390,7 @@ impl<R: Rng> Router<R> {
     }
 
     /// Brings our LSAs in line with [`Router::desired`]: new instances for changed
-    /// contents (at most one per MinLSInterval), flushes for LSAs no longer wanted.
+    /// contents (as the origination throttle allows), flushes for LSAs no longer wanted.
     pub(super) fn originate(&mut self, now: Instant) {
         let desired = self.desired();
         let me = self.cfg.router_id;
@@ -369,6 +398,8 @@ impl<R: Rng> Router<R> {
             let existing = self.lsdb.get(key);
             if let Some(e) = existing {
                 if !e.is_max_age(now) && e.lsa.body == *body {
+                    // A change that reverted before it went out is no longer pending.
+                    self.orig.pending_since.remove(key);
                     continue;
                 }
                 if e.is_max_age(now) && self.orig.wrap_pending.contains(key) {
@@ -422,7 +453,7 @@ impl<R: Rng> Router<R> {
         let ok = self.install(now, key, lsa, bytes);
         self.orig.originating = false;
         if ok {
-            self.orig.last_originated.insert(key, now);
+            self.orig.originated(key, now);
             self.flood(now, None, key);
         }
     }

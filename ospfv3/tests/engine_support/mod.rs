@@ -89,14 +89,21 @@ pub struct Net {
     pub dead_interval: u16,
     /// Every interface added to each node, to rebuild a node on restart.
     pub configs: Vec<Vec<(u32, InterfaceConfig)>>,
+    /// Makes a router's configuration from its router ID (also on restart).
+    pub config: fn(Ipv4Addr) -> RouterConfig,
 }
 
 impl Net {
     pub fn new(n: usize, seed: u64) -> Net {
+        Self::with_config(n, seed, RouterConfig::new)
+    }
+
+    /// Like [`Net::new`], with each router's configuration made from its router ID.
+    pub fn with_config(n: usize, seed: u64, config: fn(Ipv4Addr) -> RouterConfig) -> Net {
         let mut sim = Sim::new(seeded(seed));
         let now = sim.start();
         for i in 0..n {
-            let mut r = Router::new(RouterConfig::new(rid(i)), seeded(seed ^ i as u64));
+            let mut r = Router::new(config(rid(i)), seeded(seed ^ i as u64));
             r.add_interface(
                 now,
                 LOOPBACK_IF,
@@ -114,6 +121,7 @@ impl Net {
             alive: vec![true; n],
             dead_interval: 4,
             configs: vec![Vec::new(); n],
+            config,
         }
     }
 
@@ -180,7 +188,7 @@ impl Net {
     /// Restarts a node with fresh state (same router ID and interfaces), running.
     pub fn restart(&mut self, n: usize, seed: u64) {
         let now = self.sim.now();
-        let mut r = Router::new(RouterConfig::new(rid(n)), seeded(seed));
+        let mut r = Router::new((self.config)(rid(n)), seeded(seed));
         r.add_interface(
             now,
             LOOPBACK_IF,
