@@ -14,9 +14,9 @@
 //! * `POLL complete` when a Poll Sequence ends with the peer's Final;
 //! * `DROP <reason>` per refused packet; `OK <command>` / `ERR <reason>` per command.
 //!
-//! Commands on stdin, one per line: `timers TX_MS RX_MS MULT` (MULT must be the
-//! current one: the session changes intervals, not its multiplier), `admindown`,
-//! `adminup`, `stats`, `quit`.
+//! Commands on stdin, one per line: `timers TX_MS RX_MS MULT` (intervals by a Poll
+//! Sequence while Up, the multiplier with the next packet), `admindown`, `adminup`,
+//! `stats`, `quit`.
 //!
 //! ```text
 //! cargo run -p bfd --features tokio --example bfd_peer -- \
@@ -230,18 +230,18 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 match words.as_slice() {
                     ["timers", tx, rx, mult] => {
                         match (tx.parse::<u64>(), rx.parse::<u64>(), mult.parse::<u8>()) {
-                            (Ok(tx), Ok(rx), Ok(m)) if m == args.mult => {
-                                match session.set_timers(
-                                    now,
-                                    Duration::from_millis(tx),
-                                    Duration::from_millis(rx),
-                                ) {
+                            (Ok(tx), Ok(rx), Ok(m)) => {
+                                let r = session
+                                    .set_detect_mult(m)
+                                    .and_then(|()| session.set_timers(
+                                        now,
+                                        Duration::from_millis(tx),
+                                        Duration::from_millis(rx),
+                                    ));
+                                match r {
                                     Ok(()) => println!("OK timers tx_ms={tx} rx_ms={rx} mult={m}"),
                                     Err(e) => println!("ERR {e}"),
                                 }
-                            }
-                            (Ok(_), Ok(_), Ok(m)) => {
-                                println!("ERR detect multiplier {m}: only {} supported", args.mult);
                             }
                             _ => println!("ERR usage: timers TX_MS RX_MS MULT"),
                         }

@@ -579,6 +579,18 @@ impl<R: Rng> Session<R> {
         Ok(())
     }
 
+    /// Change the Detect Mult sent to the peer (which multiplies it into its
+    /// detection time of this session). No Poll Sequence: RFC 5880 6.8.1 asks for one
+    /// only for interval changes, and the peer takes the multiplier from every packet;
+    /// it goes out with the next packet. Zero is refused.
+    pub fn set_detect_mult(&mut self, detect_mult: u8) -> Result<(), ConfigError> {
+        if detect_mult == 0 {
+            return Err(ConfigError::ZeroDetectMult);
+        }
+        self.detect_mult = detect_mult;
+        Ok(())
+    }
+
     fn start_poll(&mut self, tx: u32, rx: u32) {
         if (tx, rx) == (self.adv_tx_us, self.adv_rx_us) && !self.poll_active {
             return;

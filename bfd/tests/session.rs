@@ -605,3 +605,23 @@ fn peer_restarting_in_down_takes_the_session_down_then_up_again() {
     assert_eq!(a.state(), State::Up);
     assert_eq!(a.local_diag(), Diagnostic::None);
 }
+
+#[test]
+fn detect_mult_change_reaches_the_peer_and_zero_is_refused() {
+    let cfg = Config::new(Duration::from_millis(100), Duration::from_millis(100), 3);
+    let (now, mut a, mut b) = up_pair(cfg);
+    assert_eq!(b.detection_time(), Some(Duration::from_millis(300)));
+    assert_eq!(a.set_detect_mult(0), Err(bfd::ConfigError::ZeroDetectMult));
+    a.set_detect_mult(5).unwrap();
+    // The next packet carries it; b's detection time of a follows, both stay Up.
+    let at = a.poll_timeout().unwrap().max(now);
+    a.handle_timeout(at);
+    let sent = drain(&mut a);
+    assert!(!sent.is_empty());
+    for t in &sent {
+        assert_eq!(ControlPacket::decode(t.payload()).unwrap().detect_mult, 5);
+        b.handle_packet(at, t.payload(), 255).unwrap();
+    }
+    assert_eq!(b.detection_time(), Some(Duration::from_millis(500)));
+    assert_eq!((a.state(), b.state()), (State::Up, State::Up));
+}
