@@ -14,11 +14,18 @@
 //! cost = 10
 //! mtu = 1400
 //!
+//! [bfd]                       # BFD for every OSPFv3 neighbor (RFC 5880/5881/5882)
+//! enabled = true
+//! interval_ms = 50            # Desired Min TX = Required Min RX
+//! multiplier = 5              # detection in 5 x 50 ms = 250 ms
+//!
 //! [[peer]]
 //! name = "client"
 //! address = "10.0.1.2:1701"
 //! initiate = false
 //! tap = "pw-client"
+//! # [peer.bfd]                # per-peer override, same keys
+//! # enabled = false
 //!
 //! [[anycast]]
 //! prefix = "2001:db8:aa::1/128"
@@ -40,7 +47,7 @@ use std::time::Duration;
 use anycast_failover::{CheckKind, CheckSpec, Mode, NodeConfig, Preempt, PrefixConfig, RouterId};
 use serde::Deserialize;
 
-use crate::core::{CoreConfig, OspfTimers, PeerSpec};
+use crate::core::{BfdSettings, CoreConfig, OspfTimers, PeerSpec};
 use crate::esp::EspConfig;
 
 /// Why the configuration could not be used.
@@ -90,6 +97,9 @@ pub struct Config {
     /// OSPFv3 settings of the pseudowire interfaces.
     #[serde(default)]
     pub ospf: OspfSection,
+    /// BFD defaults of every peer's OSPFv3 neighbors.
+    #[serde(default)]
+    pub bfd: BfdSection,
     /// Underlay peers, one pseudowire each.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerSection>,
@@ -164,6 +174,43 @@ impl Default for OspfSection {
     }
 }
 
+/// `[bfd]`, and `[peer.bfd]` (each key absent there: the `[bfd]` value).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BfdSection {
+    /// Run BFD (default true).
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    /// Desired Min TX = Required Min RX once Up, milliseconds (default 50).
+    #[serde(default)]
+    pub interval_ms: Option<u64>,
+    /// Detect Mult (default 5).
+    #[serde(default)]
+    pub multiplier: Option<u8>,
+}
+
+impl BfdSection {
+    /// These settings over `base`, validated.
+    pub fn resolve(&self, base: BfdSettings) -> Result<BfdSettings, ConfigError> {
+        let s = BfdSettings {
+            enabled: self.enabled.unwrap_or(base.enabled),
+            interval: self
+                .interval_ms
+                .map_or(base.interval, Duration::from_millis),
+            multiplier: self.multiplier.unwrap_or(base.multiplier),
+        };
+        if s.multiplier == 0 {
+            return Err(ConfigError::Invalid("bfd: multiplier must be 1-255".into()));
+        }
+        if s.interval.is_zero() || s.interval > Duration::from_secs(60) {
+            return Err(ConfigError::Invalid(
+                "bfd: interval_ms must be 1-60000".into(),
+            ));
+        }
+        Ok(s)
+    }
+}
+
 /// `[[peer]]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,6 +228,9 @@ pub struct PeerSection {
     /// ESP protection of everything exchanged with this peer.
     #[serde(default)]
     pub esp: Option<EspConfig>,
+    /// BFD override for this peer (`enabled = false` turns it off here).
+    #[serde(default)]
+    pub bfd: BfdSection,
 }
 
 /// `[[anycast]]`.
@@ -368,19 +418,24 @@ impl Config {
         &self,
         loopback_ifindex: u32,
     ) -> Result<CoreConfig<SocketAddr>, ConfigError> {
-        Ok(CoreConfig {
-            name: self.name.clone(),
-            router_id: self.router_id,
-            peers: self
-                .peers
-                .iter()
-                .map(|p| PeerSpec {
+        let bfd = self.bfd.resolve(BfdSettings::default())?;
+        let peers = self
+            .peers
+            .iter()
+            .map(|p| {
+                Ok(PeerSpec {
                     addr: p.address,
                     name: p.name.clone(),
                     initiate: p.initiate,
                     esp: p.esp.clone(),
+                    bfd: p.bfd.resolve(bfd)?,
                 })
-                .collect(),
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(CoreConfig {
+            name: self.name.clone(),
+            router_id: self.router_id,
+            peers,
             ospf: OspfTimers {
                 hello: self.ospf.hello,
                 dead: self.ospf.dead,
@@ -457,6 +512,36 @@ kind = { command = { argv = ["/bin/true"] } }
                 expect_status: 200,
                 ..
             }
+        ));
+    }
+
+    #[test]
+    fn bfd_defaults_and_per_peer_overrides() {
+        let core = Config::parse(SAMPLE).unwrap().core_config(1).unwrap();
+        assert_eq!(core.peers[0].bfd, BfdSettings::default());
+        assert_eq!(
+            (core.peers[0].bfd.interval, core.peers[0].bfd.multiplier),
+            (Duration::from_millis(50), 5)
+        );
+        let tuned = SAMPLE
+            .replace(
+                "[[peer]]\nname = \"client\"",
+                "[bfd]\ninterval_ms = 100\nmultiplier = 3\n\n[[peer]]\nname = \"client\"",
+            )
+            .replace(
+                "tap = \"pw-west\"",
+                "tap = \"pw-west\"\nbfd = { enabled = false, multiplier = 7 }",
+            );
+        let core = Config::parse(&tuned).unwrap().core_config(1).unwrap();
+        let (client, west) = (core.peers[0].bfd, core.peers[1].bfd);
+        assert!(client.enabled && !west.enabled);
+        assert_eq!(client.interval, Duration::from_millis(100));
+        assert_eq!((client.multiplier, west.multiplier), (3, 7));
+        assert_eq!(west.interval, Duration::from_millis(100));
+        let zero = tuned.replace("multiplier = 3", "multiplier = 0");
+        assert!(matches!(
+            Config::parse(&zero).unwrap().core_config(1),
+            Err(ConfigError::Invalid(m)) if m.contains("multiplier")
         ));
     }
 

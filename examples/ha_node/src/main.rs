@@ -28,6 +28,13 @@ enum Story {
     All,
 }
 
+/// A switch given as `on` or `off`.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run the in-process lab (east, west, client) in virtual time and check the story.
@@ -47,6 +54,9 @@ enum Command {
         /// Which story to play.
         #[arg(long, value_enum, default_value_t = Story::All)]
         scenario: Story,
+        /// BFD for every OSPFv3 neighbor (50 ms x 5).
+        #[arg(long, value_enum, default_value_t = OnOff::On)]
+        bfd: OnOff,
     },
     /// Run the daemon (needs root: TAP devices, raw sockets, routes).
     Run {
@@ -65,6 +75,7 @@ fn main() -> ExitCode {
             loss,
             latency_ms,
             scenario,
+            bfd,
         } => {
             let stories: &[ha_node::lab::Scenario] = match scenario {
                 Story::Failover => &[ha_node::lab::Scenario::HealthFailover],
@@ -82,6 +93,7 @@ fn main() -> ExitCode {
                     loss: loss.clamp(0.0, 1.0),
                     latency: Duration::from_millis(latency_ms),
                     scenario: story,
+                    bfd: bfd == OnOff::On,
                 };
                 let report = ha_node::lab::run(&opts);
                 // A closed pipe (`| head`) ends the output, not the verdict.
