@@ -6,7 +6,8 @@
 //!
 //! * inputs, each with the current `now`: [`Session::handle_packet`] (a received UDP
 //!   payload and its TTL / hop limit), [`Session::handle_timeout`],
-//!   [`Session::admin_down`], [`Session::admin_up`], [`Session::set_timers`];
+//!   [`Session::admin_down`], [`Session::admin_up`], [`Session::set_timers`],
+//!   [`Session::set_detect_mult`];
 //! * outputs, drained after every input: [`Session::poll_transmit`] ([`Transmit`]: the
 //!   payload to send to UDP port [`encap::CONTROL_PORT`] with TTL 255, in a fixed
 //!   array), [`Session::poll_event`] ([`Event::StateChanged`]) and

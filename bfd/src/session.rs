@@ -580,9 +580,8 @@ impl<R: Rng> Session<R> {
     }
 
     /// Change the Detect Mult sent to the peer (which multiplies it into its
-    /// detection time of this session). No Poll Sequence: RFC 5880 6.8.1 asks for one
-    /// only for interval changes, and the peer takes the multiplier from every packet;
-    /// it goes out with the next packet. Zero is refused.
+    /// detection time of this session). It goes out with the next packet, without a
+    /// Poll Sequence (RFC 5880 6.8.12). Zero is refused.
     pub fn set_detect_mult(&mut self, detect_mult: u8) -> Result<(), ConfigError> {
         if detect_mult == 0 {
             return Err(ConfigError::ZeroDetectMult);
