@@ -1075,6 +1075,212 @@ mod tests {
         assert!(!a.handle_frame(now, 99, b"no such interface"));
     }
 
+    /// Runs two cores joined by one pseudowire (interface 10 on both, link-locals
+    /// fe80::a and fe80::b) in virtual time from `from` for `dur`; `link` says whether
+    /// what each sends reaches the other; BFD packets arrive with hop limit `ttl`.
+    #[allow(clippy::too_many_arguments)]
+    fn run_pair(
+        a: &mut Core<String>,
+        b: &mut Core<String>,
+        from: Instant,
+        dur: Duration,
+        link: bool,
+        ttl: u8,
+        log: &mut Vec<(Duration, String, bfd::State, bfd::State)>,
+        t0: Instant,
+    ) -> Instant {
+        let mut now = from;
+        while now < from + dur {
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+            for _ in 0..100 {
+                let moved = deliver(0, a, b, now, link, ttl, log, t0)
+                    | deliver(1, b, a, now, link, ttl, log, t0);
+                if !moved {
+                    break;
+                }
+            }
+            let next = [a.poll_timeout(), b.poll_timeout()]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(now + dur);
+            now = next.max(now + Duration::from_micros(1));
+        }
+        now
+    }
+
+    /// Drains core `i` of a pair (see [`run_pair`]) into the other.
+    #[allow(clippy::too_many_arguments)]
+    fn deliver(
+        i: usize,
+        me: &mut Core<String>,
+        other: &mut Core<String>,
+        now: Instant,
+        link: bool,
+        ttl: u8,
+        log: &mut Vec<(Duration, String, bfd::State, bfd::State)>,
+        t0: Instant,
+    ) -> bool {
+        let lls: [Ipv6Addr; 2] = ["fe80::a".parse().unwrap(), "fe80::b".parse().unwrap()];
+        let mut moved = false;
+        while let Some(o) = me.poll_output() {
+            moved = true;
+            match o {
+                Output::Underlay { mut datagram, .. } => {
+                    let src = me.name().to_string();
+                    other.handle_underlay(now, src, &mut datagram);
+                }
+                Output::PseudowireUp { session_id, .. } => {
+                    me.attach(now, session_id, 10, lls[i]);
+                }
+                Output::Ospf(t) if link => {
+                    other.handle_ospf(now, 10, t.src, t.dst, &t.bytes);
+                }
+                Output::Bfd {
+                    src, dst, payload, ..
+                } if link => {
+                    assert_eq!((src, dst), (lls[i], lls[1 - i]));
+                    other.handle_bfd(now, 10, src, &payload, ttl);
+                }
+                Output::BfdState { from, to, .. } => {
+                    log.push((now - t0, me.name().to_string(), from, to));
+                }
+                _ => {}
+            }
+        }
+        moved
+    }
+
+    fn bfd_state(c: &Core<String>) -> Option<bfd::State> {
+        c.bfd_sessions().first().map(|s| s.3)
+    }
+
+    /// A BFD session starts with the OSPFv3 neighbor, comes Up, and when the peer
+    /// falls silent takes the neighbor down after the detection time, long before the
+    /// OSPFv3 dead interval (4 s); the peer coming back brings both back.
+    #[test]
+    fn bfd_down_takes_the_ospf_neighbor_down_at_once() {
+        let t0 = Instant::now();
+        let mut a = Core::new(t0, cfg("a", 1, "b", true)).unwrap();
+        let mut b = Core::new(t0, cfg("b", 2, "a", false)).unwrap();
+        a.start(t0);
+        b.start(t0);
+        let mut log = Vec::new();
+        let rid_b = Ipv4Addr::new(2, 2, 2, 2);
+        let now = run_pair(
+            &mut a,
+            &mut b,
+            t0,
+            Duration::from_secs(10),
+            true,
+            255,
+            &mut log,
+            t0,
+        );
+        assert_eq!(bfd_state(&a), Some(bfd::State::Up), "{log:?}");
+        assert_eq!(bfd_state(&b), Some(bfd::State::Up), "{log:?}");
+        assert_eq!(a.bfd_sessions()[0].1, rid_b);
+        assert_eq!(
+            a.bfd_sessions()[0].2,
+            "fe80::b".parse::<Ipv6Addr>().unwrap()
+        );
+        assert!(a.ospf().neighbors(10).iter().any(|n| n.0 == rid_b));
+        // The link goes silent for 1 s: BFD (50 ms x 5) detects it, the neighbor goes.
+        let now = run_pair(
+            &mut a,
+            &mut b,
+            now,
+            Duration::from_secs(1),
+            false,
+            255,
+            &mut log,
+            t0,
+        );
+        assert!(
+            log.iter()
+                .any(|l| l.1 == "a" && l.2 == bfd::State::Up && l.3 == bfd::State::Down),
+            "{log:?}"
+        );
+        assert!(a.ospf().neighbors(10).is_empty(), "neighbor still there");
+        assert!(a.bfd_sessions().is_empty());
+        // Back: hellos re-form the neighbor, a new BFD session comes Up.
+        run_pair(
+            &mut a,
+            &mut b,
+            now,
+            Duration::from_secs(10),
+            true,
+            255,
+            &mut log,
+            t0,
+        );
+        assert!(a.ospf().neighbors(10).iter().any(|n| n.0 == rid_b));
+        assert_eq!(bfd_state(&a), Some(bfd::State::Up), "{log:?}");
+    }
+
+    /// BFD packets that did not arrive with hop limit 255 are refused (RFC 5881 5):
+    /// the sessions never come Up.
+    #[test]
+    fn bfd_refuses_packets_not_sent_with_hop_limit_255() {
+        let t0 = Instant::now();
+        let mut a = Core::new(t0, cfg("a", 1, "b", true)).unwrap();
+        let mut b = Core::new(t0, cfg("b", 2, "a", false)).unwrap();
+        a.start(t0);
+        b.start(t0);
+        let mut log = Vec::new();
+        run_pair(
+            &mut a,
+            &mut b,
+            t0,
+            Duration::from_secs(10),
+            true,
+            254,
+            &mut log,
+            t0,
+        );
+        assert!(
+            a.ospf()
+                .neighbors(10)
+                .iter()
+                .any(|n| n.1 >= ospfv3::NeighborState::TwoWay)
+        );
+        assert_eq!(bfd_state(&a), Some(bfd::State::Down));
+        assert!(log.is_empty(), "{log:?}");
+    }
+
+    /// `enabled = false` for a peer: no BFD session on its pseudowire.
+    #[test]
+    fn bfd_disabled_per_peer_runs_no_session() {
+        let t0 = Instant::now();
+        let mut ca = cfg("a", 1, "b", true);
+        ca.peers[0].bfd.enabled = false;
+        let mut a = Core::new(t0, ca).unwrap();
+        let mut b = Core::new(t0, cfg("b", 2, "a", false)).unwrap();
+        a.start(t0);
+        b.start(t0);
+        let mut log = Vec::new();
+        run_pair(
+            &mut a,
+            &mut b,
+            t0,
+            Duration::from_secs(10),
+            true,
+            255,
+            &mut log,
+            t0,
+        );
+        assert!(
+            a.ospf()
+                .neighbors(10)
+                .iter()
+                .any(|n| n.1 >= ospfv3::NeighborState::TwoWay)
+        );
+        assert!(a.bfd_sessions().is_empty());
+        // b runs one, which never comes Up with nobody answering.
+        assert_eq!(bfd_state(&b), Some(bfd::State::Down));
+    }
+
     /// Mutated and random underlay datagrams and OSPFv3 packets never panic the core.
     #[test]
     fn hostile_input_does_not_panic() {
