@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bfd crate <-> FRRouting bfdd interop over a veth pair (single hop, IPv6 link-local
 # and IPv4): Up, timer changes by Poll/Final both ways, Down detected both ways
-# (SIGKILL of either side, FRR's administrative shutdown), and the proof that FRR 8.4's
-# bfdd has no BFD authentication to test against.
+# (SIGKILL of either side, administrative shutdown on either side), tshark on the
+# captured traffic, and the proof that FRR 8.4's bfdd has no BFD authentication to test
+# against.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if [ "$(id -u)" != 0 ]; then echo "SKIP 55-bfd-frr: needs root"; exit 0; fi

@@ -13,11 +13,12 @@
 #  3. FRR's timers -> tx 120, rx 100, mult 4: ours reports them and the detection time
 #     4 x max(150, 120) = 600 ms, stays Up;
 #  4. bfd_peer killed (SIGKILL): FRR Down with "control detection time expired"
-#     within its detection time 5 x 100 ms (+ slack for polling vtysh);
+#     within its detection time 5 x 100 ms (+ 100 ms), by the timestamp in its log;
 #  5. bfd_peer restarted: Up again;
 #  6. `shutdown` of the peer in FRR: ours Down, diag 3 (neighbor signaled down);
-#     `no shutdown`: Up again;
-#  7. bfdd killed (SIGKILL): ours Down, diag 1, within 600 ms (+ slack).
+#     `no shutdown`: Up again; our `admindown`: FRR Down, remote diag 7; `adminup`: Up;
+#  7. bfdd killed (SIGKILL): ours Down, diag 1, within 600 ms (+ slack);
+#  8. with tshark: the captured packets of both sides, none malformed, no warnings.
 # auth: FRR 8.4's bfdd has no BFD authentication; the case proves that (the vtysh
 # command does not exist, and an authenticated bfd_peer never brings FRR Up) and says
 # so: it does not pretend to test authentication against FRR.
@@ -49,6 +50,7 @@ NS_B=bfdi-b   # bfd_peer
 IF_A=bfdi-fa
 IF_B=bfdi-pb
 PEER_PID=""
+TSHARK_PID=""
 FIGURES=()
 
 stop_peer() {
@@ -60,9 +62,18 @@ stop_peer() {
     exec 3>&- 2>/dev/null || true
 }
 
+stop_capture() {
+    if [ -n "$TSHARK_PID" ]; then
+        kill -INT "$TSHARK_PID" 2>/dev/null || true
+        wait "$TSHARK_PID" 2>/dev/null || true
+        TSHARK_PID=""
+    fi
+}
+
 cleanup() {
     set +e
     stop_peer
+    stop_capture
     for p in "$WORK"/frr/*.pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done
     sleep 0.2
     ip netns del $NS_A 2>/dev/null
@@ -128,6 +139,35 @@ start_peer() {
     exec 3> "$WORK/peer.in"
 }
 
+# A capture of the whole case (when tshark is there), in a directory root owns.
+start_capture() {
+    command -v tshark >/dev/null || return 0
+    mkdir -p "$WORK/cap"
+    ip netns exec $NS_B tshark -q -i $IF_B -f 'udp port 3784' -w "$WORK/cap/bfd.pcapng" \
+        > "$WORK/cap/tshark.log" 2>&1 &
+    TSHARK_PID=$!
+    local end=$(( $(now_ms) + 10000 ))
+    until grep -q 'Capturing on' "$WORK/cap/tshark.log" 2>/dev/null; do
+        [ "$(now_ms)" -lt "$end" ] || fail "tshark did not start"
+        sleep 0.05
+    done
+}
+# Wireshark's dissector on both sides' packets: none malformed, no expert warnings.
+check_capture() {
+    [ -n "$TSHARK_PID" ] || return 0
+    stop_capture
+    local f="$WORK/cap/bfd.pcapng" bad ours theirs
+    bad=$(tshark -r "$f" -Y '_ws.malformed || _ws.expert.severity >= warning' 2>/dev/null) \
+        || fail "tshark cannot read the capture"
+    [ -z "$bad" ] || fail "tshark flags packets: $bad"
+    local src=ip.src
+    [ "$FAMILY" = v6 ] && src=ipv6.src
+    ours=$(tshark -r "$f" -Y "bfd && $src == $OUR_ADDR" 2>/dev/null | wc -l)
+    theirs=$(tshark -r "$f" -Y "bfd && $src == $FRR_ADDR" 2>/dev/null | wc -l)
+    [ "$ours" -gt 0 ] && [ "$theirs" -gt 0 ] || fail "capture holds $ours of our and $theirs of FRR's packets"
+    echo "PASS: $FAMILY: tshark: $ours of our and $theirs of FRR's BFD packets, none malformed, no expert warnings"
+}
+
 start_frr() {
     local tx=$1 rx=$2 mult=$3
     mkdir -p "$WORK/frr/run"
@@ -186,6 +226,7 @@ run_case() {
     echo "== FRR bfdd ($FRR_ADDR) <-> bfd_peer ($OUR_ADDR), single hop over veth"
     setup_net
     start_frr 300 300 3
+    start_capture
     start_peer --tx-ms 300 --rx-ms 300 --mult 3
     mark
 
@@ -250,6 +291,16 @@ run_case() {
     wait_peer '^STATE Up' 10 || fail "not Up after FRR's 'no shutdown'"
     wait_frr '.status == "up"' 10 || fail "FRR not Up after 'no shutdown'"
     echo "PASS: $FAMILY: FRR 'no shutdown' -> Up again"
+    # Our administrative down: FRR Down with remote diagnostic 7; and back.
+    mark
+    peer_cmd admindown
+    wait_frr '.status == "down" and .["remote-diagnostic"] == "administratively down"' 5 \
+        || fail "FRR not Down (remote diag 7) on our admindown"
+    echo "PASS: $FAMILY: our admindown -> FRR down, remote diagnostic '$(frr_field remote-diagnostic)'"
+    peer_cmd adminup
+    wait_peer '^STATE Up' 10 || fail "not Up after adminup"
+    wait_frr '.status == "up"' 10 || fail "FRR not Up after our adminup"
+    echo "PASS: $FAMILY: our adminup -> Up again"
     # Let the Poll/Final to the configured timers finish.
     sleep 1.5
 
@@ -266,6 +317,7 @@ run_case() {
     echo "PASS: $FAMILY: bfdd killed -> ours Down after $dt ms (detection time $our_detect ms), diag 1 (control detection time expired)"
     FIGURES+=("$FAMILY ours-detects-FRR ${dt}ms/${our_detect}ms")
     stop_peer
+    check_capture
 }
 
 run_auth() {
