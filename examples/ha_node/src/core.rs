@@ -239,6 +239,9 @@ struct BfdPeer {
     local: Ipv6Addr,
     src_port: u16,
     session: bfd::Session<StdRng>,
+    /// After a BFD Down: the OSPFv3 neighbor's hellos are ignored until the session
+    /// is Up again or this instant passes (then the session is dropped).
+    held_until: Option<Instant>,
 }
 
 /// The node core. `A` names an underlay peer (a socket address in the daemon, a port
@@ -614,8 +617,11 @@ where
     ) {
         let key = (ifindex, rid);
         if to == ospfv3::NeighborState::Down {
-            self.bfd.remove(&key);
-            self.neighbor_addrs.remove(&key);
+            // A session holding the neighbor down after a BFD Down outlives it.
+            if self.bfd.get(&key).is_none_or(|b| b.held_until.is_none()) {
+                self.bfd.remove(&key);
+                self.neighbor_addrs.remove(&key);
+            }
             return;
         }
         if to < ospfv3::NeighborState::TwoWay || self.bfd.contains_key(&key) {
@@ -648,6 +654,7 @@ where
                         local,
                         src_port,
                         session,
+                        held_until: None,
                     },
                 );
             }
@@ -659,6 +666,8 @@ where
     fn drain_bfd(&mut self, now: Instant) -> bool {
         let mut moved = false;
         let mut downs = Vec::new();
+        let mut ups = Vec::new();
+        let hold = Duration::from_secs(u64::from(self.cfg.ospf.dead));
         for (&(ifindex, router_id), b) in self.bfd.iter_mut() {
             while let Some(t) = b.session.poll_transmit() {
                 self.out.push_back(Output::Bfd {
@@ -674,6 +683,10 @@ where
                 if let bfd::Event::StateChanged { from, to, diag } = ev {
                     if from == bfd::State::Up && to != bfd::State::Up {
                         downs.push((ifindex, router_id));
+                        b.held_until = Some(now + hold);
+                    }
+                    if to == bfd::State::Up && b.held_until.take().is_some() {
+                        ups.push((ifindex, router_id));
                     }
                     self.out.push_back(Output::BfdState {
                         ifindex,
@@ -687,11 +700,18 @@ where
             }
         }
         // RFC 5882 4.1: a BFD session going Down takes the OSPFv3 neighbor down at
-        // once; its session goes with the neighbor (Down event), and a new one starts
-        // when Hellos bring the neighbor back to 2-Way.
+        // once, and (4.3) the adjacency returns when the session is Up again: until
+        // then the neighbor's hellos are ignored. The hold is bounded by the
+        // RouterDeadInterval, since a peer that restarted starts its BFD session only
+        // once it sees us at 2-Way, which the hold prevents; then the session is
+        // dropped and hellos bring the neighbor (and a new session) back as usual.
         for (ifindex, rid) in downs {
             self.ospf.neighbor_down(now, ifindex, rid);
+            self.ospf.set_neighbor_hold(ifindex, rid, true);
             moved = true;
+        }
+        for (ifindex, rid) in ups {
+            self.ospf.set_neighbor_hold(ifindex, rid, false);
         }
         moved
     }
@@ -770,6 +790,7 @@ where
                 .values()
                 .filter_map(|b| b.session.poll_timeout())
                 .min(),
+            self.bfd.values().filter_map(|b| b.held_until).min(),
         ]
         .into_iter()
         .flatten()
@@ -790,6 +811,16 @@ where
         }
         for b in self.bfd.values_mut() {
             b.session.handle_timeout(now);
+        }
+        let expired: Vec<(u32, Ipv4Addr)> = self
+            .bfd
+            .iter()
+            .filter(|(_, b)| b.held_until.is_some_and(|t| t <= now))
+            .map(|(k, _)| *k)
+            .collect();
+        for (ifindex, rid) in expired {
+            self.ospf.set_neighbor_hold(ifindex, rid, false);
+            self.bfd.remove(&(ifindex, rid));
         }
         let (due, later): (Vec<_>, Vec<_>) = self.reconnect.drain(..).partition(|(t, _)| *t <= now);
         self.reconnect = later;
@@ -1203,8 +1234,9 @@ mod tests {
             "{log:?}"
         );
         assert!(a.ospf().neighbors(10).is_empty(), "neighbor still there");
-        assert!(a.bfd_sessions().is_empty());
-        // Back: hellos re-form the neighbor, a new BFD session comes Up.
+        // The session stays, Down, holding the neighbor's hellos off until it is Up.
+        assert_eq!(bfd_state(&a), Some(bfd::State::Down));
+        // Back: the sessions come Up again, then hellos re-form the neighbor.
         run_pair(
             &mut a,
             &mut b,
@@ -1217,6 +1249,72 @@ mod tests {
         );
         assert!(a.ospf().neighbors(10).iter().any(|n| n.0 == rid_b));
         assert_eq!(bfd_state(&a), Some(bfd::State::Up), "{log:?}");
+    }
+
+    /// After a BFD Down the neighbor is held down while BFD stays down (here: BFD
+    /// packets refused for their hop limit while hellos pass), and released after the
+    /// RouterDeadInterval (4 s), when hellos bring it back.
+    #[test]
+    fn bfd_hold_down_is_bounded_by_the_dead_interval() {
+        let t0 = Instant::now();
+        let mut a = Core::new(t0, cfg("a", 1, "b", true)).unwrap();
+        let mut b = Core::new(t0, cfg("b", 2, "a", false)).unwrap();
+        a.start(t0);
+        b.start(t0);
+        let mut log = Vec::new();
+        let rid_b = Ipv4Addr::new(2, 2, 2, 2);
+        let two_way = |c: &Core<String>| {
+            c.ospf()
+                .neighbors(10)
+                .iter()
+                .any(|n| n.0 == rid_b && n.1 >= ospfv3::NeighborState::TwoWay)
+        };
+        let now = run_pair(
+            &mut a,
+            &mut b,
+            t0,
+            Duration::from_secs(10),
+            true,
+            255,
+            &mut log,
+            t0,
+        );
+        assert_eq!(bfd_state(&a), Some(bfd::State::Up));
+        let now = run_pair(
+            &mut a,
+            &mut b,
+            now,
+            Duration::from_millis(600),
+            false,
+            255,
+            &mut log,
+            t0,
+        );
+        assert!(a.ospf().neighbors(10).is_empty());
+        // Hellos pass again, BFD does not: held for now (2 s, hello every 1 s) ...
+        let now = run_pair(
+            &mut a,
+            &mut b,
+            now,
+            Duration::from_secs(2),
+            true,
+            254,
+            &mut log,
+            t0,
+        );
+        assert!(!two_way(&a), "neighbor back while BFD is down");
+        // ... and back once the hold (4 s from the Down) has run out.
+        run_pair(
+            &mut a,
+            &mut b,
+            now,
+            Duration::from_secs(6),
+            true,
+            254,
+            &mut log,
+            t0,
+        );
+        assert!(two_way(&a), "neighbor not back after the hold");
     }
 
     /// BFD packets that did not arrive with hop limit 255 are refused (RFC 5881 5):
