@@ -34,15 +34,14 @@ fn lab_story_holds_with_esp() {
     assert!(via_east < stopped && stopped < via_west);
 }
 
-/// Seed 1 (BFD on): the BFD packets change which underlay packets the seeded links
-/// lose. With BFD, seed 7 loses DD packets during bring-up so that an LSA
-/// re-origination waits MinLSInterval (5 s) inside the window the story checks (east's
-/// replies reach the client 5 s late); without BFD seeds 1 and 42 did. That is the
-/// slow re-origination of issue 12 item 3, not nondeterminism; seeds 1-6 and 8-13 pass.
+/// Seed 7 (BFD on). Before ospfv3's origination throttle (issue 12 item 3) some seeds
+/// at 2 % loss hit MinLSInterval (5 s) after a lost DD packet or hello, inside the
+/// window the story checks (seeds 1 and 42 without BFD; seed 7 once BFD's packets
+/// changed which packets the links lose): slow re-origination, not nondeterminism.
 #[test]
 fn lab_is_deterministic_and_survives_loss() {
     let opts = LabOptions {
-        seed: 1,
+        seed: 7,
         loss: 0.02,
         esp: false,
         ..LabOptions::default()
@@ -151,7 +150,8 @@ fn crash_story_without_bfd_waits_for_the_dead_interval() {
     );
 }
 
-/// BFD at 5 % loss: the story still holds (no false Down takes a neighbor away).
+/// BFD at 5 % loss: the story still holds (no false Down takes a neighbor away) and
+/// the route still moves within the detection time + margin (virtual time).
 #[test]
 fn crash_story_with_bfd_holds_on_lossy_links() {
     for seed in [1, 2, 3] {
@@ -165,6 +165,26 @@ fn crash_story_with_bfd_holds_on_lossy_links() {
             report.failures().is_empty(),
             "seed {seed}: {:#?}",
             report.failures()
+        );
+        let took = report.crash_route_moved_after.expect("route moved");
+        assert!(took <= bfd_crash_bound(), "seed {seed}: {took:?}");
+        let false_downs = report
+            .records
+            .iter()
+            .filter(|r| !r.kind.to_string().contains("1.1.1.1"))
+            .filter(|r| {
+                matches!(
+                    r.kind,
+                    Kind::Bfd {
+                        from: bfd::State::Up,
+                        ..
+                    }
+                )
+            })
+            .count();
+        assert_eq!(
+            false_downs, 0,
+            "seed {seed}: a BFD session to a live peer went down"
         );
     }
 }
