@@ -539,7 +539,14 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
             Some((r, bytes)) = ospf_rx.recv() => core.handle_ospf(Instant::now(), r.ifindex, r.src, r.dst, &bytes),
             Some((id, r)) = probe_rx.recv() => core.handle_probe_result(Instant::now(), id, r),
             Some((ifindex, src, bytes, ttl)) = bfd_rx.recv() => core.handle_bfd(Instant::now(), ifindex, src, &bytes, ttl),
-            _ = tokio::time::sleep_until(wake.into()) => core.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(wake.into()) => {
+                // Probe results already waiting count before the timers: when the loop
+                // wakes late, a staleness timer must not fire past a fresh result.
+                while let Ok((id, r)) = probe_rx.try_recv() {
+                    core.handle_probe_result(Instant::now(), id, r);
+                }
+                core.handle_timeout(Instant::now());
+            }
             _ = sigterm.recv() => {
                 if shutdown_since.is_some() { break; }
                 tracing::info!("SIGTERM: withdrawing, address removal after {grace:?}");
