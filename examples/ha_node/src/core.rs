@@ -22,6 +22,12 @@
 //!   once, and every action is also handed to the driver **in the policy's order**,
 //!   with the OSPFv3 packets a withdrawal floods queued before a later address
 //!   removal.
+//! * every OSPFv3 neighbor on a pseudowire at 2-Way or better gets a BFD session
+//!   ([`BfdSettings`] per peer): its packets go out as [`Output::Bfd`] (UDP over IPv6
+//!   between the link-local addresses, port 3784, hop limit 255) and come in through
+//!   [`Core::handle_bfd`]; a session going Down from Up takes the neighbor down at
+//!   once and holds its hellos off until the session is Up again (at most the
+//!   RouterDeadInterval), RFC 5882.
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt::Debug;
