@@ -13,7 +13,8 @@
 # Scenarios, each from a fresh setup:  service (east's service process is killed: the
 # health check fails), crash (east's ha_node gets SIGKILL), link (east's underlay
 # interfaces go down); each with BFD on and off, each at loss=0 and at loss=5 (tc netem
-# `loss 5% delay 1ms reorder 25%` on every underlay interface, both directions). Before
+# `loss 5% delay 1ms reorder 25%` on every underlay interface, both directions; where
+# the kernel has no sch_netem, nftables drops 5 % of the underlay UDP instead). Before
 # each fault a steady run (STEADY_S, 60 s by default at 5 % loss) counts false
 # failovers (requests answered by west while east is healthy).
 #
@@ -352,16 +353,54 @@ setup() { # bfd tag -> 0 when converged with east serving and west standby
   return 1
 }
 
-netem_on() {
-  local e
-  for e in $UNDERLAY; do
-    tc -n "${e%%:*}" qdisc replace dev "${e##*:}" root netem loss 5% delay 1ms reorder 25%
-  done
+# 5 % loss on every underlay interface, both directions: tc netem (with delay and
+# reordering) where the kernel has it, else nftables dropping 5 % of the UDP datagrams
+# each namespace sends on its underlay interfaces (loss only: no delay, no reordering).
+IMPAIR=none
+impair_probe() {
+  ip netns add fb-probe-$$ && ip -n fb-probe-$$ link add fbp0 type veth peer name fbp1 || return 1
+  if tc -n fb-probe-$$ qdisc replace dev fbp0 root netem loss 5% delay 1ms reorder 25% 2>/dev/null; then
+    IMPAIR=netem
+  elif command -v nft >/dev/null && ip netns exec fb-probe-$$ nft add table inet fbloss 2>/dev/null; then
+    IMPAIR=nft
+  fi
+  ip netns del fb-probe-$$
+}
+impair_probe || die "no netns support"
+case $IMPAIR in
+  netem) IMPAIR_DESC="tc netem loss 5% delay 1ms reorder 25% on every underlay interface" ;;
+  nft) IMPAIR_DESC="no sch_netem in this kernel: nftables drops 5% of the UDP each namespace sends on its underlay interfaces (no delay, no reordering)" ;;
+  *) IMPAIR_DESC="none available (no sch_netem, no nft): loss=5 scenarios skipped" ;;
+esac
+impair_on() {
+  local e n
+  case $IMPAIR in
+    netem)
+      for e in $UNDERLAY; do
+        tc -n "${e%%:*}" qdisc replace dev "${e##*:}" root netem loss 5% delay 1ms reorder 25%
+      done ;;
+    nft)
+      for n in $NS; do
+        ip netns exec "$n" nft -f - <<EOF
+table inet fbloss {
+  chain out {
+    type filter hook output priority 0; policy accept;
+    oifname "u-*" meta l4proto udp numgen random mod 100 < 5 counter drop
+  }
+}
+EOF
+      done ;;
+  esac
 }
 
-echo "PARAMS health_check=tcp_connect interval_ms=$HC_INTERVAL_MS timeout_ms=$HC_TIMEOUT_MS fall=$HC_FALL rise=$HC_RISE ospf_hello_s=$OSPF_HELLO ospf_dead_s=$OSPF_DEAD bfd_interval_ms=${BFD_INTERVAL_MS:-default} bfd_mult=${BFD_MULT:-default} bfd_supported=$BFD_SUPPORTED request_every_ms=10 steady_s(loss5)=$STEADY_S steady_s(loss0)=$STEADY0_S netem='loss 5% delay 1ms reorder 25%' build=release"
+echo "PARAMS health_check=tcp_connect interval_ms=$HC_INTERVAL_MS timeout_ms=$HC_TIMEOUT_MS fall=$HC_FALL rise=$HC_RISE ospf_hello_s=$OSPF_HELLO ospf_dead_s=$OSPF_DEAD bfd_interval_ms=${BFD_INTERVAL_MS:-default} bfd_mult=${BFD_MULT:-default} bfd_supported=$BFD_SUPPORTED request_every_ms=10 steady_s(loss5)=$STEADY_S steady_s(loss0)=$STEADY0_S build=release"
+echo "PARAMS loss=5 means: $IMPAIR_DESC"
 for loss in $LOSSES; do
   for bfd in $BFD_MODES; do
+    if [ "$loss" = 5 ] && [ "$IMPAIR" = none ]; then
+      for sc in $SCENARIOS; do echo "SKIP scenario=$sc bfd=$bfd loss=5: $IMPAIR_DESC"; done
+      continue
+    fi
     if [ "$bfd" = on ] && [ "$BFD_SUPPORTED" = 0 ]; then
       for sc in $SCENARIOS; do echo "SKIP scenario=$sc bfd=on loss=$loss: ha_node without [bfd]"; done
       continue
@@ -371,7 +410,7 @@ for loss in $LOSSES; do
       say "setup for scenario=$sc bfd=$bfd loss=$loss"
       setup "$bfd" "$tag" || { KEEP_LOGS=1; die "setup failed for $tag (logs in $work)"; }
       steady=$STEADY0_S
-      if [ "$loss" = 5 ]; then netem_on; steady=$STEADY_S; fi
+      if [ "$loss" = 5 ]; then impair_on; steady=$STEADY_S; fi
       rm -f "$work/stop" "$work/fault" "$work/ready"
       (ip netns exec fb-client python3 "$work/client.py" 2001:db8:aa::1 "$work/stop" "$work/fault" \
         $((steady + WAIT_S + 30)) "$work/ready" >"$work/result-$tag.json" 2>"$work/client-$tag.err" &
