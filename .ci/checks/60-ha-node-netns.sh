@@ -8,7 +8,10 @@
 # west restarts and rejoins as standby; east is killed -9 -> traffic to west after the
 # OSPFv3 dead interval.
 # Then, when FRRouting is installed, the same story again with FRR's ospf6d as the
-# client's router (ha_node on the client only terminates the pseudowires).
+# client's router (ha_node on the client only terminates the pseudowires), with FRR's
+# bfdd running BFD (50 ms x 5, like ha_node's defaults) towards east and west: the
+# sessions must come Up, and the time from east's SIGKILL to the client's kernel route
+# via west is measured (printed; a failure only beyond the 3 s dead interval).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 client_kind=${HA_CLIENT:-ha_node}
@@ -188,23 +191,64 @@ interface pw-east
  ipv6 ospf6 network point-to-point
  ipv6 ospf6 hello-interval 1
  ipv6 ospf6 dead-interval 3
+ ipv6 ospf6 bfd
+ ipv6 ospf6 bfd profile ha
 !
 interface pw-west
  ipv6 ospf6 area 0.0.0.0
  ipv6 ospf6 network point-to-point
  ipv6 ospf6 hello-interval 1
  ipv6 ospf6 dead-interval 3
+ ipv6 ospf6 bfd
+ ipv6 ospf6 bfd profile ha
 !
+! SPF throttle: first SPF at once (0 ms), then 50 ms hold, backing off to 1 s at most
+! (ospf6d's default 50 200 5000 would add 50 ms, and after churn up to 5 s, to a
+! failover). min-arrival 0: accept every new LSA instance from a neighbor at once
+! (default 1000 ms drops an instance that arrives within 1 s of the previous one).
 router ospf6
  ospf6 router-id 3.3.3.3
+ timers throttle spf 0 50 1000
+ timers lsa min-arrival 0
+!
+! ha_node's BFD defaults (examples/README.md, "BFD defaults: 50 ms x 5"); bfdd's own
+! defaults are 300 ms x 3.
+bfd
+ profile ha
+  transmit-interval 50
+  receive-interval 50
+  detect-multiplier 5
+ !
 !
 EOF
   chown -R frr:frr "$work/frr"
   ip netns exec ha-client /usr/lib/frr/zebra -d -N ha-client -f "$work/frr/frr.conf" -i "$work/frr/zebra.pid" --vty_socket "$work/frr/run" \
     || fail "FRR zebra did not start"
+  ip netns exec ha-client /usr/lib/frr/bfdd -d -N ha-client -f "$work/frr/frr.conf" -i "$work/frr/bfdd.pid" --vty_socket "$work/frr/run" \
+    --bfdctl "$work/frr/run/bfdd.sock" || fail "FRR bfdd did not start"
   ip netns exec ha-client /usr/lib/frr/ospf6d -d -N ha-client -f "$work/frr/frr.conf" -i "$work/frr/ospf6d.pid" --vty_socket "$work/frr/run" \
     || fail "FRR ospf6d did not start"
 fi
+bfd_up() { # -> 0 when FRR's bfdd has a session Up on both pw-east and pw-west; prints them
+  ip netns exec ha-client vtysh --vty_socket "$work/frr/run" -c "show bfd peers json" 2>/dev/null |
+    python3 -c '
+import json, sys
+peers = json.load(sys.stdin)
+up = {p.get("interface") for p in peers if p.get("status") == "up"}
+def show(p):
+    g = lambda k: str(p.get(k))
+    return g("interface") + " " + g("peer") + " " + g("status") + " " + g("transmit-interval") + "/" + g("receive-interval") + " ms x " + g("detect-multiplier")
+print(", ".join(show(p) for p in peers))
+sys.exit(0 if {"pw-east", "pw-west"} <= up else 1)'
+}
+wait_bfd_up() { # tries of 0.2 s
+  local out=""
+  for _ in $(seq 1 "$1"); do
+    out=$(bfd_up) && { echo "$out"; return 0; }
+    sleep 0.2
+  done
+  echo "$out"; return 1
+}
 client_full() { # router-id
   if [ "$client_kind" = frr ]; then
     ip netns exec ha-client vtysh --vty_socket "$work/frr/run" -c "show ipv6 ospf6 neighbor" 2>/dev/null | grep -q "^$1 .*Full"
@@ -261,6 +305,10 @@ west_settled 300 || fail "west did not settle as standby with routes to the clie
 claims=$(grep -c "to: Active, cause: Elected" "$work/west.log" || true)
 [ "$(fetch)" = east ] || fail "after west joined, the client is no longer answered by east"
 say "west joined as standby; client still answered by east (west claimed the active role $claims time(s) while joining)"
+if [ "$client_kind" = frr ]; then
+  out=$(wait_bfd_up 50) || fail "FRR's BFD sessions with east and west not Up: $out"
+  say "FRR bfdd sessions Up: $out"
+fi
 ip -n ha-client -6 route show 2001:db8:aa::1 | grep -q pw-east || fail "client route not via pw-east"
 ping6() { # ICMPv6 echo from the client; ping(8) when installed, else a raw socket
   if command -v ping >/dev/null; then
@@ -342,9 +390,30 @@ west_settled 300 || fail "restarted west did not settle as standby with routes t
 claims=$(grep -c "to: Active, cause: Elected" "$work/west.log" || true)
 [ "$(fetch)" = east ] || fail "after west's restart, the client is no longer answered by east"
 say "west is back as standby; east keeps the traffic (west claimed the active role $claims time(s) while joining)"
+if [ "$client_kind" = frr ]; then
+  out=$(wait_bfd_up 50) || fail "FRR's BFD sessions with east and west not Up after west's restart: $out"
+  say "FRR bfdd sessions Up: $out"
+  ip -n ha-client -6 route show 2001:db8:aa::1 | grep -q pw-east || fail "client route not via pw-east before the crash"
+fi
 say "kill -9 east (a crash: no withdrawal, no StopCCN)"
 kill -KILL "$(cat "$work/east.pid")"
+killed=$(date +%s%N)
 rm -f "$work/east.pid"
+if [ "$client_kind" = frr ]; then
+  # FRR's kernel route to the anycast address, polled every ~10 ms: BFD detection
+  # (250 ms) + SPF + route install; more than the dead interval (3 s) means BFD did nothing.
+  moved=""
+  while [ $(( $(date +%s%N) - killed )) -lt 10000000000 ]; do
+    r=$(ip -n ha-client -6 route show 2001:db8:aa::1)
+    if echo "$r" | grep -q pw-west && ! echo "$r" | grep -q pw-east; then
+      moved=$(( ($(date +%s%N) - killed) / 1000000 )); break
+    fi
+    sleep 0.01
+  done
+  [ -n "$moved" ] || fail "FRR's route to 2001:db8:aa::1 not via pw-west within 10 s of east's crash"
+  say "FRR's kernel route to 2001:db8:aa::1 via pw-west ${moved} ms after east's SIGKILL (BFD 50 ms x 5)"
+  [ "$moved" -le 3000 ] || fail "route moved after ${moved} ms, beyond the 3 s dead interval: BFD did not act"
+fi
 t=$(wait_for 20 west) || fail "the client was not moved to west within 20 s of east's crash"
 say "client answered by west ${t} ms after east crashed (RouterDeadInterval 3 s)"
 echo "PASS $name"
