@@ -393,7 +393,7 @@ EOF
   esac
 }
 
-echo "PARAMS health_check=tcp_connect interval_ms=$HC_INTERVAL_MS timeout_ms=$HC_TIMEOUT_MS fall=$HC_FALL rise=$HC_RISE ospf_hello_s=$OSPF_HELLO ospf_dead_s=$OSPF_DEAD bfd_interval_ms=${BFD_INTERVAL_MS:-default} bfd_mult=${BFD_MULT:-default} bfd_supported=$BFD_SUPPORTED request_every_ms=10 steady_s(loss5)=$STEADY_S steady_s(loss0)=$STEADY0_S build=release"
+echo "PARAMS health_check=tcp_connect interval_ms=$HC_INTERVAL_MS timeout_ms=$HC_TIMEOUT_MS fall=$HC_FALL rise=$HC_RISE ospf_hello_s=$OSPF_HELLO ospf_dead_s=$OSPF_DEAD bfd_interval_ms=${BFD_INTERVAL_MS:-default} bfd_mult=${BFD_MULT:-default} bfd_supported=$BFD_SUPPORTED request_every_ms=10 steady_s(loss5)=$STEADY_S steady_s(loss0)=$STEADY0_S binary=${HA_NODE_BIN:-release build}"
 echo "PARAMS loss=5 means: $IMPAIR_DESC"
 for loss in $LOSSES; do
   for bfd in $BFD_MODES; do
