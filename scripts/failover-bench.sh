@@ -28,7 +28,8 @@
 # Environment: SCENARIOS ("service crash link"), BFD_MODES ("on off"), LOSSES ("0 5"),
 # STEADY_S (60; steady run at loss 5), STEADY0_S (3; at loss 0), WAIT_S (20),
 # HC_INTERVAL_MS (100), HC_TIMEOUT_MS (80), HC_FALL (2), HC_RISE (3), OSPF_HELLO (1),
-# OSPF_DEAD (3), BFD_INTERVAL_MS / BFD_MULT (unset: ha_node's defaults), SETTLE_S (6),
+# OSPF_DEAD (4: four Hello intervals as RFC 2328 suggests; with 3, two lost Hellos in a
+# row flap an adjacency), BFD_INTERVAL_MS / BFD_MULT (unset: ha_node's defaults), SETTLE_S (6),
 # HA_NODE_BIN (skip the build, use this binary), KEEP_LOGS=1.
 # Exit status: non-zero when the setup fails (tools, build, namespaces, convergence), not
 # for a slow figure.
@@ -46,7 +47,7 @@ HC_TIMEOUT_MS=${HC_TIMEOUT_MS:-80}
 HC_FALL=${HC_FALL:-2}
 HC_RISE=${HC_RISE:-3}
 OSPF_HELLO=${OSPF_HELLO:-1}
-OSPF_DEAD=${OSPF_DEAD:-3}
+OSPF_DEAD=${OSPF_DEAD:-4}
 SETTLE_S=${SETTLE_S:-6}
 NS="fb-east fb-west fb-client"
 
