@@ -1,7 +1,7 @@
 //! A single-hop BFD peer on a real interface, for interop scripts
 //! (`bfd/scripts/frr_bfd_interop.sh` runs it against FRRouting's bfdd).
 //!
-//! One [`bfd::Session`] on [`bfd::udp::BfdSocket`]s: a listener on port 3784 and a
+//! One [`bfd::Session`] on [`bfd::tokio_udp::BfdSocket`]s: a listener on port 3784 and a
 //! sender on a source port from 49152-65535. Thin on purpose: the protocol is in the
 //! crate. It prints one line per thing a script may wait for:
 //!
@@ -27,7 +27,7 @@ use std::error::Error;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use bfd::udp::BfdSocket;
+use bfd::tokio_udp::BfdSocket;
 use bfd::{AuthConfig, AuthType, Config, ControlPacket, Event, Session, encap};
 use clap::{Parser, ValueEnum};
 use rand::SeedableRng;

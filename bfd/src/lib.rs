@@ -29,7 +29,7 @@
 //!
 //! The codec is [`packet`]: [`ControlPacket`] with separate structural parsing and
 //! RFC 5880 6.8.6 packet checks. [`encap`] holds the RFC 5881 facts; the TTL check is
-//! done by [`Session::handle_packet`] itself. The `tokio` feature adds `udp::BfdSocket`,
+//! done by [`Session::handle_packet`] itself. The `tokio` feature adds `tokio_udp::BfdSocket`,
 //! the UDP adapter that sends with TTL 255 and reports the TTL of what it receives.
 //!
 //! # Example
@@ -82,7 +82,7 @@ pub mod packet;
 mod session;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
-pub mod udp;
+pub mod tokio_udp;
 
 pub use packet::{
     AuthSection, AuthType, ControlPacket, DecodeError, Diagnostic, EncodeError, State,

@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
-use bfd::udp::BfdSocket;
+use bfd::tokio_udp::BfdSocket;
 use bfd::{Config, Session, State, encap};
 use rand::SeedableRng;
 use rand::rngs::StdRng;

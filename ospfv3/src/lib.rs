@@ -134,7 +134,7 @@ pub mod packet;
 pub mod prefix;
 mod reader;
 #[cfg(feature = "tokio")]
-mod socket;
+mod tokio_socket;
 
 pub use compare::{Freshness, compare};
 pub use error::{DecodeError, Result};
@@ -144,7 +144,7 @@ pub use options::Options;
 pub use packet::{Datagram, DecodeOptions, Packet, PacketBody, PacketHeader, PacketType};
 pub use prefix::{Prefix, PrefixOptions};
 #[cfg(feature = "tokio")]
-pub use socket::{OSPF_PROTOCOL, RawSocket, RawSocketConfig, RawSocketStats, Received};
+pub use tokio_socket::{OSPF_PROTOCOL, RawSocket, RawSocketConfig, RawSocketStats, Received};
 
 mod engine;
 pub use engine::{

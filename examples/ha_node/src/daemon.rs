@@ -131,7 +131,7 @@ struct Executor {
     /// BFD sending sockets by (ifindex, source port), bound to the TAP's link-local
     /// address and the session's port (RFC 5881 4: one source port per session);
     /// opened on a session's first packet, closed when the session is gone.
-    bfd_tx: BTreeMap<(u32, u16), Arc<bfd::udp::BfdSocket>>,
+    bfd_tx: BTreeMap<(u32, u16), Arc<bfd::tokio_udp::BfdSocket>>,
 }
 
 impl Executor {
@@ -197,7 +197,7 @@ impl Executor {
                         let live = core.bfd_source_ports();
                         self.bfd_tx.retain(|k, _| live.contains(k));
                         let at = SocketAddr::V6(SocketAddrV6::new(src, src_port, 0, ifindex));
-                        match bfd::udp::BfdSocket::bind(at) {
+                        match bfd::tokio_udp::BfdSocket::bind(at) {
                             Ok(sock) => {
                                 self.bfd_tx.insert(key, Arc::new(sock));
                             }
@@ -469,7 +469,8 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
                 0,
                 t.ifindex,
             ));
-            let bsock = bfd::udp::BfdSocket::bind(at).map_err(io(format!("BFD socket {at}")))?;
+            let bsock =
+                bfd::tokio_udp::BfdSocket::bind(at).map_err(io(format!("BFD socket {at}")))?;
             let (ifindex, tx) = (t.ifindex, bfd_rx_tx.clone());
             tokio::spawn(async move {
                 let mut buf = [0u8; 128];
