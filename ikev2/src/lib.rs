@@ -1,0 +1,18 @@
+//! Sans-IO IKEv2 (RFC 7296) with pre-shared keys, for site-to-site ESP.
+//!
+//! The crate is built in layers:
+//!
+//! * [`wire`]: the message codec (RFC 7296 section 3): the IKE header, every payload
+//!   this crate speaks, and raw unknown payloads; decoding never panics and parsing is
+//!   separate from semantic validation.
+//! * [`crypto`]: transform IDs and negotiated suites, prf and prf+ (2.13), the IKE SA
+//!   keys (2.14, 2.18), CHILD_SA key material (2.17), PSK authentication (2.15), the SK
+//!   payload (3.14, RFC 5282) and Diffie-Hellman (RFC 8031 Curve25519, RFC 5903
+//!   ECP-256), all on `aws-lc-rs`, with secrets zeroized on drop.
+//!
+//! Like every crate of the workspace it opens no socket, reads no clock and draws no
+//! randomness of its own: the caller hands in a `rand_core::Rng` where randomness is
+//! needed (nonces, SPIs, IVs, Diffie-Hellman private keys).
+
+pub mod crypto;
+pub mod wire;
