@@ -55,6 +55,15 @@ pub enum Error {
         /// The prefix named by the input.
         prefix: Ipv6Prefix,
     },
+    /// A reconfiguration removed a prefix that is still advertised: drain it first.
+    #[error("prefix {prefix} is still advertised: drain it before removing it")]
+    PrefixInUse {
+        /// The prefix.
+        prefix: Ipv6Prefix,
+    },
+    /// A reconfiguration changed the Router ID, which only a new policy may do.
+    #[error("the Router ID cannot change in a reconfiguration")]
+    RouterIdChanged,
     /// A probe result named a check that does not exist.
     #[error("check {check} is not configured")]
     UnknownCheck {

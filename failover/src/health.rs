@@ -190,6 +190,24 @@ impl CheckState {
         self.up
     }
 
+    /// When the last result was counted.
+    pub fn last_result_at(&self) -> Option<Instant> {
+        self.last_result_at
+    }
+
+    /// A check added by a reconfiguration to a healthy prefix: up until `fall`
+    /// failures or staleness say otherwise, as if it had just passed at `now`, so that
+    /// adding a check does not withdraw a serving prefix before the check ran once.
+    pub(crate) fn assumed_up(now: Instant) -> Self {
+        Self {
+            up: true,
+            passes: 0,
+            failures: 0,
+            last_started: None,
+            last_result_at: Some(now),
+        }
+    }
+
     /// Counts one result received at `now`. Returns `Err(())` when the result is older
     /// than one already counted (and is ignored), otherwise the transition it caused.
     #[allow(clippy::result_unit_err)]

@@ -139,6 +139,6 @@ pub use error::Error;
 pub use health::{
     CheckId, CheckKind, CheckSpec, CheckTransition, Combine, ProbeOutcome, ProbeResult,
 };
-pub use policy::{Action, AdminCommand, Counters, Event, Policy, Scope};
+pub use policy::{Action, AdminCommand, CheckStatus, Counters, Event, Policy, PrefixStatus, Scope};
 pub use prefix::{Ipv6Prefix, MAX_METRIC, Metric, RouterId};
 pub use role::{Role, RoleEvent};

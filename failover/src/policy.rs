@@ -1008,6 +1008,169 @@ impl Policy {
     pub fn router_id(&self) -> RouterId {
         self.router_id
     }
+
+    /// What the policy knows about each prefix, in configuration order, for status
+    /// displays.
+    pub fn status(&self) -> impl Iterator<Item = PrefixStatus> + '_ {
+        self.prefixes.iter().map(|p| PrefixStatus {
+            prefix: p.cfg.prefix,
+            role: p.role,
+            role_since: p.role_since,
+            healthy: p.effective_up(),
+            suppressed: p.damping.is_suppressed(),
+            advertised: p.installed_adv,
+            address_installed: p.installed_addr,
+            force_standby: p.force_standby,
+            drain_until: p.drain_until.filter(|_| p.role == Role::Draining),
+            peers: p.peers.clone(),
+            checks: p
+                .cfg
+                .checks
+                .iter()
+                .zip(&p.checks)
+                .enumerate()
+                .map(|(ci, (spec, st))| CheckStatus {
+                    id: CheckId {
+                        prefix_index: p.index,
+                        check_index: ci as u16,
+                    },
+                    name: spec.name.clone(),
+                    up: st.is_up(),
+                    last_result_at: st.last_result_at(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Replaces the configuration without starting over: the state of every prefix
+    /// that stays (role, health, damping, admin flags, what is installed) is kept and
+    /// its new settings apply from `now`; a check that keeps its name and kind keeps
+    /// its state, a new check on a healthy prefix starts up (it must fail `fall` times
+    /// or go stale to take the prefix down) and on an unhealthy one down. New prefixes
+    /// start withdrawn, as in [`Policy::new`]. A removed prefix must not be advertised
+    /// any more (drain it first); the returned actions (a loopback address removal)
+    /// finish it and must be executed by the caller. Check identifiers may change:
+    /// take [`checks`](Self::checks) again.
+    ///
+    /// # Errors
+    /// Any configuration problem ([`NodeConfig::validate`]), [`Error::RouterIdChanged`],
+    /// or [`Error::PrefixInUse`]; the policy is then unchanged.
+    pub fn reconfigure(&mut self, now: Instant, config: NodeConfig) -> Result<Vec<Action>, Error> {
+        config.validate()?;
+        if config.router_id != self.router_id {
+            return Err(Error::RouterIdChanged);
+        }
+        let now = self.clamp(now);
+        if let Some(p) = self.prefixes.iter().find(|p| {
+            p.installed_adv.is_some() && !config.prefixes.iter().any(|c| c.prefix == p.cfg.prefix)
+        }) {
+            return Err(Error::PrefixInUse {
+                prefix: p.cfg.prefix,
+            });
+        }
+        let NodeConfig {
+            prefixes, limits, ..
+        } = config;
+        let mut old = std::mem::take(&mut self.prefixes);
+        let mut next = Vec::with_capacity(prefixes.len());
+        for (i, cfg) in prefixes.into_iter().enumerate() {
+            let index = i as u16;
+            match old.iter().position(|p| p.cfg.prefix == cfg.prefix) {
+                Some(pos) => {
+                    let mut p = old.swap_remove(pos);
+                    let healthy = p.health_up;
+                    p.checks = cfg
+                        .checks
+                        .iter()
+                        .map(|spec| {
+                            p.cfg
+                                .checks
+                                .iter()
+                                .position(|o| o.name == spec.name && o.kind == spec.kind)
+                                .map(|ci| p.checks[ci].clone())
+                                .unwrap_or_else(|| {
+                                    if healthy {
+                                        CheckState::assumed_up(now)
+                                    } else {
+                                        CheckState::new()
+                                    }
+                                })
+                        })
+                        .collect();
+                    if p.cfg.max_announcements_per_minute != cfg.max_announcements_per_minute {
+                        p.limiter = AnnouncementLimiter::new(cfg.max_announcements_per_minute);
+                    }
+                    p.cfg = cfg;
+                    p.index = index;
+                    let mode = p.cfg.mode;
+                    p.classified = p
+                        .peers
+                        .iter()
+                        .map(|&(r, m)| (r, mode.classify(m)))
+                        .collect();
+                    next.push(p);
+                }
+                None => next.push(PrefixState::new(now, index, cfg)),
+            }
+        }
+        let removals = old
+            .into_iter()
+            .filter(|p| p.installed_addr)
+            .map(|p| Action::RemoveLoopbackAddress {
+                prefix: p.cfg.prefix,
+            })
+            .collect();
+        self.prefixes = next;
+        self.limits = limits;
+        let (prefixes, mut out, rid, _) = self.split();
+        for p in prefixes.iter_mut() {
+            p.refresh_health(now, &mut out);
+            p.evaluate(now, rid, &mut out);
+        }
+        Ok(removals)
+    }
+}
+
+/// One check of a [`PrefixStatus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CheckStatus {
+    /// Its identifier (what [`Policy::checks`] returns).
+    pub id: CheckId,
+    /// Its configured name.
+    pub name: String,
+    /// Whether it is up.
+    pub up: bool,
+    /// When its last result was counted.
+    pub last_result_at: Option<Instant>,
+}
+
+/// The state of one prefix, from [`Policy::status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PrefixStatus {
+    /// The prefix.
+    pub prefix: Ipv6Prefix,
+    /// Its role.
+    pub role: Role,
+    /// Since when.
+    pub role_since: Instant,
+    /// The health verdict (checks combined, damping applied).
+    pub healthy: bool,
+    /// Whether flap damping suppresses it.
+    pub suppressed: bool,
+    /// The metric the daemon was told to advertise (`None`: withdrawn).
+    pub advertised: Option<Metric>,
+    /// Whether the daemon was told to put the address on the loopback.
+    pub address_installed: bool,
+    /// Whether an operator forced standby.
+    pub force_standby: bool,
+    /// While draining: when the drain metric gives way to the withdrawal.
+    pub drain_until: Option<Instant>,
+    /// What the other nodes advertise (Router ID, metric).
+    pub peers: Vec<(RouterId, Metric)>,
+    /// The checks.
+    pub checks: Vec<CheckStatus>,
 }
 
 #[cfg(test)]
@@ -1182,5 +1345,124 @@ mod tests {
         // Time going backwards is clamped: no deadline in the past of the latest input.
         p.handle_timeout(t0);
         assert!(p.poll_timeout().is_none_or(|t| t > t5));
+    }
+
+    /// Brings the single prefix of `p` to Active with passing probes of every check.
+    fn make_active(p: &mut Policy, t0: Instant) -> Instant {
+        let mut now = t0;
+        p.handle_peer_advertisements(now, prefix(), []).unwrap();
+        for _ in 0..15 {
+            now += Duration::from_secs(1);
+            let ids: Vec<CheckId> = p.checks().map(|(id, _, _)| id).collect();
+            for id in ids {
+                let r = ProbeResult {
+                    outcome: ProbeOutcome::Pass,
+                    started: now,
+                };
+                p.handle_probe_result(now, id, r).unwrap();
+            }
+            p.handle_timeout(now);
+        }
+        while p.poll_action().is_some() {}
+        while p.poll_event().is_some() {}
+        assert_eq!(p.role(prefix()), Some(Role::Active));
+        now
+    }
+
+    fn config_of(p: &Policy, checks: usize, extra: Option<&str>) -> NodeConfig {
+        let mut cfg = PrefixConfig::new(prefix());
+        for i in 0..checks {
+            cfg.checks.push(CheckSpec::new(
+                format!("c{i}"),
+                CheckKind::TcpConnect {
+                    addr: "[::1]:1".parse().unwrap(),
+                },
+            ));
+        }
+        let mut prefixes = vec![cfg];
+        if let Some(e) = extra {
+            prefixes.push(PrefixConfig::new(e.parse().unwrap()));
+        }
+        NodeConfig {
+            router_id: p.router_id(),
+            prefixes,
+            limits: Limits::default(),
+        }
+    }
+
+    #[test]
+    fn reconfigure_keeps_an_active_prefix_serving() {
+        let (mut p, t0) = policy(Limits::default(), 1);
+        let now = make_active(&mut p, t0);
+        // A second check: the prefix stays active, nothing is re-announced.
+        let removals = p.reconfigure(now, config_of(&p, 2, None)).unwrap();
+        assert!(removals.is_empty());
+        assert_eq!(p.role(prefix()), Some(Role::Active));
+        assert_eq!(p.poll_action(), None);
+        assert_eq!(p.checks().count(), 2);
+        let st: Vec<PrefixStatus> = p.status().collect();
+        assert!(st[0].healthy && st[0].checks.iter().all(|c| c.up));
+        // The new check failing `fall` times takes the prefix down as usual.
+        let new_check = p.checks().nth(1).unwrap().0;
+        let mut t = now;
+        for _ in 0..3 {
+            t += Duration::from_millis(100);
+            let r = ProbeResult {
+                outcome: ProbeOutcome::Fail,
+                started: t,
+            };
+            p.handle_probe_result(t, new_check, r).unwrap();
+        }
+        assert_eq!(p.role(prefix()), Some(Role::Withdrawn));
+        assert_eq!(p.poll_action(), Some(Action::Withdraw { prefix: prefix() }));
+    }
+
+    #[test]
+    fn reconfigure_refuses_what_it_cannot_do_and_changes_nothing() {
+        let (mut p, t0) = policy(Limits::default(), 1);
+        let now = make_active(&mut p, t0);
+        let mut other_rid = config_of(&p, 1, None);
+        other_rid.router_id = RouterId(99);
+        assert_eq!(p.reconfigure(now, other_rid), Err(Error::RouterIdChanged));
+        // Removing the advertised prefix (replacing it with another one) is refused.
+        let mut replaced = config_of(&p, 1, None);
+        replaced.prefixes[0] = PrefixConfig::new("2001:db8::2/128".parse().unwrap());
+        assert_eq!(
+            p.reconfigure(now, replaced),
+            Err(Error::PrefixInUse { prefix: prefix() })
+        );
+        assert_eq!(p.role(prefix()), Some(Role::Active));
+        assert_eq!(p.poll_action(), None);
+        // Adding a prefix leaves the first one alone; the new one starts from
+        // withdrawn (without checks it is healthy at once: standby, then the election).
+        p.reconfigure(now, config_of(&p, 1, Some("2001:db8::9/128")))
+            .unwrap();
+        assert_eq!(p.role(prefix()), Some(Role::Active));
+        let added: Ipv6Prefix = "2001:db8::9/128".parse().unwrap();
+        assert_eq!(p.role(added), Some(Role::Standby));
+        assert_eq!(
+            p.poll_action(),
+            Some(Action::AddLoopbackAddress { prefix: added })
+        );
+    }
+
+    #[test]
+    fn reconfigure_removes_a_drained_prefix_with_its_address() {
+        let (mut p, t0) = policy(Limits::default(), 1);
+        let now = make_active(&mut p, t0);
+        p.handle_command(now, Scope::All, AdminCommand::Drain)
+            .unwrap();
+        let later = now + Duration::from_secs(60);
+        p.handle_timeout(later);
+        while p.poll_action().is_some() {}
+        assert_eq!(p.role(prefix()), Some(Role::Drained));
+        let mut only_other = config_of(&p, 0, None);
+        only_other.prefixes[0] = PrefixConfig::new("2001:db8::2/128".parse().unwrap());
+        let removals = p.reconfigure(later, only_other).unwrap();
+        assert_eq!(
+            removals,
+            vec![Action::RemoveLoopbackAddress { prefix: prefix() }]
+        );
+        assert_eq!(p.role(prefix()), None);
     }
 }
