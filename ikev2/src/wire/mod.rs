@@ -36,9 +36,8 @@ pub use ke::{DhGroup, KePayload};
 pub use nonce::{NONCE_MAX, NONCE_MIN, NoncePayload};
 pub use notify::{NotifyPayload, NotifyType};
 pub use payload::{
-    GENERIC_HEADER_LEN, GenericHeader, MAX_PAYLOADS, Message, Payload, PayloadType,
-    UnknownPayload, chain_len, decode_chain, emit_chain, encode_chain, notifies,
-    validate_chain,
+    GENERIC_HEADER_LEN, GenericHeader, MAX_PAYLOADS, Message, Payload, PayloadType, UnknownPayload,
+    chain_len, decode_chain, emit_chain, encode_chain, notifies, validate_chain,
 };
 pub use sa::{
     ATTR_KEY_LENGTH, Attribute, AttributeValue, Proposal, ProtocolId, SaPayload, Transform,

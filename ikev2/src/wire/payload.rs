@@ -251,7 +251,9 @@ impl Payload {
             Payload::Sk(_) => Ok(()),
             Payload::Unknown(u) => {
                 if u.critical {
-                    Err(ValidationError::UnsupportedCriticalPayload(u.payload_type.0))
+                    Err(ValidationError::UnsupportedCriticalPayload(
+                        u.payload_type.0,
+                    ))
                 } else {
                     Ok(())
                 }
@@ -486,7 +488,9 @@ pub fn validate_chain(payloads: &[Payload]) -> Result<(), ValidationError> {
         if let Payload::Unknown(u) = p
             && u.critical
         {
-            return Err(ValidationError::UnsupportedCriticalPayload(u.payload_type.0));
+            return Err(ValidationError::UnsupportedCriticalPayload(
+                u.payload_type.0,
+            ));
         }
     }
     for (i, p) in payloads.iter().enumerate() {

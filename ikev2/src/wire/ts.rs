@@ -112,7 +112,11 @@ impl TrafficSelector {
         let end_port = t.u16(Part::TrafficSelector)?;
         let range = match ts_type {
             TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE => {
-                let n = if ts_type == TsType::IPV4_ADDR_RANGE { 4 } else { 16 };
+                let n = if ts_type == TsType::IPV4_ADDR_RANGE {
+                    4
+                } else {
+                    16
+                };
                 if t.remaining() != 2 * n {
                     return Err(DecodeError::BadLength {
                         part: Part::TrafficSelector,
@@ -215,10 +219,7 @@ impl TsPayload {
                 });
             }
             if let AddrRange::Other { ts_type, .. } = &s.range
-                && matches!(
-                    *ts_type,
-                    TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE
-                )
+                && matches!(*ts_type, TsType::IPV4_ADDR_RANGE | TsType::IPV6_ADDR_RANGE)
             {
                 return Err(EncodeError::Invalid {
                     part: Part::TrafficSelector,
