@@ -13,7 +13,8 @@
 //! is measured beside the template path: an established session between two
 //! endpoints, `Endpoint::encapsulate` in place on the sender and
 //! `Endpoint::handle_data` on the receiver (session lookup from the Session ID, the
-//! receive template's checks, the sequence check). `handle_data` is the entry
+//! receive template's checks, the sender's address against the session's peer,
+//! the sequence check). `handle_data` is the entry
 //! point of a receiver whose socket layer already told data from control, as the
 //! `tokio_codec` does (`Frame::Data`); `Endpoint::handle_datagram` adds only that
 //! test (the T bit) in front of the same code. It is meant to stay within 1.5x of
@@ -77,15 +78,16 @@ fn established() -> (Ep, Ep, u32) {
 
 /// One packet through the endpoints' data path: encapsulated in place by the
 /// sender's transmit template, then checked by the receiver (lookup, receive
-/// template, sequence) and its payload borrowed.
+/// template, peer, sequence) and its payload borrowed; `from` is the sender's
+/// address as the receiver sees it.
 #[inline(always)]
-fn endpoint_round_trip((a, b, sid): (&mut Ep, &mut Ep, u32), frame: &mut [u8]) {
+fn endpoint_round_trip((a, b, sid): (&mut Ep, &mut Ep, u32), from: &SocketAddr, frame: &mut [u8]) {
     let frame = black_box(frame);
     let t = a.encapsulate(sid, frame, MAX_DATA_HEADER_LEN).unwrap();
     // The destination is borrowed: consumed like the contents.
     black_box(t.destination);
     let packet = black_box(t.contents);
-    let got = b.handle_data(packet).unwrap();
+    let got = b.handle_data(black_box(from), packet).unwrap();
     black_box(got.sequence);
     black_box(got.payload.len());
 }
@@ -201,8 +203,9 @@ fn data_plane(c: &mut Criterion) {
 
     let (mut ea, mut eb, sid) = established();
     let mut eframe = vec![0xabu8; MAX_DATA_HEADER_LEN + FRAME_LEN];
+    let from: SocketAddr = "192.0.2.1:1701".parse().unwrap();
     g.bench_function("endpoint_encap_decap_1400", |b| {
-        b.iter(|| endpoint_round_trip((&mut ea, &mut eb, sid), &mut eframe))
+        b.iter(|| endpoint_round_trip((&mut ea, &mut eb, sid), &from, &mut eframe))
     });
 
     let src = vec![0xabu8; FRAME_LEN];
@@ -277,6 +280,7 @@ fn paired_at(frame_len: usize) {
     let mut memcpy_ns = Vec::with_capacity(ROUNDS);
     let mut endpoint_ns = Vec::with_capacity(ROUNDS);
     let (mut ea, mut eb, sid) = established();
+    let from: SocketAddr = "192.0.2.1:1701".parse().unwrap();
     let mut eframe = vec![0xabu8; MAX_DATA_HEADER_LEN + frame_len];
     for _ in 0..ROUNDS {
         let mut pool: Vec<BytesMut> = (0..POOL).map(|_| template.clone()).collect();
@@ -300,7 +304,7 @@ fn paired_at(frame_len: usize) {
         template_ns.push(t.elapsed().as_secs_f64() * 1e9 / POOL as f64);
         let t = Instant::now();
         for _ in 0..POOL {
-            endpoint_round_trip((&mut ea, &mut eb, sid), &mut eframe);
+            endpoint_round_trip((&mut ea, &mut eb, sid), &from, &mut eframe);
         }
         endpoint_ns.push(t.elapsed().as_secs_f64() * 1e9 / POOL as f64);
         let t = Instant::now();

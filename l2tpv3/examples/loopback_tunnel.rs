@@ -115,7 +115,7 @@ async fn main() -> std::io::Result<()> {
             Some(Ok((frame, from))) = sa.next() => match frame {
                 Frame::Control(bytes) => { a.handle_datagram(now(), from, &bytes); }
                 Frame::Data(bytes) => {
-                    if let Some(d) = a.handle_data(&bytes) {
+                    if let Ok(d) = a.handle_data(&from, &bytes) {
                         println!("A: data for session {:#x}: {} bytes", d.session_id, d.payload.len());
                     }
                 }
@@ -125,7 +125,7 @@ async fn main() -> std::io::Result<()> {
             Some(Ok((frame, from))) = sb.next() => match frame {
                 Frame::Control(bytes) => { b.handle_datagram(now(), from, &bytes); }
                 Frame::Data(bytes) => {
-                    if let Some(d) = b.handle_data(&bytes) {
+                    if let Ok(d) = b.handle_data(&from, &bytes) {
                         println!(
                             "B: Ethernet frame on session {:#x}: {} bytes, dst {:02x?}",
                             d.session_id, d.payload.len(), &d.payload[..6]

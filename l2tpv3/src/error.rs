@@ -83,6 +83,14 @@ pub enum ControlError {
         /// Bytes left in the message from `offset` on.
         remaining: usize,
     },
+    /// The message carries more than [`crate::message::MAX_AVPS`] AVPs.
+    #[error("more than {limit} AVPs: AVP at offset {offset} is one too many")]
+    TooManyAvps {
+        /// Offset of the first AVP beyond the limit.
+        offset: usize,
+        /// The limit ([`crate::message::MAX_AVPS`]).
+        limit: usize,
+    },
     /// Fewer than 6 bytes remain after the last AVP: not room for an AVP header.
     #[error("{remaining} trailing bytes at offset {offset} do not form an AVP header")]
     TrailingBytes {

@@ -164,8 +164,9 @@ pub mod validate;
 
 pub use avp::{Avp, AvpType, AvpValue, CircuitErrors, PwType, ResultCode};
 pub use control::{
-    CommandError, Config, ConnState, ConnectionInfo, DataIn, DownReason, Endpoint, EndpointStats,
-    Event, ReliableConfig, ReliableStats, SessionInfo, SessionRequest, SessionState, Transmit,
+    CommandError, Config, ConnState, ConnectionInfo, DataDrop, DataIn, DownReason, Endpoint,
+    EndpointStats, Event, ReliableConfig, ReliableStats, SessionInfo, SessionRequest, SessionState,
+    Transmit,
 };
 pub use data::{
     Cookie, CookieLen, DataHeader, DataPacket, DecapError, DefaultSublayer, HeaderTemplate,

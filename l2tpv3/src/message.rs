@@ -14,6 +14,15 @@ use crate::avp::{
 use crate::error::{ControlError, EncodeError};
 use crate::header::{CONTROL_HEADER_LEN, ControlHeader, Encapsulation};
 
+/// Most AVPs one control message may carry; [`ControlMessage::decode`] refuses
+/// more with [`ControlError::TooManyAvps`].
+///
+/// The largest message RFC 3931 defines (an SCCRQ or ICRQ with every optional
+/// AVP) has about 20; 256 leaves room for vendor AVPs while bounding what one
+/// datagram can make the decoder allocate: a 65,535-byte message of 6-byte AVPs
+/// would otherwise decode to about 10,900 of them (over a megabyte).
+pub const MAX_AVPS: usize = 256;
+
 /// Control message types (RFC 3931 section 3.1, IANA registry in section 10.2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum MessageType {
@@ -313,7 +322,7 @@ impl ControlMessage {
         Ok(v)
     }
 
-    /// Decodes a control message.
+    /// Decodes a control message; more than [`MAX_AVPS`] AVPs is an error.
     ///
     /// Over IP `buf` starts with the zero Session ID; over UDP it starts with the
     /// header. Bytes beyond the header's Length are ignored (link padding). AVP values
@@ -349,6 +358,12 @@ impl ControlMessage {
         let mut avps = Vec::new();
         let mut at = 0;
         while at < body.len() {
+            if avps.len() == MAX_AVPS {
+                return Err(ControlError::TooManyAvps {
+                    offset: base + CONTROL_HEADER_LEN + at,
+                    limit: MAX_AVPS,
+                });
+            }
             let (avp, used) = Avp::decode(&body[at..], base + CONTROL_HEADER_LEN + at)?;
             avps.push(avp);
             at += used;

@@ -136,7 +136,7 @@ fn digests_match_python() {
         let at = auth::DIGEST_AVP_OFFSET + 7;
         assert_eq!(hex::encode(&bytes[at..at + alg.digest_len()]), digest);
         // The receiver checks with the same order (the sender's nonce first).
-        auth::verify(&bytes, &[&key], send).unwrap();
+        auth::verify(&bytes, alg, &[&key], send).unwrap();
         // The codec finds the digest where auth puts it.
         let fields = l2tpv3::message::find_digest_fields(&bytes).unwrap();
         assert_eq!(fields[0].digest, at..at + alg.digest_len());
@@ -181,6 +181,7 @@ fn endpoint_accepts_the_python_signed_sccrq_and_rejects_a_wrong_secret() {
             let a = nonce_a();
             auth::verify(
                 &reply,
+                auth::DigestAlgorithm::HmacMd5,
                 &[&key],
                 Nonces {
                     sender: theirs,

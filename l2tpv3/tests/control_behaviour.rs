@@ -150,7 +150,13 @@ fn negotiates_cookies_sublayer_and_sequencing_and_carries_data() {
         c.data_sequencing = DataSequencing::ALL;
         c
     };
-    let mut p = Pair::new(cfg, Config::default());
+    // B assigns shorter cookies than the default 8 bytes: each side uses its own.
+    let b_cfg = {
+        let mut c = Config::default();
+        c.cookie_len = CookieLen::Four;
+        c
+    };
+    let mut p = Pair::new(cfg, b_cfg);
     let (_, sid) = p.up(SessionRequest::ethernet("pw"));
     let a_s = p.a.session(sid).unwrap().clone();
     assert_eq!(a_s.local_cookie.len(), 8);

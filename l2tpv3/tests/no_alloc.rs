@@ -100,7 +100,7 @@ fn endpoint_data_path_allocates_nothing_per_packet() {
             .encapsulate(b_sid, &mut back, MAX_DATA_HEADER_LEN)
             .unwrap();
         assert_eq!(*t.destination, a_addr);
-        assert!(a.handle_data(t.contents).is_some());
+        assert!(a.handle_data(&b_addr, t.contents).is_ok());
     }
     let stats = region.change();
     assert_eq!(delivered, PACKETS);

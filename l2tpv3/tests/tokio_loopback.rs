@@ -40,7 +40,10 @@ async fn receive(ep: &mut Ep, sock: &mut Sock) -> Option<Vec<u8>> {
             None
         }
         // The codec told data from control already: the data-only entry point.
-        Frame::Data(bytes) => ep.handle_data(&bytes).map(|d| d.payload.to_vec()),
+        Frame::Data(bytes) => ep
+            .handle_data(&from, &bytes)
+            .ok()
+            .map(|d| d.payload.to_vec()),
         other => panic!("unexpected {other:?}"),
     }
 }

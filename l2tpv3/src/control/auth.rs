@@ -96,18 +96,35 @@ pub enum AuthError {
         /// Bytes after that field.
         available: usize,
     },
+    /// The message's Message Digest AVPs all use another algorithm than the one
+    /// configured: the algorithm is pinned, never taken from the message.
+    #[error("message digest uses {found:?}, expected {expected:?}")]
+    WrongAlgorithm {
+        /// The configured algorithm.
+        expected: DigestAlgorithm,
+        /// The algorithm of the (first) digest in the message.
+        found: DigestAlgorithm,
+    },
     /// A hidden AVP is shorter than the 2-byte original length field.
     #[error("hidden AVP value of {0} bytes is too short")]
     HiddenTooShort(usize),
 }
 
-/// Keys derived from one shared secret.
+/// Keys derived from one shared secret; printed as `Keys { .. }` and overwritten
+/// with zeros when dropped.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Keys {
     /// `HMAC-MD5(secret, 2)`: the Message Digest key.
     pub digest: [u8; KEY_LEN],
     /// `HMAC-MD5(secret, 1)`: the AVP hiding key.
     pub hiding: [u8; KEY_LEN],
+}
+
+impl Drop for Keys {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.digest);
+        zeroize::Zeroize::zeroize(&mut self.hiding);
+    }
 }
 
 impl std::fmt::Debug for Keys {
@@ -225,35 +242,57 @@ pub fn sign(message: &mut [u8], key: &[u8], nonces: Nonces<'_>) -> Result<(), Au
     Ok(())
 }
 
-/// Checks a received control message: accepted if any of its (at most two)
-/// Message Digest AVPs matches under any of `keys`. Comparison is constant time.
-pub fn verify(message: &[u8], keys: &[&[u8]], nonces: Nonces<'_>) -> Result<(), AuthError> {
-    verify_at(message, &digest_fields(message)?, keys, nonces)
+/// Checks a received control message: accepted if one of its (at most two)
+/// Message Digest AVPs uses `algorithm` and matches under any of `keys`.
+/// Comparison is constant time.
+///
+/// The algorithm is the receiver's configuration, never the message's choice: a
+/// message whose digests all use another algorithm fails with
+/// [`AuthError::WrongAlgorithm`], so a sender cannot pick the weaker hash.
+pub fn verify(
+    message: &[u8],
+    algorithm: DigestAlgorithm,
+    keys: &[&[u8]],
+    nonces: Nonces<'_>,
+) -> Result<(), AuthError> {
+    verify_at(message, &digest_fields(message)?, algorithm, keys, nonces)
 }
 
 /// [`verify`] for a message whose header the caller already decoded: `message`
 /// starts at the control header and is cut to its Length.
 pub(crate) fn verify_decoded(
     message: &[u8],
+    algorithm: DigestAlgorithm,
     keys: &[&[u8]],
     nonces: Nonces<'_>,
 ) -> Result<(), AuthError> {
     let fields = crate::message::scan_digest_fields(message).map_err(AuthError::Malformed)?;
-    verify_at(message, &select_digests(fields)?, keys, nonces)
+    verify_at(message, &select_digests(fields)?, algorithm, keys, nonces)
 }
 
 fn verify_at(
     message: &[u8],
     fields: &[(usize, DigestAlgorithm)],
+    algorithm: DigestAlgorithm,
     keys: &[&[u8]],
     nonces: Nonces<'_>,
 ) -> Result<(), AuthError> {
+    if let Some(&(_, found)) = fields.first()
+        && fields.iter().all(|&(_, alg)| alg != algorithm)
+    {
+        return Err(AuthError::WrongAlgorithm {
+            expected: algorithm,
+            found,
+        });
+    }
+    // Every digest field is zeroed for the hash (section 5.4.1), whatever its
+    // algorithm; only those of the configured one are compared.
     let mut zeroed = message.to_vec();
     for &(at, alg) in fields {
         zeroed[at..at + alg.digest_len()].fill(0);
     }
     let mut ok = subtle::Choice::from(0);
-    for &(at, alg) in fields {
+    for &(at, alg) in fields.iter().filter(|&&(_, alg)| alg == algorithm) {
         let received = &message[at..at + alg.digest_len()];
         for key in keys {
             ok |= compute_digest(alg, key, nonces, &zeroed).ct_eq(received);
@@ -373,23 +412,42 @@ mod tests {
                 sender: &ours,
                 receiver: &theirs,
             };
-            verify(&m, &[&keys.digest], recv).unwrap();
+            verify(&m, alg, &[&keys.digest], recv).unwrap();
             // Swapped nonces, another key, or one flipped bit all fail.
             let swapped = Nonces {
                 sender: &theirs,
                 receiver: &ours,
             };
             assert_eq!(
-                verify(&m, &[&keys.digest], swapped),
+                verify(&m, alg, &[&keys.digest], swapped),
                 Err(AuthError::Mismatch)
             );
             let other = Keys::derive(b"other");
-            assert_eq!(verify(&m, &[&other.digest], recv), Err(AuthError::Mismatch));
+            assert_eq!(
+                verify(&m, alg, &[&other.digest], recv),
+                Err(AuthError::Mismatch)
+            );
             // Either of two configured secrets is accepted.
-            verify(&m, &[&other.digest, &keys.digest], recv).unwrap();
+            verify(&m, alg, &[&other.digest, &keys.digest], recv).unwrap();
             let last = m.len() - 1;
             m[last] ^= 1;
-            assert_eq!(verify(&m, &[&keys.digest], recv), Err(AuthError::Mismatch));
+            assert_eq!(
+                verify(&m, alg, &[&keys.digest], recv),
+                Err(AuthError::Mismatch)
+            );
+            m[last] ^= 1;
+            // Pinned: the right key and nonces under another configured algorithm fail.
+            let other_alg = match alg {
+                DigestAlgorithm::HmacMd5 => DigestAlgorithm::HmacSha1,
+                DigestAlgorithm::HmacSha1 => DigestAlgorithm::HmacMd5,
+            };
+            assert_eq!(
+                verify(&m, other_alg, &[&keys.digest], recv),
+                Err(AuthError::WrongAlgorithm {
+                    expected: other_alg,
+                    found: alg
+                })
+            );
         }
     }
 
@@ -398,17 +456,17 @@ mod tests {
         let mut m = message(DigestAlgorithm::HmacMd5);
         m[25] = 7; // attribute type no longer 59
         assert_eq!(
-            verify(&m, &[b"k"], Nonces::NONE),
+            verify(&m, DigestAlgorithm::HmacMd5, &[b"k"], Nonces::NONE),
             Err(AuthError::MissingDigest { offset: 20 })
         );
         let mut m = message(DigestAlgorithm::HmacMd5);
         m[26] = 1; // claims SHA-1 with an MD5-sized AVP
         assert_eq!(
-            verify(&m, &[b"k"], Nonces::NONE),
+            verify(&m, DigestAlgorithm::HmacMd5, &[b"k"], Nonces::NONE),
             Err(AuthError::MissingDigest { offset: 20 })
         );
         assert!(matches!(
-            verify(&m[..22], &[b"k"], Nonces::NONE),
+            verify(&m[..22], DigestAlgorithm::HmacMd5, &[b"k"], Nonces::NONE),
             Err(AuthError::Malformed(_))
         ));
     }

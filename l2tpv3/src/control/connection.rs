@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use super::reliable::Reliable;
 use crate::avp::{Avp, PwType};
-use crate::message::{ControlMessage, MessageType};
+use crate::message::MessageType;
 
 /// The states of section 7.2 plus the StopCCN hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,7 +132,7 @@ pub struct Connection<A> {
     /// The peer's address.
     pub peer: A,
     /// Reliable delivery.
-    pub reliable: Reliable<Outgoing, ControlMessage>,
+    pub reliable: Reliable<Outgoing, Vec<u8>>,
     /// Our nonce, when authentication is on.
     pub local_nonce: Vec<u8>,
     /// The peer's nonce, once received.

@@ -26,8 +26,8 @@ mod session;
 pub use config::Config;
 pub use connection::ConnState;
 pub use endpoint::{
-    CommandError, ConnectionInfo, DataIn, Endpoint, EndpointStats, SessionInfo, SessionRequest,
-    Transmit,
+    CommandError, ConnectionInfo, DataDrop, DataIn, Endpoint, EndpointStats, SessionInfo,
+    SessionRequest, Transmit,
 };
 pub use event::{DownReason, Event};
 pub use reliable::{DEFAULT_PEER_WINDOW, ReliableConfig, ReliableStats};

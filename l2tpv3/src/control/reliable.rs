@@ -46,6 +46,13 @@ pub struct ReliableConfig {
     /// Our Receive Window Size, advertised to the peer; also bounds how many
     /// out-of-order messages are held. Default 16.
     pub receive_window: u16,
+    /// Bytes of out-of-order messages held on one control connection (their
+    /// encoded size: messages are held as received bytes, not decoded). A message
+    /// that would go beyond is dropped and counted
+    /// ([`ReliableStats::held_budget_exceeded`]); the peer retransmits it. Default
+    /// 16 KiB, against 15 held messages of up to 64 KiB each that the window alone
+    /// would allow.
+    pub max_held_bytes: usize,
     /// Messages queued for sending on one control connection (sent or not,
     /// unacknowledged) before more are refused. Default 4096.
     pub max_send_queue: usize,
@@ -58,6 +65,7 @@ impl Default for ReliableConfig {
             retransmit_cap: Duration::from_secs(8),
             max_retransmissions: 10,
             receive_window: 16,
+            max_held_bytes: 16 * 1024,
             max_send_queue: 4096,
         }
     }
@@ -111,7 +119,8 @@ pub enum Received {
     Duplicate,
     /// Ahead of the expected Ns and inside our window: held until the gap fills.
     Held,
-    /// Ahead of our window, or the hold is full: dropped (the peer retransmits).
+    /// Ahead of our window, or the hold's byte budget is spent: dropped (the peer
+    /// retransmits).
     OutOfWindow,
     /// Nr acknowledges something never sent: the message is invalid and ignored.
     BadNr,
@@ -141,6 +150,27 @@ pub struct ReliableStats {
     pub out_of_window: u64,
     /// Messages dropped for an impossible Nr.
     pub bad_nr: u64,
+    /// Out-of-order messages dropped because holding them would exceed
+    /// [`ReliableConfig::max_held_bytes`].
+    pub held_budget_exceeded: u64,
+}
+
+/// What a held message costs against [`ReliableConfig::max_held_bytes`].
+pub(crate) trait HeldSize {
+    /// Bytes this message accounts for while held.
+    fn held_size(&self) -> usize;
+}
+
+impl HeldSize for Vec<u8> {
+    fn held_size(&self) -> usize {
+        self.len()
+    }
+}
+
+impl HeldSize for u32 {
+    fn held_size(&self) -> usize {
+        4
+    }
 }
 
 struct Queued<M> {
@@ -171,13 +201,15 @@ pub struct Reliable<S, R = S> {
     /// Next Ns expected from the peer (our Nr).
     expected: u16,
     held: BTreeMap<u16, R>,
+    /// Sum of [`HeldSize::held_size`] over `held`.
+    held_bytes: usize,
     delivered: VecDeque<(u16, R)>,
     ack_due: bool,
     failed: bool,
     stats: ReliableStats,
 }
 
-impl<S: Clone, R> Reliable<S, R> {
+impl<S: Clone, R: HeldSize> Reliable<S, R> {
     /// A fresh transport: Ns and Nr start at 0, the peer window at 4.
     pub fn new(config: ReliableConfig) -> Self {
         Reliable {
@@ -193,6 +225,7 @@ impl<S: Clone, R> Reliable<S, R> {
             timer: None,
             expected: 0,
             held: BTreeMap::new(),
+            held_bytes: 0,
             delivered: VecDeque::new(),
             ack_due: false,
             failed: false,
@@ -294,6 +327,7 @@ impl<S: Clone, R> Reliable<S, R> {
         if ns == self.expected {
             self.deliver(message);
             while let Some(next) = self.held.remove(&self.expected) {
+                self.held_bytes -= next.held_size();
                 self.deliver(next);
             }
             self.ack_due = true;
@@ -309,7 +343,14 @@ impl<S: Clone, R> Reliable<S, R> {
                     self.stats.duplicates += 1;
                     Received::Duplicate
                 }
+                std::collections::btree_map::Entry::Vacant(_)
+                    if self.held_bytes + message.held_size() > self.config.max_held_bytes =>
+                {
+                    self.stats.held_budget_exceeded += 1;
+                    Received::OutOfWindow
+                }
                 std::collections::btree_map::Entry::Vacant(slot) => {
+                    self.held_bytes += message.held_size();
                     slot.insert(message);
                     self.stats.held += 1;
                     Received::Held
@@ -518,6 +559,26 @@ mod tests {
         assert_eq!(got, [0, 1, 2]);
         assert_eq!(b.held(), 0);
         assert_eq!(b.receive(t, 40, 0, Some(40)), Received::OutOfWindow);
+    }
+
+    #[test]
+    fn held_messages_are_bounded_by_bytes() {
+        let cfg = ReliableConfig {
+            max_held_bytes: 10,
+            ..ReliableConfig::default()
+        };
+        let mut b: Reliable<u32, Vec<u8>> = Reliable::new(cfg);
+        let t = Instant::now();
+        assert_eq!(b.receive(t, 1, 0, Some(vec![1; 6])), Received::Held);
+        // 6 + 6 > 10: dropped and counted, not held.
+        assert_eq!(b.receive(t, 2, 0, Some(vec![2; 6])), Received::OutOfWindow);
+        assert_eq!(b.stats().held_budget_exceeded, 1);
+        assert_eq!(b.receive(t, 2, 0, Some(vec![2; 4])), Received::Held);
+        assert_eq!(b.held_bytes, 10);
+        // Delivery releases the budget.
+        assert_eq!(b.receive(t, 0, 0, Some(vec![0])), Received::InOrder);
+        assert_eq!((b.held(), b.held_bytes), (0, 0));
+        assert_eq!(b.receive(t, 4, 0, Some(vec![4; 10])), Received::Held);
     }
 
     #[test]

@@ -29,7 +29,7 @@ use std::hash::Hash;
 
 use rand_core::Rng;
 
-use super::{CommandError, DataIn, Endpoint, IdMap, Transmit};
+use super::{CommandError, DataDrop, DataIn, Endpoint, IdMap, Transmit};
 use crate::avp::{DataSequencing, L2SublayerType};
 use crate::control::session::Session;
 use crate::data::{
@@ -45,7 +45,8 @@ const SEQ_HALF: u32 = 0x0080_0000;
 /// and the 24-bit sequence number, which so wraps to zero.
 const TX_KEEP: u32 = DefaultSublayer::S_BIT | DefaultSublayer::MAX_SEQUENCE;
 
-/// What the data path of one established session needs.
+/// What the data path of one established session needs, bound to the peer
+/// whose control connection set it up.
 #[derive(Debug, Clone)]
 pub(crate) struct DataPath<A> {
     /// Our Session ID, whose slot this is; in a vacant slot, a value whose low
@@ -57,7 +58,8 @@ pub(crate) struct DataPath<A> {
     /// The peer's Session ID and cookie, the sublayer the peer asked for: writes
     /// what we send.
     tx: HeaderTemplate,
-    /// Where our data goes (the control connection's peer).
+    /// Where our data goes, and the only address data is accepted from (the
+    /// control connection's peer).
     peer: A,
     /// The sublayer word of the next packet we send: S bit (when the peer asked
     /// us to sequence our data) and the 24-bit sequence number.
@@ -309,21 +311,23 @@ where
     A: Clone + Eq + Hash,
     R: Rng,
 {
-    /// Handles one received datagram that the caller already knows is a data
-    /// packet, such as a `Frame::Data` from the `tokio_codec` module (feature
-    /// `tokio`; the codec tells control from data by the T bit over UDP):
-    /// [`Endpoint::handle_datagram`] without its control/data test.
+    /// Handles one received datagram from `from` that the caller already knows is
+    /// a data packet, such as a `Frame::Data` from the `tokio_codec` module
+    /// (feature `tokio`; the codec tells control from data by the T bit over
+    /// UDP): [`Endpoint::handle_datagram`] without its control/data test, and
+    /// with the reason for a drop.
     ///
     /// The same checks as for a data packet there: the session is found from
     /// the packet's Session ID, Session ID and cookie are checked in constant
-    /// time against its receive template, then the sequence number (RFC 3931
-    /// section 4.6) when the session is sequenced. The payload is borrowed from
-    /// `datagram`; nothing is allocated. A drop returns `None` and is counted in
-    /// [`super::EndpointStats`] (a control message handed in here is dropped as a
-    /// malformed or unknown data packet).
+    /// time against its receive template, `from` must be the session's peer (the
+    /// address of its control connection's peer), then the sequence number (RFC
+    /// 3931 section 4.6) when the session is sequenced. The payload is borrowed
+    /// from `datagram`; nothing is allocated. A drop returns its [`DataDrop`]
+    /// reason and is counted in [`super::EndpointStats`] (a control message
+    /// handed in here is dropped as a malformed or unknown data packet).
     ///
     /// ```
-    /// # use l2tpv3::{Config, Endpoint, SessionRequest, MAX_DATA_HEADER_LEN};
+    /// # use l2tpv3::{Config, DataDrop, Endpoint, SessionRequest, MAX_DATA_HEADER_LEN};
     /// # use rand::SeedableRng;
     /// # let now = std::time::Instant::now();
     /// # let rng = |s| rand::rngs::StdRng::seed_from_u64(s);
@@ -337,40 +341,49 @@ where
     /// # }
     /// let mut buf = [0u8; MAX_DATA_HEADER_LEN + 60];
     /// let packet = a.encapsulate(sid, &mut buf, MAX_DATA_HEADER_LEN).unwrap();
-    /// let got = b.handle_data(packet.contents).unwrap();
+    /// // The same bytes from another address are refused: the session is a's.
+    /// assert_eq!(b.handle_data(&"mallory", packet.contents), Err(DataDrop::WrongPeer));
+    /// let got = b.handle_data(&"a", packet.contents).unwrap();
     /// assert_eq!(got.payload.len(), 60);
-    /// // A control message is not data: dropped and counted.
-    /// assert!(b.handle_data(&[0xc8, 0x03, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0]).is_none());
+    /// // A control message is not data: its zero "Session ID" names no session.
+    /// let control = [0xc8, 0x03, 0, 12, 0, 0, 0, 0, 0, 0, 0, 0];
+    /// assert_eq!(b.handle_data(&"a", &control), Err(DataDrop::UnknownSession));
     /// ```
     //
     // Inlined into the caller's receive loop: the fast path is one load of the
     // encapsulation (a branch that always goes the same way) and
     // `handle_data_fast`.
     #[inline(always)]
-    pub fn handle_data<'a>(&mut self, datagram: &'a [u8]) -> Option<DataIn<'a>> {
+    pub fn handle_data<'a>(
+        &mut self,
+        from: &A,
+        datagram: &'a [u8],
+    ) -> Result<DataIn<'a>, DataDrop> {
         if let Some(head) = datagram.first_chunk::<MAX_DATA_HEADER_LEN>() {
             return match self.config.encapsulation {
-                Encapsulation::Udp => self.handle_data_fast::<4>(head, datagram),
-                Encapsulation::Ip => self.handle_data_fast::<0>(head, datagram),
+                Encapsulation::Udp => self.handle_data_fast::<4>(from, head, datagram),
+                Encapsulation::Ip => self.handle_data_fast::<0>(from, head, datagram),
             };
         }
-        self.handle_data_slow(datagram)
+        self.handle_data_slow(from, datagram)
     }
 
     /// Checks a data packet of at least [`MAX_DATA_HEADER_LEN`] bytes (`head`,
-    /// the first of them, of `buf`) against its session's receive template;
-    /// `SID_AT` is the offset of the Session ID (4 over UDP, 0 over IP).
+    /// the first of them, of `buf`) from `from` against its session's receive
+    /// template and peer; `SID_AT` is the offset of the Session ID (4 over UDP, 0
+    /// over IP).
     ///
     /// The fast path: index the table with the Session ID, the template's
-    /// constant-time check, the sequence check. Nothing is counted or changed
-    /// unless the packet is accepted or dropped as old; any other drop, to be
-    /// counted, goes to [`Endpoint::handle_data_slow`].
+    /// constant-time check, the peer compare, the sequence check. Nothing is
+    /// counted or changed unless the packet is accepted or dropped as old; any
+    /// other drop, to be counted, goes to [`Endpoint::handle_data_slow`].
     #[inline(always)]
     pub(super) fn handle_data_fast<'a, const SID_AT: usize>(
         &mut self,
+        from: &A,
         head: &[u8; MAX_DATA_HEADER_LEN],
         buf: &'a [u8],
-    ) -> Option<DataIn<'a>> {
+    ) -> Result<DataIn<'a>, DataDrop> {
         const { assert!(SID_AT + 4 <= WIDE) };
         let sid = u32::from_be_bytes([
             head[SID_AT],
@@ -380,51 +393,63 @@ where
         ]);
         if let Some(path) = self.data.slot_path_mut(sid)
             && let Some(word) = path.rx.check_head(head)
+            && path.peer == *from
         {
             let len = path.rx.len();
             let Ok(sequence) = path.accept(word) else {
                 self.stats.data_out_of_order += 1;
-                return None;
+                return Err(DataDrop::OutOfOrder);
             };
-            return Some(DataIn {
+            // Always there: len <= MAX_DATA_HEADER_LEN <= buf.len().
+            let Some(payload) = buf.get(len..) else {
+                return Err(DataDrop::Malformed);
+            };
+            return Ok(DataIn {
                 session_id: sid,
-                // Always there: len <= MAX_DATA_HEADER_LEN <= buf.len().
-                payload: buf.get(len..)?,
+                payload,
                 sequence,
             });
         }
-        self.handle_data_slow(buf)
+        self.handle_data_slow(from, buf)
     }
 
     /// The data path off the fast one: packets shorter than
     /// [`MAX_DATA_HEADER_LEN`] (checked field by field, then sequenced as
     /// above), and every drop the fast path leaves to count: malformed,
-    /// unknown or not established session, wrong cookie.
+    /// unknown or not established session, wrong peer, wrong cookie.
     #[cold]
     #[inline(never)]
-    pub(super) fn handle_data_slow<'a>(&mut self, buf: &'a [u8]) -> Option<DataIn<'a>> {
+    pub(super) fn handle_data_slow<'a>(
+        &mut self,
+        from: &A,
+        buf: &'a [u8],
+    ) -> Result<DataIn<'a>, DataDrop> {
         let sid_at = match self.config.encapsulation {
             Encapsulation::Udp => 4,
             Encapsulation::Ip => 0,
         };
         let Some(&sid) = buf.get(sid_at..).and_then(|b| b.first_chunk::<4>()) else {
             self.stats.data_malformed += 1;
-            return None;
+            return Err(DataDrop::Malformed);
         };
         let sid = u32::from_be_bytes(sid);
         let Some(path) = self.data.path_mut(sid) else {
             self.stats.data_unknown_session += 1;
-            return None;
+            return Err(DataDrop::UnknownSession);
         };
+        if path.peer != *from {
+            self.stats.data_wrong_peer += 1;
+            return Err(DataDrop::WrongPeer);
+        }
         let got = match path.rx.decapsulate(buf) {
             Ok(got) => got,
             Err(DecapError::BadCookie { .. }) => {
                 self.stats.data_bad_cookie += 1;
-                return None;
+                return Err(DataDrop::BadCookie);
             }
             Err(_) => {
                 self.stats.data_malformed += 1;
-                return None;
+                return Err(DataDrop::Malformed);
             }
         };
         let word = got.sublayer.map_or(0, |l| {
@@ -436,11 +461,15 @@ where
         });
         let Ok(sequence) = path.accept(word) else {
             self.stats.data_out_of_order += 1;
-            return None;
+            return Err(DataDrop::OutOfOrder);
         };
-        Some(DataIn {
+        let Some(payload) = buf.get(got.payload) else {
+            self.stats.data_malformed += 1;
+            return Err(DataDrop::Malformed);
+        };
+        Ok(DataIn {
             session_id: sid,
-            payload: buf.get(got.payload)?,
+            payload,
             sequence,
         })
     }

@@ -29,7 +29,7 @@ mod data;
 mod receive;
 mod session_msgs;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::Instant;
 
@@ -112,6 +112,33 @@ pub struct DataIn<'a> {
     pub sequence: Option<u32>,
 }
 
+/// Why [`Endpoint::handle_data`] dropped a data packet; each reason has its
+/// counter in [`EndpointStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
+pub enum DataDrop {
+    /// Too short for its session's header, or otherwise not a data packet
+    /// ([`EndpointStats::data_malformed`]).
+    #[error("malformed data packet")]
+    Malformed,
+    /// No established session has the packet's Session ID
+    /// ([`EndpointStats::data_unknown_session`]).
+    #[error("no established session for the Session ID")]
+    UnknownSession,
+    /// The session exists but the packet came from another address than the
+    /// session's peer ([`EndpointStats::data_wrong_peer`]): each session is
+    /// bound to its control connection's peer.
+    #[error("data from another address than the session's peer")]
+    WrongPeer,
+    /// The cookie does not match ([`EndpointStats::data_bad_cookie`]).
+    #[error("wrong cookie")]
+    BadCookie,
+    /// Sequenced and old or duplicate (section 4.6,
+    /// [`EndpointStats::data_out_of_order`]).
+    #[error("old or duplicate sequence number")]
+    OutOfOrder,
+}
+
 /// A request to open a session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -159,6 +186,15 @@ pub struct EndpointStats {
     pub unknown_connection: u64,
     /// SCCRQs dropped at [`Config::max_connections`].
     pub connection_limit: u64,
+    /// SCCRQs dropped because their source already holds
+    /// [`Config::max_connections_per_peer`] connections.
+    pub peer_connection_limit: u64,
+    /// SCCRQs dropped unanswered from a source not on the allow-list
+    /// ([`Config::allowed_peers_only`], [`Endpoint::allow_peer`]).
+    pub refused_peer: u64,
+    /// Out-of-order control messages not held because the connection's byte
+    /// budget ([`crate::ReliableConfig::max_held_bytes`]) was spent.
+    pub held_budget_exceeded: u64,
     /// Session requests refused at [`Config::max_sessions`].
     pub session_limit: u64,
     /// Session messages naming a session we do not have.
@@ -173,6 +209,9 @@ pub struct EndpointStats {
     pub data_unknown_session: u64,
     /// Data packets with a wrong cookie.
     pub data_bad_cookie: u64,
+    /// Data packets for an established session from another address than the
+    /// session's peer (its control connection's peer): [`DataDrop::WrongPeer`].
+    pub data_wrong_peer: u64,
     /// Data packets that did not decode.
     pub data_malformed: u64,
     /// Sequenced data packets dropped as old or duplicate.
@@ -335,9 +374,13 @@ pub struct Endpoint<A, R> {
     events: EventQueue<A>,
     transmits: VecDeque<Transmit<A>>,
     dirty: Vec<u32>,
-    /// Sessions of connections dropped after a lost tie, by peer, waiting for the
-    /// peer's connection to come up.
-    orphans: Vec<(A, Vec<u32>)>,
+    /// Connections held per peer address: `(all, initiated by us)`; an entry
+    /// exists while a connection with the peer does (so it is bounded by the
+    /// connection table).
+    peer_conns: HashMap<A, (usize, usize)>,
+    /// Peers whose SCCRQs are answered with [`Config::allowed_peers_only`]; set
+    /// by the application.
+    allowed: HashSet<A>,
     serial: u32,
     stats: EndpointStats,
 }
@@ -367,7 +410,8 @@ where
             },
             transmits: VecDeque::new(),
             dirty: Vec::new(),
-            orphans: Vec::new(),
+            peer_conns: HashMap::new(),
+            allowed: HashSet::new(),
             serial: 0,
             stats: EndpointStats::default(),
         }
@@ -381,6 +425,24 @@ where
     /// Drop and error counters.
     pub fn stats(&self) -> EndpointStats {
         self.stats
+    }
+
+    /// Adds `peer` to the allow-list: with [`Config::allowed_peers_only`], SCCRQs
+    /// are answered only from listed peers (and from peers we connected to).
+    /// Returns whether it was not listed yet.
+    pub fn allow_peer(&mut self, peer: A) -> bool {
+        self.allowed.insert(peer)
+    }
+
+    /// Removes `peer` from the allow-list (its existing connections stay).
+    /// Returns whether it was listed.
+    pub fn disallow_peer(&mut self, peer: &A) -> bool {
+        self.allowed.remove(peer)
+    }
+
+    /// Whether `peer` is on the allow-list.
+    pub fn is_allowed_peer(&self, peer: &A) -> bool {
+        self.allowed.contains(peer)
     }
 
     /// Number of control connections held (any state).
@@ -672,6 +734,9 @@ where
             Vec::new()
         };
         let tie_breaker = (initiator && self.config.tie_breaker).then(|| self.rng.next_u64());
+        let count = self.peer_conns.entry(peer.clone()).or_default();
+        count.0 += 1;
+        count.1 += usize::from(initiator);
         self.conns.insert(
             ccid,
             Connection {
@@ -702,8 +767,20 @@ where
 
     fn remove_connection(&mut self, ccid: u32) {
         if let Some(c) = self.conns.remove(&ccid) {
+            if let Some(count) = self.peer_conns.get_mut(&c.peer) {
+                count.0 -= 1;
+                count.1 -= usize::from(c.initiator);
+                if count.0 == 0 {
+                    self.peer_conns.remove(&c.peer);
+                }
+            }
             self.by_peer.remove(&(c.peer, c.remote_ccid));
         }
+    }
+
+    /// Connections held with `peer`: `(all, initiated by us)`.
+    fn peer_connections(&self, peer: &A) -> (usize, usize) {
+        self.peer_conns.get(peer).copied().unwrap_or_default()
     }
 
     fn new_session(

@@ -29,7 +29,8 @@ where
     /// 115).
     ///
     /// A data packet for an established session is checked against the session's
-    /// receive template and returned with its payload borrowed from `datagram`
+    /// receive template and its peer (`from` must be the address of the session's
+    /// control connection peer) and returned with its payload borrowed from `datagram`
     /// (no copy, no allocation); anything else on the data path is counted in
     /// [`super::EndpointStats`] and dropped. Control messages are processed and
     /// yield transmits and events: drain them after the call.
@@ -49,10 +50,10 @@ where
         if let Some(head) = datagram.first_chunk::<MAX_DATA_HEADER_LEN>() {
             match self.config.encapsulation {
                 Encapsulation::Udp if head[0] & 0x80 == 0 => {
-                    return self.handle_data_fast::<4>(head, datagram);
+                    return self.handle_data_fast::<4>(&from, head, datagram).ok();
                 }
                 Encapsulation::Ip if head[..4] != [0; 4] => {
-                    return self.handle_data_fast::<0>(head, datagram);
+                    return self.handle_data_fast::<0>(&from, head, datagram).ok();
                 }
                 _ => {}
             }
@@ -73,7 +74,7 @@ where
             Encapsulation::Ip => datagram.get(..4) == Some(&[0, 0, 0, 0]),
         };
         if !is_control {
-            return self.handle_data_slow(datagram);
+            return self.handle_data_slow(&from, datagram).ok();
         }
         self.handle_control(now, from, datagram);
         None
@@ -109,7 +110,7 @@ where
         };
         let header = msg.header;
         if header.ccid == 0 {
-            self.handle_new(now, from, bytes, header, msg);
+            self.handle_new(now, from, bytes, msg);
             return;
         }
         let Some(conn) = self.conns.get_mut(&header.ccid) else {
@@ -136,7 +137,7 @@ where
                 sender: remote,
                 receiver: &conn.local_nonce,
             };
-            if auth::verify_decoded(bytes, &[&keys.digest], nonces).is_err() {
+            if auth::verify_decoded(bytes, self.config.digest, &[&keys.digest], nonces).is_err() {
                 self.stats.auth_failed += 1;
                 return;
             }
@@ -144,28 +145,35 @@ where
                 conn.remote_nonce = learned;
             }
         }
-        self.receive_on(now, header.ccid, header, msg);
+        self.receive_on(now, header.ccid, header, bytes, ack_only(&msg));
     }
 
     /// A message with CCID 0: only an SCCRQ may open a connection.
-    fn handle_new(
-        &mut self,
-        now: Instant,
-        from: A,
-        bytes: &[u8],
-        header: ControlHeader,
-        msg: ControlMessage,
-    ) {
+    ///
+    /// Nothing from the message is used before it passed, in this order: the
+    /// allow-list ([`Config::allowed_peers_only`]), the digest (with a secret), the
+    /// full validation of an SCCRQ (hidden AVPs, required AVPs, authentication on
+    /// both sides, a common pseudowire type) and the connection limits. Only then
+    /// may its tie breaker (section 5.4.3) drop our own outstanding SCCRQ: a
+    /// message that would be refused never displaces a connection.
+    fn handle_new(&mut self, now: Instant, from: A, bytes: &[u8], msg: ControlMessage) {
         if msg.message_type() != Some(MessageType::Sccrq) {
             self.stats.unknown_connection += 1;
             return;
         }
+        let (total, initiated) = self.peer_connections(&from);
+        if self.config.allowed_peers_only && initiated == 0 && !self.allowed.contains(&from) {
+            self.stats.refused_peer += 1;
+            return;
+        }
         if let Some(keys) = &self.keys
-            && auth::verify_decoded(bytes, &[&keys.digest], Nonces::NONE).is_err()
+            && auth::verify_decoded(bytes, self.config.digest, &[&keys.digest], Nonces::NONE)
+                .is_err()
         {
             self.stats.auth_failed += 1;
             return;
         }
+        let header = msg.header;
         let Some(&AvpValue::AssignedControlConnectionId(remote_ccid)) =
             msg.find(AvpType::AssignedControlConnectionId)
         else {
@@ -174,72 +182,111 @@ where
         };
         // A retransmitted SCCRQ goes to the connection it created.
         if let Some(&ccid) = self.by_peer.get(&(from.clone(), remote_ccid)) {
-            self.receive_on(now, ccid, header, msg);
+            self.receive_on(now, ccid, header, bytes, false);
             return;
         }
-        // Section 5.4.3: an SCCRQ while ours to the same peer is outstanding is a tie.
         let theirs = match msg.find(AvpType::TieBreaker) {
             Some(AvpValue::TieBreaker(t)) => Some(*t),
             _ => None,
         };
-        let ours = self
-            .conns
-            .values()
-            .find(|c| c.peer == from && c.state == ConnState::WaitCtlReply && c.initiator)
-            .map(|c| (c.local_ccid, c.tie_breaker));
-        let mut reject = false;
-        let mut restart_after: Option<u32> = None;
-        if let Some((our_ccid, ours)) = ours {
-            match (ours, theirs) {
-                (None, None) => {}
-                (Some(_), None) => reject = true,
-                (None, Some(_)) => self.lose_tie(our_ccid),
-                (Some(o), Some(t)) if t < o => self.lose_tie(our_ccid),
-                (Some(o), Some(t)) if o < t => reject = true,
-                (Some(_), Some(_)) => {
-                    // Equal: both discard and start again with a new tie breaker.
-                    reject = true;
-                    restart_after = Some(our_ccid);
-                }
-            }
-        }
-        if self.conns.len() >= self.config.max_connections {
+        let remote_nonce = match msg.find(AvpType::Nonce) {
+            Some(AvpValue::Nonce(n)) => Some(n.clone()),
+            _ => None,
+        };
+        // An SCCRQ that will be refused (StopCCN) takes part in no tie.
+        let tie = if self.sccrq_acceptable(msg) {
+            self.tie(&from, theirs)
+        } else {
+            Tie::None
+        };
+        // Losing the tie frees our connection for the peer's.
+        let freed = usize::from(matches!(tie, Tie::Lose(_)));
+        if self.conns.len() - freed >= self.config.max_connections {
             self.stats.connection_limit += 1;
             return;
         }
+        if total - freed >= self.config.max_connections_per_peer {
+            self.stats.peer_connection_limit += 1;
+            return;
+        }
+        let lost_sessions = match tie {
+            Tie::Lose(ours) => self.lose_tie(ours),
+            _ => Vec::new(),
+        };
         let ccid = self.new_connection(now, from.clone(), false);
         if let Some(conn) = self.conns.get_mut(&ccid) {
             conn.remote_ccid = remote_ccid;
-            if let Some(AvpValue::Nonce(n)) = msg.find(AvpType::Nonce) {
-                conn.remote_nonce = Some(n.clone());
-            }
-            conn.tie_rejected = reject;
+            conn.remote_nonce = remote_nonce;
+            conn.tie_rejected = matches!(tie, Tie::Win | Tie::Restart(_));
+            // Sessions that waited on our lost connection wait on the peer's now;
+            // they start when it comes up and end with it if it fails.
+            rehome(conn, &mut self.sessions, lost_sessions);
         }
         self.by_peer.insert((from, remote_ccid), ccid);
-        self.receive_on(now, ccid, header, msg);
-        if let Some(old) = restart_after {
+        self.receive_on(now, ccid, header, bytes, false);
+        if let Tie::Restart(old) = tie {
             self.restart_tie(now, old);
         }
     }
 
-    /// We lost the tie: drop our connection silently, keeping its waiting sessions
-    /// to move onto the peer's connection once it is up.
-    fn lose_tie(&mut self, ccid: u32) {
+    /// Whether an SCCRQ passes everything [`Endpoint::process`] will check before
+    /// accepting it: unhiding, validation, and [`check_sccrx`]'s rules.
+    fn sccrq_acceptable(&self, msg: ControlMessage) -> bool {
+        let Some(msg) = self.unhide(msg) else {
+            return false;
+        };
+        if validate(&msg).is_err() {
+            return false;
+        }
+        let has_nonce = msg.find(AvpType::Nonce).is_some();
+        if has_nonce != self.config.secret.is_some() {
+            return false;
+        }
+        matches!(
+            msg.find(AvpType::PseudowireCapabilities),
+            Some(AvpValue::PseudowireCapabilities(list))
+                if list.iter().any(|t| self.config.pw_types.contains(t))
+        )
+    }
+
+    /// Section 5.4.3: an SCCRQ from a peer to which our own SCCRQ is outstanding
+    /// is a tie; the lower tie breaker wins, and a side that sent none loses to
+    /// one that did.
+    fn tie(&self, from: &A, theirs: Option<u64>) -> Tie {
+        let ours = self
+            .conns
+            .values()
+            .find(|c| c.peer == *from && c.state == ConnState::WaitCtlReply && c.initiator)
+            .map(|c| (c.local_ccid, c.tie_breaker));
+        let Some((our_ccid, ours)) = ours else {
+            return Tie::None;
+        };
+        match (ours, theirs) {
+            (None, None) => Tie::None,
+            (Some(_), None) => Tie::Win,
+            (None, Some(_)) => Tie::Lose(our_ccid),
+            (Some(o), Some(t)) if t < o => Tie::Lose(our_ccid),
+            (Some(o), Some(t)) if o < t => Tie::Win,
+            // Equal: both discard and start again with a new tie breaker.
+            (Some(_), Some(_)) => Tie::Restart(our_ccid),
+        }
+    }
+
+    /// We lost the tie: drop our connection silently and return its sessions
+    /// (waiting for the tunnel) to move onto the peer's connection.
+    fn lose_tie(&mut self, ccid: u32) -> Vec<u32> {
         let Some(conn) = self.conns.get_mut(&ccid) else {
-            return;
+            return Vec::new();
         };
         let action = conn.apply(ConnInput::LoseTie);
         let sessions: Vec<u32> = std::mem::take(&mut conn.sessions).into_iter().collect();
-        let peer = conn.peer.clone();
         self.remove_connection(ccid);
         self.emit(Event::ConnectionDown {
             ccid,
             reason: DownReason::LostTie,
         });
         debug_assert_eq!(action, ConnAction::Remove);
-        // Sessions waiting for the tunnel are re-homed when the peer's SCCRQ has
-        // created the replacement connection (see `connection_up`).
-        self.orphans.push((peer, sessions));
+        sessions
     }
 
     /// Equal tie breakers: our connection is replaced by a new one (with a new
@@ -258,23 +305,43 @@ where
         self.conn_input(now, ccid, ConnInput::Open, None);
     }
 
-    /// Reliable delivery of one message on `ccid`, then every message it
-    /// releases in order goes to [`Endpoint::process`].
-    fn receive_on(&mut self, now: Instant, ccid: u32, header: ControlHeader, msg: ControlMessage) {
+    /// Reliable delivery of one message on `ccid` (`bytes`, from the control
+    /// header, cut to its Length; `ack_only` for a ZLB or ACK), then every message
+    /// it releases in order goes to [`Endpoint::process`].
+    ///
+    /// Messages are held out of order as their received bytes, within the
+    /// connection's byte budget ([`crate::ReliableConfig::max_held_bytes`]), and
+    /// decoded again when delivered: a held message costs its length, not its
+    /// decoded AVPs.
+    fn receive_on(
+        &mut self,
+        now: Instant,
+        ccid: u32,
+        header: ControlHeader,
+        bytes: &[u8],
+        ack_only: bool,
+    ) {
         let Some(conn) = self.conns.get_mut(&ccid) else {
             return;
         };
         conn.next_hello = now + self.config.hello_interval;
-        let ack_only = msg.is_zlb() || msg.message_type() == Some(MessageType::Ack);
-        let body = (!ack_only).then_some(msg);
+        let body = (!ack_only).then(|| bytes.to_vec());
+        let over_budget = conn.reliable.stats().held_budget_exceeded;
         conn.reliable.receive(now, header.ns, header.nr, body);
+        self.stats.held_budget_exceeded += conn.reliable.stats().held_budget_exceeded - over_budget;
         mark(&mut self.dirty, conn);
         loop {
             let Some(conn) = self.conns.get_mut(&ccid) else {
                 return;
             };
-            let Some((ns, msg)) = conn.reliable.poll_delivered() else {
+            let Some((ns, raw)) = conn.reliable.poll_delivered() else {
                 return;
+            };
+            // The bytes decoded once already (with the same decoder) when they
+            // arrived.
+            let Ok(msg) = ControlMessage::decode(&raw, Encapsulation::Udp) else {
+                self.stats.malformed += 1;
+                continue;
             };
             if self.config.report_messages {
                 self.emit(Event::MessageDelivered {
@@ -496,11 +563,6 @@ where
             router_id: conn.peer_router_id,
         };
         self.events.push(&mut self.stats, event);
-        // Sessions orphaned by a lost tie with this peer move here.
-        if let Some(i) = self.orphans.iter().position(|(p, _)| *p == conn.peer) {
-            let (_, sids) = self.orphans.swap_remove(i);
-            rehome(conn, &mut self.sessions, sids);
-        }
         let sessions = &self.sessions;
         conn.waiting = conn
             .sessions
@@ -532,6 +594,25 @@ where
             }
         }
     }
+}
+
+/// Whether an SCCRQ makes us lose, win or restart a tie (section 5.4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tie {
+    /// No tie: no SCCRQ of ours to the peer is outstanding, or neither side sent
+    /// a tie breaker, or the SCCRQ is not acceptable.
+    None,
+    /// Ours (this CCID) is dropped; the peer's goes on.
+    Lose(u32),
+    /// The peer's is rejected with a StopCCN.
+    Win,
+    /// Equal tie breakers: the peer's is rejected and ours (this CCID) restarts.
+    Restart(u32),
+}
+
+/// Whether a message is only an acknowledgement (a ZLB or an ACK).
+fn ack_only(msg: &ControlMessage) -> bool {
+    msg.is_zlb() || msg.message_type() == Some(MessageType::Ack)
 }
 
 /// Moves sessions (those that still exist) onto `conn`.
