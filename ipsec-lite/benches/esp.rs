@@ -111,7 +111,7 @@ fn bench(c: &mut Criterion) {
                 } else {
                     AeadAlgorithm::AesGcm
                 };
-                let key = params(suite, Direction::Outbound).enc_key;
+                let key = params(suite, Direction::Outbound).enc_key.clone();
                 let aead = suite::aead(backend, alg, &key[..key.len() - 4]).unwrap();
                 let nonce = [7u8; 12];
                 let aad = [1u8; 12];

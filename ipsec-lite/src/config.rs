@@ -22,12 +22,16 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use thiserror::Error;
+use zeroize::Zeroizing;
 
 use crate::sa::{Direction, Lifetimes, SaParams};
 use crate::sad::{Encap, IpPrefix, Mode, Policy, Selector};
 use crate::suite::Suite;
 
 /// A configuration error, with the 1-based line and the offending token.
+///
+/// A token that may be key material (`0x` followed by more than 8 hex digits, longer
+/// than any SPI) is never echoed: `token` then reads `<redacted: N hex digits>`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("line {line}: {what} (at {token:?})")]
 pub struct ConfigError {
@@ -71,9 +75,9 @@ struct Partial {
     dir: Option<Direction>,
     tunnel: bool,
     esn: bool,
-    aead: Option<(String, Vec<u8>, u32)>,
-    enc: Option<(String, Vec<u8>)>,
-    auth: Option<(String, Vec<u8>, u32)>,
+    aead: Option<(String, Zeroizing<Vec<u8>>, u32)>,
+    enc: Option<(String, Zeroizing<Vec<u8>>)>,
+    auth: Option<(String, Zeroizing<Vec<u8>>, u32)>,
     sel_src: Option<IpPrefix>,
     sel_dst: Option<IpPrefix>,
     sel_proto: Option<u8>,
@@ -117,7 +121,7 @@ fn parse_line(line: usize, text: &str) -> Result<SaConfig, ConfigError> {
         .collect();
     let err = |token: &str, what: &'static str| ConfigError {
         line,
-        token: token.to_string(),
+        token: shown(token),
         what,
     };
     let mut i = 0;
@@ -287,7 +291,7 @@ fn finish(line: usize, p: Partial) -> Result<SaConfig, ConfigError> {
     let dst = p.dst.ok_or_else(|| err("dst missing"))?;
     let spi = p.spi.ok_or_else(|| err("spi missing"))?;
     let direction = p.dir.ok_or_else(|| err("dir in|out missing"))?;
-    let (suite, enc_key, auth_key) = match (p.aead, p.enc, p.auth) {
+    let (suite, mut enc_key, mut auth_key) = match (p.aead, p.enc, p.auth) {
         (Some((name, key, icv)), None, None) => {
             if icv != 128 {
                 return Err(err("only 128-bit ICVs are supported"));
@@ -298,7 +302,7 @@ fn finish(line: usize, p: Partial) -> Result<SaConfig, ConfigError> {
                 ("rfc7539esp(chacha20,poly1305)", 36) => Suite::ChaCha20Poly1305,
                 _ => return Err(err("unsupported AEAD or key length")),
             };
-            (suite, key, Vec::new())
+            (suite, key, Zeroizing::new(Vec::new()))
         }
         (None, Some((ename, ekey)), Some((aname, akey, bits))) => {
             if ename != "cbc(aes)" {
@@ -357,8 +361,8 @@ fn finish(line: usize, p: Partial) -> Result<SaConfig, ConfigError> {
             spi,
             direction,
             suite,
-            enc_key,
-            auth_key,
+            enc_key: core::mem::take(&mut *enc_key),
+            auth_key: core::mem::take(&mut *auth_key),
             esn: p.esn,
             lifetimes: p.life,
         },
@@ -397,12 +401,26 @@ fn prefix(s: &str) -> Option<IpPrefix> {
     Some(IpPrefix { addr, len })
 }
 
-fn hex_key(s: &str) -> Option<Vec<u8>> {
+/// A key in hex after `0x`. Works on bytes through the `hex` crate, so any
+/// character (a multi-byte one included) is refused without slicing the text.
+fn hex_key(s: &str) -> Option<Zeroizing<Vec<u8>>> {
     let h = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X"))?;
     if h.len() > 256 {
         return None;
     }
-    hex::decode(h).ok()
+    hex::decode(h).ok().map(Zeroizing::new)
+}
+
+/// How a token is shown in an error: as it is, unless it may be key material (`0x`
+/// and more than 8 more characters: longer than any SPI or number we read).
+fn shown(token: &str) -> String {
+    let hexish = token.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"));
+    let digits = token.chars().count().saturating_sub(2);
+    if hexish && digits > 8 {
+        format!("<redacted: {digits} hex digits>")
+    } else {
+        token.to_string()
+    }
 }
 
 #[cfg(test)]
@@ -468,15 +486,107 @@ mod tests {
 
     #[test]
     fn keys_are_strict_hex() {
-        assert_eq!(hex_key("0x00ff10"), Some(vec![0x00, 0xff, 0x10]));
-        assert_eq!(hex_key("0XAbCd"), Some(vec![0xab, 0xcd]));
-        assert_eq!(hex_key("00ff"), None, "the 0x prefix is required");
-        assert_eq!(hex_key("0x0"), None, "odd length");
-        assert_eq!(hex_key("0x+f"), None, "a sign is not a hex digit");
+        let key = |s: &str| hex_key(s).map(|k| k.to_vec());
+        assert_eq!(key("0x00ff10"), Some(vec![0x00, 0xff, 0x10]));
+        assert_eq!(key("0XAbCd"), Some(vec![0xab, 0xcd]));
+        assert_eq!(key("00ff"), None, "the 0x prefix is required");
+        assert_eq!(key("0x0"), None, "odd length");
+        assert_eq!(key("0x+f"), None, "a sign is not a hex digit");
         // A multi-byte character straddling a digit pair is refused, not a panic.
-        assert_eq!(hex_key("0xa\u{e9}b"), None);
+        assert_eq!(key("0xa\u{e9}b"), None);
         let line =
             "src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out aead rfc4106(gcm(aes)) 0xa\u{e9}b 128";
         assert!(parse(line).is_err());
+    }
+
+    /// Issue 13 finding 10: `0x1é1` (a two-byte character between hex digits) in
+    /// every place that takes a value is an error naming the line, never a panic.
+    #[test]
+    fn non_ascii_values_are_errors_not_panics() {
+        let bad = "0x1\u{e9}1";
+        let good = [
+            "src",
+            "192.0.2.1",
+            "dst",
+            "192.0.2.2",
+            "proto",
+            "esp",
+            "spi",
+            "0x100",
+            "dir",
+            "out",
+            "mode",
+            "transport",
+            "aead",
+            "rfc4106(gcm(aes))",
+            "0x0123456789012345678901234567890123456789",
+            "128",
+            "sel",
+            "src",
+            "192.0.2.1/32",
+            "dst",
+            "192.0.2.2/32",
+            "proto",
+            "udp",
+            "sport",
+            "1701",
+            "dport",
+            "1701",
+            "encap",
+            "espinudp",
+            "4500",
+            "4500",
+            "0.0.0.0",
+            "limit",
+            "packet-soft",
+            "100",
+        ];
+        assert!(parse(&good.join(" ")).is_ok());
+        for i in 0..good.len() {
+            for with in [bad, "\u{e9}", "0x\u{e9}", "\u{e9}0x12"] {
+                let mut toks = good.to_vec();
+                toks[i] = with;
+                let _ = parse(&toks.join(" "));
+                toks.insert(i, with);
+                let _ = parse(&toks.join(" "));
+            }
+        }
+        let e = parse(&format!("src 1.2.3.4 dst 1.2.3.5 spi {bad} dir out")).unwrap_err();
+        assert_eq!((e.line, e.what), (1, "bad SPI"));
+        let e = parse(&format!(
+            "src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out aead rfc4106(gcm(aes)) {bad} 128"
+        ))
+        .unwrap_err();
+        assert_eq!(e.what, "bad key");
+    }
+
+    /// Issue 13 finding 5: a key never appears in an error, even where the parser
+    /// meets it as an unexpected token.
+    #[test]
+    fn errors_do_not_echo_keys() {
+        let key = "0x0123456789abcdef0123456789abcdef01234567";
+        let e = parse(&format!(
+            "src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out aead rfc4106(gcm(aes)) {key} 128 {key}"
+        ))
+        .unwrap_err();
+        assert_eq!(e.what, "unknown keyword");
+        assert_eq!(e.token, "<redacted: 40 hex digits>");
+        assert!(!e.to_string().contains("0123456789abcdef"));
+        // Keys in the ICV or port positions are redacted too; short numbers are not.
+        let e = parse(&format!(
+            "src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out aead rfc4106(gcm(aes)) {key} {key}"
+        ))
+        .unwrap_err();
+        assert!(!format!("{e} {e:?}").contains("0123456789abcdef"));
+        let e = parse("src 1.2.3.4 dst 1.2.3.5 spi 0x1 dir out").unwrap_err();
+        assert_eq!(e.token, "0x1");
+        // A parsed configuration's Debug shows no key either.
+        let cfg = parse(&format!(
+            "src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out aead rfc4106(gcm(aes)) {key} 128"
+        ))
+        .unwrap();
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("0123456789"), "{dbg}");
+        assert!(!dbg.to_lowercase().contains("[1, 35, 69"), "{dbg}");
     }
 }

@@ -97,7 +97,10 @@ pub enum SaState {
 /// Built with [`SaParams::new`] (ESN off, no lifetimes); set `esn` and `lifetimes` on
 /// the result. New optional fields may be added, so the struct cannot be built with a
 /// literal outside this crate.
-#[derive(Clone, PartialEq, Eq)]
+///
+/// The keys never show in `Debug` output, are wiped from memory when the parameters
+/// are dropped, and are compared in constant time by `==`.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct SaParams {
     /// SPI (chosen by the receiver; never 0..=255, RFC 4303 section 2.1).
@@ -136,6 +139,28 @@ impl SaParams {
             esn: false,
             lifetimes: Lifetimes::default(),
         }
+    }
+}
+
+impl PartialEq for SaParams {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        let keys = self.enc_key.ct_eq(&other.enc_key) & self.auth_key.ct_eq(&other.auth_key);
+        self.spi == other.spi
+            && self.direction == other.direction
+            && self.suite == other.suite
+            && self.esn == other.esn
+            && self.lifetimes == other.lifetimes
+            && bool::from(keys)
+    }
+}
+
+impl Eq for SaParams {}
+
+impl Drop for SaParams {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.enc_key);
+        zeroize::Zeroize::zeroize(&mut self.auth_key);
     }
 }
 

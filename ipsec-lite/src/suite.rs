@@ -292,6 +292,16 @@ enum Keyed {
     },
 }
 
+impl Drop for Keyed {
+    fn drop(&mut self) {
+        // The keyed primitives wipe their own state (AWS-LC cleanses its contexts; the
+        // RustCrypto ciphers through their `zeroize` features); the salt is ours.
+        if let Keyed::Aead { salt, .. } = self {
+            zeroize::Zeroize::zeroize(salt);
+        }
+    }
+}
+
 /// The keyed ESP transform of one SA: how to fill the IV, encrypt and compute the ICV.
 ///
 /// Works on a whole ESP packet `SPI | Seq | IV | ciphertext | ICV` in place.

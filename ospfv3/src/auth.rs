@@ -137,17 +137,21 @@ impl HmacAlgorithm {
 
     /// Ko with the Crypto Protocol ID appended as the given two bytes.
     fn prepare_key_with_id(self, key: &[u8], id: [u8; 2]) -> Vec<u8> {
-        let mut ks = Vec::with_capacity(key.len() + 2);
+        // Room for the zero padding too, so no copy of the key is left behind by a
+        // reallocation.
+        let mut ks = Vec::with_capacity((key.len() + 2).max(self.digest_len()));
         ks.extend_from_slice(key);
         ks.extend_from_slice(&id);
         let l = self.digest_len();
         if ks.len() > l {
-            match self {
+            let ko = match self {
                 Self::Sha1 => Sha1::digest(&ks).to_vec(),
                 Self::Sha256 => Sha256::digest(&ks).to_vec(),
                 Self::Sha384 => Sha384::digest(&ks).to_vec(),
                 Self::Sha512 => Sha512::digest(&ks).to_vec(),
-            }
+            };
+            zeroize::Zeroize::zeroize(&mut ks);
+            ko
         } else {
             ks.resize(l, 0);
             ks
@@ -241,6 +245,12 @@ impl core::fmt::Debug for SecurityAssociation {
     }
 }
 
+impl Drop for SecurityAssociation {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.ko);
+    }
+}
+
 impl SecurityAssociation {
     /// A security association with authentication key `key` (K).
     pub fn new(sa_id: u16, algorithm: HmacAlgorithm, key: &[u8]) -> Self {
@@ -261,6 +271,20 @@ impl SecurityAssociation {
             algorithm,
             ko: algorithm.prepare_key_with_id(key, CRYPTO_PROTOCOL_ID.to_le_bytes()),
         }
+    }
+
+    /// A short fingerprint of the SA (SA ID, algorithm, prepared key) under which
+    /// replay state is remembered; not the key and not reversible to it.
+    pub(crate) fn fingerprint(&self) -> [u8; 8] {
+        let mut h = Sha256::new();
+        h.update(b"ospfv3 replay state");
+        h.update(self.sa_id.to_be_bytes());
+        h.update([self.algorithm.digest_len() as u8]);
+        h.update(&self.ko);
+        let d = h.finalize();
+        let mut f = [0u8; 8];
+        f.copy_from_slice(&d[..8]);
+        f
     }
 
     /// Computes the digest over `covered` (packet and LLS block, as sent) and the

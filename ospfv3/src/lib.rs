@@ -150,8 +150,8 @@ mod engine;
 pub use engine::{
     ALL_D_ROUTERS, ALL_SPF_ROUTERS, Advertiser, AuthConfig, ChecksumOffload, Counters, Event,
     InterfaceConfig, InterfaceState, Ipv6Prefix, Limits, LsaKey, Lsdb, LsdbEntry, NeighborState,
-    NetworkType, NextHop, OriginationThrottle, Route, RouteKind, Router, RouterConfig, Scope,
-    ThrottleConfig, Transmit,
+    NetworkType, NextHop, OriginationThrottle, Route, RouteKind, Router, RouterConfig, RouterUsage,
+    Scope, ThrottleConfig, Transmit,
 };
 
 /// Engine internals (the SPF graph and tree, the routing table, the RFC 8405

@@ -64,7 +64,10 @@ pub enum ChecksumOffload {
 }
 
 /// RFC 7166 authentication of one interface.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// The key never shows in `Debug` output (only its length) and is wiped from memory
+/// when the configuration is dropped; equality compares keys in constant time.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct AuthConfig {
     /// Security Association ID.
@@ -81,6 +84,37 @@ pub struct AuthConfig {
     /// FRRouting's ospf6d 8.4 does, instead of RFC 7166's network order (default
     /// false). Only for interoperating with such peers.
     pub frr_compat_key: bool,
+}
+
+impl core::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("sa_id", &self.sa_id)
+            .field("key", &format_args!("<redacted, {} bytes>", self.key.len()))
+            .field("algorithm", &self.algorithm)
+            .field("stored_seq_high", &self.stored_seq_high)
+            .field("frr_compat_key", &self.frr_compat_key)
+            .finish()
+    }
+}
+
+impl PartialEq for AuthConfig {
+    fn eq(&self, other: &Self) -> bool {
+        use subtle::ConstantTimeEq;
+        self.sa_id == other.sa_id
+            && self.algorithm == other.algorithm
+            && self.stored_seq_high == other.stored_seq_high
+            && self.frr_compat_key == other.frr_compat_key
+            && bool::from(self.key.ct_eq(&other.key))
+    }
+}
+
+impl Eq for AuthConfig {}
+
+impl Drop for AuthConfig {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.key);
+    }
 }
 
 impl AuthConfig {
@@ -181,12 +215,39 @@ impl InterfaceConfig {
 }
 
 /// Limits on what input can grow; each has a documented default and a drop counter.
+///
+/// The LSDB is bounded three ways: in LSAs, in bytes ([`super::LsdbEntry::charge`]:
+/// the raw LSA, its decoded copy and a fixed overhead per entry) and per Advertising
+/// Router (LSAs and bytes). A neighbor can make up Advertising Routers (OSPF does
+/// not authenticate the originator of an LSA), so the per-router limits stop one
+/// misbehaving or misconfigured originator from taking the whole database, while
+/// the total limits are what bound memory.
+///
+/// **Overflow**: an LSA that would exceed a limit is not installed, not flooded and
+/// not acknowledged, and counted (`lsdb_full`, `lsdb_bytes_full` or
+/// `lsdb_router_full`). The neighbor keeps it on its retransmission list and sends
+/// it again every RxmtInterval, so it is installed once room frees (LSAs age out or
+/// are flushed) without a new database exchange; an LSA we requested during the
+/// exchange stays requested, so that adjacency stays in Loading and never reaches
+/// Full (SPF never uses a neighbor whose database we could not hold). A newer
+/// instance of an LSA we hold is charged only for what it adds. Our own LSAs are
+/// always installed (their number follows our configuration). This is RFC 1765's
+/// idea (a database limit every router enforces, with the database kept
+/// consistent by refusal rather than by dropping what is held) applied to every LSA
+/// type, without its overflow state: we never stop originating our own LSAs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
-    /// LSAs in the database (all scopes), default 100 000. New LSAs beyond it are
-    /// dropped (counter `lsdb_full`).
+    /// LSAs in the database (all scopes), default 100 000 (counter `lsdb_full`).
     pub max_lsas: usize,
+    /// Bytes the database holds ([`super::Lsdb::bytes`]), default 64 MiB (counter
+    /// `lsdb_bytes_full`). Resident memory is this plus allocator slack.
+    pub max_lsdb_bytes: usize,
+    /// LSAs of one Advertising Router, default 10 000 (counter `lsdb_router_full`).
+    pub max_lsas_per_router: usize,
+    /// Bytes of one Advertising Router's LSAs, default 8 MiB (counter
+    /// `lsdb_router_full`): 128 maximal (64 KB) LSAs of one originator.
+    pub max_bytes_per_router: usize,
     /// Neighbors per interface, default 64 (counter `neighbors_full`).
     pub max_neighbors: usize,
     /// Packets waiting in `poll_transmit`, default 4096 (counter `tx_dropped`).
@@ -199,17 +260,25 @@ pub struct Limits {
     /// Pending delayed acknowledgements per interface, default 1024
     /// (counter `acks_dropped`; the sender retransmits).
     pub max_delayed_acks: usize,
+    /// RFC 7166 replay state kept for neighbors that went away (see
+    /// [`RouterConfig::auth_seq_retention`]), default 1024 (interface, router ID)
+    /// pairs; the oldest is forgotten first (counter `auth_memory_evicted`).
+    pub max_auth_memory: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_lsas: 100_000,
+            max_lsdb_bytes: 64 << 20,
+            max_lsas_per_router: 10_000,
+            max_bytes_per_router: 8 << 20,
             max_neighbors: 64,
             max_tx_queue: 4096,
             max_events: 65_536,
             max_requests: 100_000,
             max_delayed_acks: 1024,
+            max_auth_memory: 1024,
         }
     }
 }
@@ -300,6 +369,17 @@ pub struct RouterConfig {
     /// Delay before delayed acknowledgements are sent, default 1 s (below the
     /// RxmtInterval, RFC 2328 13.5).
     pub ack_delay: Duration,
+    /// How long the last RFC 7166 sequence numbers of a neighbor that went away
+    /// (dead interval, [`super::Router::neighbor_down`], interface removed) are
+    /// kept, per (interface, router ID), default 24 h. Its packets must keep
+    /// exceeding them, so Hellos captured while it was up cannot bring it back when
+    /// replayed later. A neighbor that restarts must resume above its old sequence
+    /// numbers, as RFC 7166 4.1.1 requires (persisted high half); one that restarts
+    /// from zero is refused (counter `rx_auth_failures`) until the state expires or
+    /// [`super::Router::forget_auth_sequence`] clears it. Kept for at most
+    /// [`Limits::max_auth_memory`] pairs; forgotten when the interface's key or SA
+    /// ID changes.
+    pub auth_seq_retention: Duration,
 }
 
 impl RouterConfig {
@@ -314,6 +394,7 @@ impl RouterConfig {
             min_ls_arrival: Duration::from_millis(50),
             limits: Limits::default(),
             ack_delay: Duration::from_secs(1),
+            auth_seq_retention: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 use crate::compare::{Freshness, compare};
-use crate::constants::{MAX_AGE, MAX_SEQUENCE_NUMBER};
+use crate::constants::{DO_NOT_AGE, MAX_AGE, MAX_SEQUENCE_NUMBER};
 use crate::lsa::{ExternalMetricType, Lsa, LsaBody, LsaHeader, LsaType};
 use crate::lsack::LinkStateAck;
 use crate::lsu::LinkStateUpdate;
@@ -60,13 +60,27 @@ impl<R: Rng> Router<R> {
             if !raw.checksum_ok() {
                 continue;
             }
-            let h = raw.header;
+            let mut h = raw.header;
             let Some(scope) = Scope::of(h.ls_type, ifindex) else {
                 continue;
             };
-            let Ok(lsa) = raw.decode_unverified() else {
+            let Ok(mut lsa) = raw.decode_unverified() else {
                 continue;
             };
+            let mut bytes = raw.bytes;
+            let cleared;
+            // RFC 1793 2.3 / RFC 5340 4.5.1: DoNotAge is honoured only where demand
+            // circuits were negotiated, which this engine never does; the LSA ages
+            // from the age it carries (the bit is not covered by the checksum).
+            if h.age & DO_NOT_AGE != 0 {
+                self.out.counters.do_not_age_cleared += 1;
+                h.age &= !DO_NOT_AGE;
+                lsa.header.age = h.age;
+                let mut b = raw.bytes.to_vec();
+                b[0..2].copy_from_slice(&h.age.to_be_bytes());
+                cleared = b;
+                bytes = &cleared;
+            }
             let key = LsaKey::new(scope, &h);
             let db_hdr = self.lsdb.get(&key).map(|e| (e.header(now), e.installed));
             // (4) MaxAge LSA we do not have: acknowledge and drop.
@@ -86,7 +100,7 @@ impl<R: Rng> Router<R> {
                     // (5c) the old copy leaves every retransmission list.
                     self.remove_from_retransmit(&key);
                     // (5d) install; (5b) flood.
-                    if !self.install(now, key, lsa, raw.bytes.to_vec()) {
+                    if !self.install(now, key, lsa, bytes.to_vec()) {
                         continue;
                     }
                     let back = self.flood(now, Some((ifindex, rid)), key);
@@ -411,21 +425,45 @@ impl<R: Rng> Router<R> {
         }
     }
 
-    /// Installs an LSA (RFC 2328 13.2). Returns false when the LSDB is full.
+    /// Installs an LSA (RFC 2328 13.2). Returns false, counting why, when it would
+    /// exceed a limit of the LSDB (see [`super::Limits`]); our own LSAs are always
+    /// installed.
     pub(super) fn install(&mut self, now: Instant, key: LsaKey, lsa: Lsa, bytes: Vec<u8>) -> bool {
-        if self.lsdb.get(&key).is_none() && self.lsdb.len() >= self.cfg.limits.max_lsas {
+        let entry = LsdbEntry {
+            lsa,
+            bytes,
+            installed: now,
+        };
+        if !self.orig.originating() && !self.room_for(&key, &entry) {
+            return false;
+        }
+        let old = self.lsdb.insert(key, entry);
+        self.lsa_changed(now, key, old.as_ref());
+        true
+    }
+
+    /// Whether `entry` fits the LSDB limits in place of what `key` holds now,
+    /// counting the refusal when it does not.
+    fn room_for(&mut self, key: &LsaKey, entry: &LsdbEntry) -> bool {
+        let l = self.cfg.limits;
+        let (old_lsas, old_bytes) = self.lsdb.get(key).map_or((0, 0), |o| (1, o.charge()));
+        let charge = entry.charge();
+        let grows = charge.saturating_sub(old_bytes);
+        let usage = self.lsdb.router_usage(key.adv_router);
+        if old_lsas == 0 && self.lsdb.len() >= l.max_lsas {
             self.out.counters.lsdb_full += 1;
             return false;
         }
-        let old = self.lsdb.insert(
-            key,
-            LsdbEntry {
-                lsa,
-                bytes,
-                installed: now,
-            },
-        );
-        self.lsa_changed(now, key, old.as_ref());
+        if grows > 0 && self.lsdb.bytes().saturating_add(grows) > l.max_lsdb_bytes {
+            self.out.counters.lsdb_bytes_full += 1;
+            return false;
+        }
+        if (old_lsas == 0 && usage.lsas >= l.max_lsas_per_router)
+            || (grows > 0 && usage.bytes.saturating_add(grows) > l.max_bytes_per_router)
+        {
+            self.out.counters.lsdb_router_full += 1;
+            return false;
+        }
         true
     }
 

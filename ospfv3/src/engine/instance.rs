@@ -111,8 +111,19 @@ pub struct Counters {
     pub rx_dropped: u64,
     /// Packets failing authentication or replay checks.
     pub rx_auth_failures: u64,
-    /// LSAs dropped because the LSDB was full.
+    /// LSAs refused because the LSDB held `max_lsas` (see [`super::Limits`]).
     pub lsdb_full: u64,
+    /// LSAs refused because they would take the LSDB beyond `max_lsdb_bytes`.
+    pub lsdb_bytes_full: u64,
+    /// LSAs refused because their Advertising Router would exceed
+    /// `max_lsas_per_router` or `max_bytes_per_router`.
+    pub lsdb_router_full: u64,
+    /// Received LSAs whose DoNotAge bit was cleared (no demand circuit is ever
+    /// negotiated here, RFC 1793 2.3), so they age like any other.
+    pub do_not_age_cleared: u64,
+    /// RFC 7166 replay state of gone neighbors forgotten before its retention ended
+    /// because `max_auth_memory` pairs were kept.
+    pub auth_memory_evicted: u64,
     /// Neighbors not created because the interface had `max_neighbors`.
     pub neighbors_full: u64,
     /// Packets dropped because the transmit queue was full.
@@ -222,9 +233,23 @@ impl Iface {
     }
 }
 
+/// The last RFC 7166 sequence numbers of a neighbor that went away.
+#[derive(Debug, Clone, Copy)]
+struct AuthMemory {
+    /// Per packet type, as the neighbor had them.
+    seq: [Option<u64>; 5],
+    /// The SA they were accepted under ([`SecurityAssociation::fingerprint`]).
+    sa: [u8; 8],
+    /// When the neighbor went away.
+    at: Instant,
+}
+
 /// An OSPFv3 router running one area (sans-IO), drawing its randomness (DD sequence
 /// numbers) from the caller's generator `R`.
-#[derive(Debug)]
+///
+/// Its `Debug` output shows the configuration (authentication keys redacted), the
+/// interfaces and neighbors, the LSDB's size and the counters; never the generator's
+/// state or a key.
 pub struct Router<R> {
     pub(super) cfg: RouterConfig,
     pub(super) ifaces: BTreeMap<u32, Iface>,
@@ -238,9 +263,27 @@ pub struct Router<R> {
     housekeeping_at: Option<Instant>,
     /// Neighbors held down by [`Router::set_neighbor_hold`]: their hellos are ignored.
     held: BTreeSet<(u32, Ipv4Addr)>,
+    /// RFC 7166 replay state of neighbors that went away, per (interface, router
+    /// ID), bounded by `max_auth_memory` and `auth_seq_retention`.
+    auth_memory: BTreeMap<(u32, Ipv4Addr), AuthMemory>,
     /// Transmit and event queues, counters.
     pub(super) out: Output,
     rng: R,
+}
+
+impl<R> core::fmt::Debug for Router<R> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Router")
+            .field("cfg", &self.cfg)
+            .field("ifaces", &self.ifaces)
+            .field("lsdb_lsas", &self.lsdb.len())
+            .field("lsdb_bytes", &self.lsdb.bytes())
+            .field("routes", &self.routing.routes().len())
+            .field("held", &self.held)
+            .field("auth_memory", &self.auth_memory.len())
+            .field("counters", &self.out.counters)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<R: Rng> Router<R> {
@@ -257,6 +300,7 @@ impl<R: Rng> Router<R> {
             sent_back: HashMap::new(),
             housekeeping_at: None,
             held: BTreeSet::new(),
+            auth_memory: BTreeMap::new(),
             rng,
         }
     }
@@ -463,6 +507,14 @@ impl<R: Rng> Router<R> {
         }
     }
 
+    /// Forgets the RFC 7166 replay state kept for `neighbor` (router ID) on
+    /// `ifindex` after it went away (see [`RouterConfig::auth_seq_retention`]), for an
+    /// operator letting back in a neighbor that restarted without its persisted
+    /// sequence number. Returns whether there was any.
+    pub fn forget_auth_sequence(&mut self, ifindex: u32, neighbor: Ipv4Addr) -> bool {
+        self.auth_memory.remove(&(ifindex, neighbor)).is_some()
+    }
+
     // ----- outputs -----
 
     /// The anycast query: the routers reachable in the last SPF tree (the two-way
@@ -567,6 +619,7 @@ impl<R: Rng> Router<R> {
         self.orig.handle_timeout(now);
         if self.housekeeping_at.is_none_or(|t| t <= now) {
             self.housekeeping(now);
+            self.expire_auth_memory(now);
             self.housekeeping_at = Some(now + Duration::from_secs(1));
         }
         self.finish(now);
@@ -750,14 +803,20 @@ impl<R: Rng> Router<R> {
             self.out.counters.rx_dropped += 1;
             return;
         }
-        // RFC 7166 4.1 / 4.5: strictly increasing per neighbor and packet type.
+        // RFC 7166 4.1 / 4.5: strictly increasing per neighbor and packet type, also
+        // across the neighbor going away and coming back (replay state remembered).
         let type_index = ptype as usize - 1;
-        if let Some(seq) = auth_seq
-            && let Some(n) = i.neighbors.get(&header.router_id)
-            && n.auth_seq[type_index].is_some_and(|last| seq <= last)
-        {
-            self.out.counters.rx_auth_failures += 1;
-            return;
+        if let Some(seq) = auth_seq {
+            let last = match i.neighbors.get(&header.router_id) {
+                Some(n) => n.auth_seq[type_index],
+                None => self
+                    .remembered_auth(now, ifindex, header.router_id)
+                    .and_then(|s| s[type_index]),
+            };
+            if last.is_some_and(|last| seq <= last) {
+                self.out.counters.rx_auth_failures += 1;
+                return;
+            }
         }
         if ptype == PacketType::LinkStateUpdate {
             self.note_auth_seq(ifindex, header.router_id, type_index, auth_seq);
@@ -838,8 +897,19 @@ impl<R: Rng> Router<R> {
                 self.out.counters.neighbors_full += 1;
                 return;
             }
-            i.neighbors.insert(rid, Neighbor::new(rid, src, now));
+            let mut n = Neighbor::new(rid, src, now);
+            if let Some(seq) = self.remembered_auth(now, ifindex, rid) {
+                n.auth_seq = seq;
+            }
+            self.auth_memory.remove(&(ifindex, rid));
+            let Some(i) = self.ifaces.get_mut(&ifindex) else {
+                return;
+            };
+            i.neighbors.insert(rid, n);
         }
+        let Some(i) = self.ifaces.get_mut(&ifindex) else {
+            return;
+        };
         let n = i.neighbors.get_mut(&rid).expect("inserted above");
         let (old_prio, old_dr, old_bdr) = (n.priority, n.dr, n.bdr);
         n.addr = src;
@@ -1024,9 +1094,65 @@ impl<R: Rng> Router<R> {
         }
         if to == NeighborState::Down
             && let Some(i) = self.ifaces.get_mut(&ifindex)
+            && let Some(n) = i.neighbors.remove(&rid)
         {
-            i.neighbors.remove(&rid);
+            self.remember_auth(now, ifindex, rid, n.auth_seq);
         }
+    }
+
+    /// Keeps the replay state of a neighbor that went away (RFC 7166 4.1), so its
+    /// captured packets stay refused for `auth_seq_retention`.
+    fn remember_auth(&mut self, now: Instant, ifindex: u32, rid: Ipv4Addr, seq: [Option<u64>; 5]) {
+        let Some(sa) = self.auth_fingerprint(ifindex) else {
+            return;
+        };
+        if seq.iter().all(Option::is_none) || self.cfg.limits.max_auth_memory == 0 {
+            return;
+        }
+        let key = (ifindex, rid);
+        if !self.auth_memory.contains_key(&key)
+            && self.auth_memory.len() >= self.cfg.limits.max_auth_memory
+            && let Some(oldest) = self
+                .auth_memory
+                .iter()
+                .min_by_key(|(_, m)| m.at)
+                .map(|(k, _)| *k)
+        {
+            self.auth_memory.remove(&oldest);
+            self.out.counters.auth_memory_evicted += 1;
+        }
+        self.auth_memory
+            .insert(key, AuthMemory { seq, sa, at: now });
+    }
+
+    /// The remembered replay state of a gone neighbor, if still retained and taken
+    /// under the interface's current SA.
+    fn remembered_auth(
+        &self,
+        now: Instant,
+        ifindex: u32,
+        rid: Ipv4Addr,
+    ) -> Option<[Option<u64>; 5]> {
+        let m = self.auth_memory.get(&(ifindex, rid))?;
+        let live =
+            m.at.checked_add(self.cfg.auth_seq_retention)
+                .is_none_or(|end| now < end);
+        (live && self.auth_fingerprint(ifindex) == Some(m.sa)).then_some(m.seq)
+    }
+
+    fn auth_fingerprint(&self, ifindex: u32) -> Option<[u8; 8]> {
+        self.ifaces
+            .get(&ifindex)?
+            .auth
+            .as_ref()
+            .map(|(sa, _)| sa.fingerprint())
+    }
+
+    /// Drops remembered replay state past its retention.
+    fn expire_auth_memory(&mut self, now: Instant) {
+        let keep = self.cfg.auth_seq_retention;
+        self.auth_memory
+            .retain(|_, m| m.at.checked_add(keep).is_none_or(|end| now < end));
     }
 }
 

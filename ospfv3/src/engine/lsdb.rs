@@ -1,14 +1,16 @@
 //! The link-state database: every LSA keyed by flooding scope, LS type, advertising
 //! router and Link State ID (RFC 5340 4.4.3, 2328 12.2), with its age computed from
-//! `now` instead of being ticked (RFC 2328 14), and a size limit.
+//! `now` instead of being ticked (RFC 2328 14), and the memory it holds per
+//! advertising router and in all (the limits themselves are enforced by the router,
+//! see [`super::Limits`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::Ipv4Addr;
 use std::ops::Bound;
 use std::time::Instant;
 
 use crate::constants::{DO_NOT_AGE, MAX_AGE};
-use crate::lsa::{FloodingScope, Lsa, LsaHeader, LsaType};
+use crate::lsa::{FloodingScope, Lsa, LsaBody, LsaHeader, LsaType};
 
 /// Where an LSA lives: one interface's link, the area, or the whole AS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -75,14 +77,40 @@ pub struct LsdbEntry {
     pub installed: Instant,
 }
 
+/// What one entry is charged besides its byte buffers: the entry and key themselves
+/// and a B-tree slot (an estimate: the map's nodes hold up to 11 entries).
+const ENTRY_OVERHEAD: usize =
+    core::mem::size_of::<LsdbEntry>() + core::mem::size_of::<LsaKey>() + 16;
+
 impl LsdbEntry {
-    /// Current LS age: age at installation plus seconds since, capped at MaxAge;
-    /// DoNotAge LSAs keep their age.
-    pub fn age(&self, now: Instant) -> u16 {
-        let a = self.lsa.header.age;
-        if a & DO_NOT_AGE != 0 {
-            return (a & !DO_NOT_AGE).min(MAX_AGE);
+    /// The memory this entry holds, in bytes, as the LSDB limits count it: the raw
+    /// LSA, the heap part of its decoded copy (link, router and prefix lists, or the
+    /// body of an unknown type) and a fixed per-entry overhead. A 64 KB
+    /// Intra-Area-Prefix-LSA of /0 prefixes (4 bytes each on the wire) is charged
+    /// its decoded size, several times its length on the wire.
+    pub fn charge(&self) -> usize {
+        fn heap<T>(v: &[T], cap: usize) -> usize {
+            let _ = v;
+            cap * core::mem::size_of::<T>()
         }
+        let decoded = match &self.lsa.body {
+            LsaBody::Router(r) => heap(&r.links, r.links.capacity()),
+            LsaBody::Network(n) => heap(&n.attached_routers, n.attached_routers.capacity()),
+            LsaBody::Link(l) => heap(&l.prefixes, l.prefixes.capacity()),
+            LsaBody::IntraAreaPrefix(p) => heap(&p.prefixes, p.prefixes.capacity()),
+            LsaBody::Unknown(b) => b.capacity(),
+            _ => 0,
+        };
+        ENTRY_OVERHEAD + self.bytes.capacity() + decoded
+    }
+
+    /// Current LS age: age at installation plus seconds since, capped at MaxAge.
+    /// The DoNotAge bit is not honoured: this engine negotiates no demand circuits
+    /// (RFC 1793), so received LSAs have it cleared at installation (RFC 5340 4.5.1
+    /// floods LSAs with DoNotAge only where every router supports them), and a copy
+    /// that still carries it ages like any other.
+    pub fn age(&self, now: Instant) -> u16 {
+        let a = (self.lsa.header.age & !DO_NOT_AGE).min(MAX_AGE);
         let secs = now.saturating_duration_since(self.installed).as_secs();
         (u64::from(a) + secs).min(u64::from(MAX_AGE)) as u16
     }
@@ -113,10 +141,22 @@ impl LsdbEntry {
     }
 }
 
-/// The database.
+/// What one advertising router's LSAs hold in the database.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouterUsage {
+    /// LSAs (all scopes) with this Advertising Router.
+    pub lsas: usize,
+    /// Their [`LsdbEntry::charge`] summed.
+    pub bytes: usize,
+}
+
+/// The database, with its memory counted in all and per advertising router.
 #[derive(Debug, Clone, Default)]
 pub struct Lsdb {
     entries: BTreeMap<LsaKey, LsdbEntry>,
+    bytes: usize,
+    per_router: HashMap<Ipv4Addr, RouterUsage>,
 }
 
 impl Lsdb {
@@ -135,19 +175,58 @@ impl Lsdb {
         self.entries.is_empty()
     }
 
+    /// The memory the LSAs hold: [`LsdbEntry::charge`] summed over all entries.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    /// What the LSAs of one advertising router hold (zero when it has none).
+    pub fn router_usage(&self, adv_router: Ipv4Addr) -> RouterUsage {
+        self.per_router
+            .get(&adv_router)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// Looks an LSA up.
     pub fn get(&self, key: &LsaKey) -> Option<&LsdbEntry> {
         self.entries.get(key)
     }
 
-    /// Installs (or replaces) an LSA; returns the previous entry.
+    /// Installs (or replaces) an LSA; returns the previous entry. Limits are the
+    /// caller's business (the router checks them before installing).
     pub fn insert(&mut self, key: LsaKey, entry: LsdbEntry) -> Option<LsdbEntry> {
-        self.entries.insert(key, entry)
+        self.account(key.adv_router, 1, entry.charge(), true);
+        let old = self.entries.insert(key, entry);
+        if let Some(o) = &old {
+            self.account(key.adv_router, 1, o.charge(), false);
+        }
+        old
     }
 
     /// Removes an LSA.
     pub fn remove(&mut self, key: &LsaKey) -> Option<LsdbEntry> {
-        self.entries.remove(key)
+        let old = self.entries.remove(key);
+        if let Some(o) = &old {
+            self.account(key.adv_router, 1, o.charge(), false);
+        }
+        old
+    }
+
+    fn account(&mut self, router: Ipv4Addr, lsas: usize, bytes: usize, add: bool) {
+        let u = self.per_router.entry(router).or_default();
+        if add {
+            u.lsas += lsas;
+            u.bytes += bytes;
+            self.bytes += bytes;
+        } else {
+            u.lsas = u.lsas.saturating_sub(lsas);
+            u.bytes = u.bytes.saturating_sub(bytes);
+            self.bytes = self.bytes.saturating_sub(bytes);
+            if u.lsas == 0 {
+                self.per_router.remove(&router);
+            }
+        }
     }
 
     /// Every LSA in key order.
@@ -191,7 +270,7 @@ impl Lsdb {
             .copied()
             .collect();
         for k in &keys {
-            self.entries.remove(k);
+            self.remove(k);
         }
         keys
     }

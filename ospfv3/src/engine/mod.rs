@@ -31,7 +31,7 @@ pub use config::{
 };
 pub use instance::{ALL_D_ROUTERS, ALL_SPF_ROUTERS, Counters, Event, Router, Transmit};
 pub use interface::InterfaceState;
-pub use lsdb::{LsaKey, Lsdb, LsdbEntry, Scope};
+pub use lsdb::{LsaKey, Lsdb, LsdbEntry, RouterUsage, Scope};
 pub use nsm::NeighborState;
 pub use route::{Route, RouteKind};
 pub use routing::Advertiser;
