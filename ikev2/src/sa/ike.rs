@@ -320,6 +320,7 @@ impl IkeSa {
                 sa: self.id,
                 inbound: c.in_spi,
                 outbound: c.out_spi,
+                superseded: c.state == ChildState::Superseded,
             });
         }
         if reason == DownReason::PeerDead {
@@ -1410,6 +1411,7 @@ impl IkeSa {
                             sa: self.id,
                             inbound: c.in_spi,
                             outbound: c.out_spi,
+                            superseded: c.state == ChildState::Superseded,
                         });
                     }
                 }
@@ -2145,6 +2147,7 @@ impl IkeSa {
                 sa: self.id,
                 inbound: c.in_spi,
                 outbound: c.out_spi,
+                superseded: c.state == ChildState::Superseded,
             });
         }
         let _ = now;

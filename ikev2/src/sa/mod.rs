@@ -374,7 +374,10 @@ pub enum Event {
         /// Grace period for `old_inbound`.
         grace: Duration,
     },
-    /// A CHILD SA was deleted: remove both directions.
+    /// A CHILD SA was deleted: remove both directions. When `superseded`, it had been
+    /// replaced by a rekey ([`Event::ChildSaRekeyed`]) and its inbound half may be left
+    /// to finish its grace period (packets still in flight on it), as
+    /// `ipsec_lite::Sad::rekey_inbound` arranges.
     ChildSaDeleted {
         /// IKE SA.
         sa: IkeSaId,
@@ -382,6 +385,8 @@ pub enum Event {
         inbound: u32,
         /// The peer's SPI.
         outbound: u32,
+        /// It had been replaced by a rekeyed CHILD SA.
+        superseded: bool,
     },
     /// The peer did not answer a request after all retransmissions (RFC 7296 2.4); the
     /// IKE SA and its CHILD SAs are removed (events follow).

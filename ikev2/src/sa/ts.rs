@@ -156,7 +156,10 @@ mod tests {
     fn narrowing_takes_the_intersection() {
         let any = ts("0.0.0.0", "255.255.255.255", 0, (0, 65535));
         let mine = ts("10.0.0.0", "10.0.0.255", 17, (1701, 1701));
-        assert_eq!(narrow(core::slice::from_ref(&any), core::slice::from_ref(&mine)), vec![mine.clone()]);
+        assert_eq!(
+            narrow(core::slice::from_ref(&any), core::slice::from_ref(&mine)),
+            vec![mine.clone()]
+        );
         let other = ts("10.0.1.0", "10.0.1.255", 0, (0, 65535));
         assert!(narrow(&[other], core::slice::from_ref(&mine)).is_empty());
         let tcp = ts("10.0.0.0", "10.0.0.255", 6, (0, 65535));
@@ -174,7 +177,10 @@ mod tests {
     fn subset_check() {
         let wide = ts("10.0.0.0", "10.0.0.255", 0, (0, 65535));
         let host = ts("10.0.0.7", "10.0.0.7", 17, (1701, 1701));
-        assert!(subset(core::slice::from_ref(&host), core::slice::from_ref(&wide)));
+        assert!(subset(
+            core::slice::from_ref(&host),
+            core::slice::from_ref(&wide)
+        ));
         assert!(!subset(&[wide], &[host]));
         assert!(!subset(&[], &[]));
     }
