@@ -332,7 +332,17 @@ where
             None => rand::make_rng(),
         };
         let l2tp = Endpoint::new(l2tp_cfg, rng(0));
-        let mut ospf = Router::new(RouterConfig::new(cfg.router_id), rng(0x05F3));
+        let mut router_cfg = RouterConfig::new(cfg.router_id);
+        // RFC 8405's TIME_TO_LEARN is the time to learn every event of one failure.
+        // Without BFD a crashed neighbor is detected by dead timers whose phases are
+        // spread over one HelloInterval, so the second detection of the same crash
+        // (this node's own adjacency after a neighbor's new Router-LSA) arrives up to
+        // one HelloInterval after the first: learning for less than that put it in
+        // LONG_WAIT (1 s more outage, measured with scripts/failover-bench.sh).
+        let hello = Duration::from_secs(u64::from(cfg.ospf.hello));
+        let learn = &mut router_cfg.spf_throttle.time_to_learn;
+        *learn = (*learn).max(hello + Duration::from_millis(250));
+        let mut ospf = Router::new(router_cfg, rng(0x05F3));
         // The router reports changes of who advertises the policy's prefixes; the
         // policy first hears the answer at watch time (nobody, before any SPF run).
         let mut advert_changes = BTreeMap::new();

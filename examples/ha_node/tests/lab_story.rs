@@ -1,6 +1,6 @@
 //! Runs the in-process lab and checks that the whole failover story happened.
 
-use ha_node::lab::{Kind, LabOptions, Scenario, bfd_crash_bound, run};
+use ha_node::lab::{DEAD_CRASH_MARGIN, Kind, LabOptions, Scenario, bfd_crash_bound, run};
 
 #[test]
 fn lab_story_holds_with_esp() {
@@ -148,6 +148,68 @@ fn crash_story_without_bfd_waits_for_the_dead_interval() {
             .iter()
             .any(|r| matches!(r.kind, Kind::Bfd { .. }))
     );
+}
+
+/// Without BFD the route moves within the RouterDeadInterval + [`DEAD_CRASH_MARGIN`]
+/// of the crash, and within 300 ms of the client's own detection of it (SPF short
+/// delay 200 ms + LSA + latency), with and without loss, over several seeds
+/// (virtual time). West's detection and the client's are up to one HelloInterval
+/// apart; before the core learned for a whole HelloInterval (RFC 8405
+/// TIME_TO_LEARN), west's Router-LSA had put the client's SPF throttle in LONG_WAIT
+/// by then, and the route moved a second after the client's detection.
+#[test]
+fn crash_story_without_bfd_moves_within_dead_interval_and_margin() {
+    let dead = std::time::Duration::from_secs(u64::from(
+        ha_node::core::OspfTimers::default().dead,
+    ));
+    // Seeds 27 and 46 at 5 % lose east's last Hello to west: west declares east
+    // down a HelloInterval before the client does, the case described above.
+    for loss in [0.0, 0.05] {
+        for seed in (1..=8).chain([27, 46]) {
+            let report = run(&LabOptions {
+                seed,
+                loss,
+                scenario: Scenario::Crash,
+                bfd: false,
+                ..LabOptions::default()
+            });
+            assert!(
+                report.failures().is_empty(),
+                "seed {seed} loss {loss}: {:#?}",
+                report.failures()
+            );
+            let took = report.crash_route_moved_after.expect("route moved");
+            assert!(
+                took <= dead + DEAD_CRASH_MARGIN,
+                "seed {seed} loss {loss}: route moved after {took:?}"
+            );
+            let crashed = report
+                .records
+                .iter()
+                .find(|r| r.kind == Kind::Crashed)
+                .map(|r| r.at)
+                .expect("east crashed");
+            // The client's first such step after the crash.
+            let at = |pred: &dyn Fn(&Kind) -> bool| {
+                report
+                    .records
+                    .iter()
+                    .find(|r| r.at >= crashed && r.node == "client" && pred(&r.kind))
+                    .map(|r| r.at)
+                    .unwrap_or_else(|| panic!("seed {seed} loss {loss}: no such step"))
+            };
+            let detected = at(&|k| {
+                matches!(k, Kind::Adjacency { router_id, state: ospfv3::NeighborState::Down, .. }
+                    if router_id.octets() == [1, 1, 1, 1])
+            });
+            let moved = at(&|k| matches!(k, Kind::AnycastRoute { via, .. } if via == &["west"]));
+            assert!(
+                moved >= detected
+                    && moved - detected <= std::time::Duration::from_millis(300),
+                "seed {seed} loss {loss}: east down at {detected:?}, route via west at {moved:?}"
+            );
+        }
+    }
 }
 
 /// BFD at 5 % loss: the story still holds (no false Down takes a neighbor away) and
