@@ -8,7 +8,8 @@
 //! * [`crypto`]: transform IDs and negotiated suites, prf and prf+ (2.13), the IKE SA
 //!   keys (2.14, 2.18), CHILD_SA key material (2.17), PSK authentication (2.15), the SK
 //!   payload (3.14, RFC 5282) and Diffie-Hellman (RFC 8031 Curve25519, RFC 5903
-//!   ECP-256), all on `aws-lc-rs`, with secrets zeroized on drop.
+//!   ECP-256 on `aws-lc-rs`; RFC 3526 MODP-2048 on `crypto-bigint`), with secrets
+//!   zeroized on drop.
 //! * [`Endpoint`]: the IKE SA and CHILD SA state machines (RFC 7296 1, 2): IKE_SA_INIT
 //!   with proposal selection, INVALID_KE_PAYLOAD retry, NAT detection and stateless
 //!   cookies; IKE_AUTH with PSK and the first CHILD SA (traffic selector narrowing,

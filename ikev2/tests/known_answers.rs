@@ -2,6 +2,8 @@
 //! * RFC 4868 2.7.1 (PRF-HMAC-SHA2 test cases PRF-1 and PRF-2) and 2.7.2 (truncated
 //!   AUTH-HMAC-SHA2);
 //! * RFC 7748 6.1 (X25519) and RFC 5903 8.1 (ECP-256);
+//! * MODP-2048 (RFC 3526) public values and shared secret from Python's big integers
+//!   (`tests/vectors/modp2048.py`, which also rebuilds the prime from its definition);
 //! * everything else (prf+, SKEYSEED and the SK_* keys, the rekey variant, KEYMAT,
 //!   PSK AUTH, SK payloads built by another implementation) from
 //!   `tests/vectors/gen_kat.py`, which uses Python's hmac/hashlib and the
@@ -492,7 +494,7 @@ fn dh_rejects_bad_public_values() {
 
 #[test]
 fn dh_generation_is_deterministic_per_seed_and_differs_across_seeds() {
-    for g in [Group::Curve25519, Group::Ecp256] {
+    for g in [Group::Curve25519, Group::Ecp256, Group::Modp2048] {
         let a = DhPrivate::generate(g, &mut StdRng::seed_from_u64(1)).unwrap();
         let b = DhPrivate::generate(g, &mut StdRng::seed_from_u64(1)).unwrap();
         let c = DhPrivate::generate(g, &mut StdRng::seed_from_u64(2)).unwrap();
@@ -500,6 +502,100 @@ fn dh_generation_is_deterministic_per_seed_and_differs_across_seeds() {
         assert_ne!(a.public_value(), c.public_value());
         assert_eq!(a.public_value().len(), g.public_len());
     }
+}
+
+const MODP_P: &str = concat!(
+    "ffffffffffffffffc90fdaa22168c234c4c6628b80dc1cd129024e088a67cc74",
+    "020bbea63b139b22514a08798e3404ddef9519b3cd3a431b302b0a6df25f1437",
+    "4fe1356d6d51c245e485b576625e7ec6f44c42e9a637ed6b0bff5cb6f406b7ed",
+    "ee386bfb5a899fa5ae9f24117c4b1fe649286651ece45b3dc2007cb8a163bf05",
+    "98da48361c55d39a69163fa8fd24cf5f83655d23dca3ad961c62f356208552bb",
+    "9ed529077096966d670c354e4abc9804f1746c08ca18217c32905e462e36ce3b",
+    "e39e772c180e86039b2783a2ec07a28fb5c55df06f4c52c9de2bcbf695581718",
+    "3995497cea956ae515d2261898fa051015728e5a8aacaa68ffffffffffffffff",
+);
+const MODP_GI: &str = concat!(
+    "ca737546c70b3a25a43d745a3e31526b3fc9f28dca1b890fed9c1cc46a1d2302",
+    "2c597a3f9dcc6de91383f788f139e35c290558305a7935d242e1ca4d830a0b94",
+    "abdc8b3f1bc6b0c43c6e8330b29a5f61ae8ac3ebddebbd69206d41fe819e975e",
+    "982b4d290a93c8ecb87ec2c2e363544fe5b9f44af371e15c9f5d3c83e7904001",
+    "bb9cf1667538acd767c24f2bed29ae165c5e3ad7ca009d9c801eb75febd18c50",
+    "477ac0ae9562c684efd4d0c696046f8a95603d228c6c407f8d15d6aba62f433c",
+    "6b023e8f2d9722cd34bd355dc2496693ee66a3cdc55d1ee1d7766554428a0b12",
+    "99b5882359f9de57ca7a3ba3c3ca2d552ac6584a7ce9fd4846140888a7b411f8",
+);
+const MODP_GR: &str = concat!(
+    "8ef704263171e8ebf49b3b28a7f85610d876a1dd06bd8f6b8f133c8b4ac72c96",
+    "9799e49de5eb96b1f1cfb945c40915f9604b62e8311e18e6043ade3968c61243",
+    "e609ac442dc9a49f7894460b11d3c950ee2e4c2c51f9d9b53d911594a8884de9",
+    "1cedafe9afd8f3c4f9df70aabe500d63785b8554401292dc7285958d911602c8",
+    "1041d740869bf52f07dfdcac2a2e4a29d1dee91e42822e1871ce6057563cf524",
+    "5e00102b59a71d89c0e41320ba9b88cdec9cfa82d002f26d0c691962323a8b50",
+    "292379e7017c6727ab6cd4cb477d2e2bd5017d22c23df263f922d4c72d5d6fa7",
+    "d4ed12c02842e0ec5af27522dd877db68316a209a0c4dd2502b48d1c959b3e69",
+);
+const MODP_GIR: &str = concat!(
+    "cf9bec37bff58a320bf704504a1742b49a23d77157fc165fef0a7351a067a72a",
+    "7ad959adbdfb859b2f7a89aaf2260e9b977cd66682ef6f9ea22d828c986555d4",
+    "cb93485cddb99f54f95ea8d8a36d947fb72015416f2476c54d9619bed9460e3a",
+    "f18c9129d2a802d2494b28b0862577fb771df42b327f6e1ab3ab6057c0e70499",
+    "a28b7c8e5566828a6dd8f5939a84c9fcd67b28089bd786a5ed89009057d5ef2a",
+    "87cea39240226075d9ac01b12d542a0e85ecbd2a6971b3ce706bfcc2c5c98d96",
+    "1a249b427c266435b6f20a4ec9e0f884b5d6943f6e2f4388f809893c462d45ac",
+    "49be005992c6a16bc723ab891d706f4b04a6490a7ebe4a8e27aa95a5f9b77884",
+);
+
+#[test]
+fn modp2048_matches_python_big_integers() {
+    let xi: Vec<u8> = (1..=64).collect();
+    let xr: Vec<u8> = (101..=164).collect();
+    let i = DhPrivate::from_bytes(Group::Modp2048, &xi).unwrap();
+    let r = DhPrivate::from_bytes(Group::Modp2048, &xr).unwrap();
+    assert_eq!(i.public_value(), h(MODP_GI));
+    assert_eq!(r.public_value(), h(MODP_GR));
+    assert_eq!(
+        i.shared_secret(r.public_value()).unwrap().expose(),
+        h(MODP_GIR)
+    );
+    assert_eq!(
+        r.shared_secret(i.public_value()).unwrap().expose(),
+        h(MODP_GIR)
+    );
+}
+
+#[test]
+fn modp2048_rejects_degenerate_public_values() {
+    let x = DhPrivate::generate(Group::Modp2048, &mut StdRng::seed_from_u64(9)).unwrap();
+    assert_eq!(x.public_value().len(), 256);
+    let p = h(MODP_P);
+    let mut p_minus_1 = p.clone();
+    p_minus_1[255] -= 1;
+    // p ends in 64 one bits: p + 1 = the same prefix + 1, then eight zero bytes.
+    let mut p_plus_1 = p.clone();
+    p_plus_1[247] += 1;
+    p_plus_1[248..].fill(0);
+    let mut one = vec![0u8; 256];
+    one[255] = 1;
+    let mut two = vec![0u8; 256];
+    two[255] = 2;
+    for bad in [
+        vec![0u8; 256],
+        one,
+        p_minus_1,
+        p.clone(),
+        p_plus_1,
+        vec![0xff; 256],
+    ] {
+        assert_eq!(x.shared_secret(&bad), Err(CryptoError::InvalidPublicValue));
+    }
+    assert_eq!(
+        x.shared_secret(&p[..255]),
+        Err(CryptoError::InvalidPublicValue)
+    );
+    // 2 is a fine public value (the generator itself).
+    assert!(x.shared_secret(&two).is_ok());
+    assert!(DhPrivate::from_bytes(Group::Modp2048, &[0u8; 64]).is_err());
+    assert!(DhPrivate::from_bytes(Group::Modp2048, &[1u8; 32]).is_err());
 }
 
 fn inner_payloads() -> Vec<Payload> {

@@ -3,7 +3,8 @@
 //! notifies; COOKIE and INVALID_KE_PAYLOAD answers; IKE_AUTH with every ID type, PSK
 //! AUTH, ESP proposals and traffic selectors; CREATE_CHILD_SA with PFS and REKEY_SA;
 //! INFORMATIONAL with Delete payloads and error notifies), protected with AES-GCM-16
-//! (128, 256) and AES-CBC (128, 256) + HMAC-SHA2 (256, 384, 512), are written into a
+//! (128, 256) and AES-CBC (128, 256) + HMAC-SHA2 (256, 384, 512), with Curve25519,
+//! ECP-256 and MODP-2048, are written into a
 //! pcap as Ethernet / IPv4 or IPv6 / UDP 500 (IKE_SA_INIT) and 4500 (behind the non-ESP
 //! marker). Wireshark's ISAKMP dissector, given the keys through its
 //! `ikev2_decryption_table`, must find nothing malformed, raise no expert warning,
@@ -163,7 +164,7 @@ fn exchange(
 
     // A first request with the wrong group gets INVALID_KE_PAYLOAD, then a COOKIE.
     let wrong = match suite.group {
-        Group::Curve25519 => Group::Ecp256,
+        Group::Curve25519 => Group::Modp2048,
         _ => Group::Curve25519,
     };
     let dh_wrong = DhPrivate::generate(wrong, rng).unwrap();
@@ -644,6 +645,24 @@ fn build() -> (Vec<Frame>, Vec<TableEntry>) {
             EspSuite::new(Encr::AesGcm16_128, None, false, Some(Group::Ecp256)).unwrap(),
             v4(5),
             v4(6),
+        ),
+        (
+            IkeSuite::new(
+                Encr::AesCbc128,
+                Prf::HmacSha256,
+                Some(Integ::HmacSha256_128),
+                Group::Modp2048,
+            )
+            .unwrap(),
+            EspSuite::new(
+                Encr::AesCbc128,
+                Some(Integ::HmacSha1_96),
+                false,
+                Some(Group::Modp2048),
+            )
+            .unwrap(),
+            v6(5),
+            v6(6),
         ),
     ];
     for (suite, esp, a, b) in cases {

@@ -203,9 +203,6 @@ impl Integ {
 }
 
 /// A Diffie-Hellman group this crate implements (RFC 7296 3.3.2, type 4).
-///
-/// MODP groups (14: 2048-bit) are not implemented: `aws-lc-rs` exposes no finite-field
-/// Diffie-Hellman, and no maintained RustCrypto crate offers a vetted constant-time one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Group {
@@ -213,6 +210,10 @@ pub enum Group {
     Curve25519,
     /// 256-bit random ECP group (RFC 5903), group 19.
     Ecp256,
+    /// 2048-bit MODP group (RFC 3526 3), group 14: for router peers that offer nothing
+    /// else. Slower than the elliptic-curve groups (one 2048-bit modular
+    /// exponentiation with a 512-bit exponent per key and per shared secret).
+    Modp2048,
 }
 
 impl Group {
@@ -221,6 +222,7 @@ impl Group {
         match self {
             Group::Curve25519 => DhGroup::CURVE25519,
             Group::Ecp256 => DhGroup::ECP_256,
+            Group::Modp2048 => DhGroup::MODP_2048,
         }
     }
 
@@ -229,6 +231,7 @@ impl Group {
         match g {
             DhGroup::CURVE25519 => Some(Group::Curve25519),
             DhGroup::ECP_256 => Some(Group::Ecp256),
+            DhGroup::MODP_2048 => Some(Group::Modp2048),
             _ => None,
         }
     }
@@ -243,6 +246,7 @@ impl Group {
         match self {
             Group::Curve25519 => 32,
             Group::Ecp256 => 64,
+            Group::Modp2048 => 256,
         }
     }
 }
