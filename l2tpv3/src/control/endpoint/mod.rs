@@ -476,6 +476,11 @@ where
         })
     }
 
+    /// What is known about every control connection, in no particular order.
+    pub fn connections(&self) -> impl Iterator<Item = ConnectionInfo<A>> + '_ {
+        self.conns.keys().filter_map(|&ccid| self.connection(ccid))
+    }
+
     /// What is known about a session (its IDs and negotiated parameters).
     pub fn session(&self, session_id: u32) -> Option<SessionInfo> {
         self.sessions.get(&session_id).map(SessionInfo::of)
