@@ -216,6 +216,10 @@ struct Peer {
     stats: Stats,
     up_at: Option<Instant>,
     child: Option<u32>,
+    /// Outbound halves waiting until the peer has installed them (RFC 7296 2.8), by our
+    /// inbound SPI of the same CHILD SA: (params, policy, outbound SA they replace).
+    pending_out:
+        std::collections::HashMap<u32, (ipsec_lite::SaParams, ipsec_lite::Policy, Option<u32>)>,
     seen_replies: std::collections::BTreeSet<u16>,
 }
 
@@ -255,10 +259,39 @@ impl Peer {
             .policy
             .ok_or("traffic selectors not expressible as one prefix pair")?;
         let i = SecurityAssociation::new(now, &keys.inbound, be).map_err(|e| e.to_string())?;
-        let o = SecurityAssociation::new(now, &keys.outbound, be).map_err(|e| e.to_string())?;
         self.sad.add(i, policy).map_err(|e| e.to_string())?;
-        self.sad.add(o, policy).map_err(|e| e.to_string())?;
+        if keys.outbound_ready {
+            let o = SecurityAssociation::new(now, &keys.outbound, be).map_err(|e| e.to_string())?;
+            self.sad.add(o, policy).map_err(|e| e.to_string())?;
+            self.child = Some(keys.inbound.spi);
+        } else {
+            self.pending_out
+                .insert(keys.inbound.spi, (keys.outbound.clone(), policy, None));
+        }
         Ok(())
+    }
+
+    /// Starts sending on the CHILD SA whose inbound SPI is `spi` (the peer showed it has
+    /// installed it: a packet arrived on it, or it deleted the SA it replaces).
+    fn activate(&mut self, now: Instant, spi: u32, why: &str) {
+        let Some((params, policy, old)) = self.pending_out.remove(&spi) else {
+            return;
+        };
+        let r = (|| -> Result<(), String> {
+            let o = SecurityAssociation::new(now, &params, Backend::default())
+                .map_err(|e| e.to_string())?;
+            match old {
+                Some(old) if self.sad.outbound(old).is_some() => {
+                    self.sad.rekey_outbound(old, o).map_err(|e| e.to_string())
+                }
+                _ => self.sad.add(o, policy).map_err(|e| e.to_string()),
+            }
+        })();
+        self.child = Some(spi);
+        log(format_args!(
+            "OUTBOUND active out={:#010x} (in={spi:#010x}, {why}): {r:?}",
+            params.spi
+        ));
     }
 
     fn on_event(&mut self, now: Instant, ev: Event) {
@@ -294,19 +327,16 @@ impl Peer {
                     self.esp_to = Some(SocketAddr::new(self.remote, r));
                 }
                 match self.add(now, keys) {
-                    Ok(()) => {
-                        self.child = Some(keys.inbound.spi);
-                        log(format_args!(
-                            "EVENT ChildSaInstalled in={:#010x} out={:#010x} suite={:?} mode={:?} encap={:?} ts={:?}===>{:?}",
-                            keys.inbound.spi,
-                            keys.outbound.spi,
-                            keys.inbound.suite,
-                            keys.mode,
-                            keys.encap,
-                            keys.local_ts,
-                            keys.remote_ts
-                        ))
-                    }
+                    Ok(()) => log(format_args!(
+                        "EVENT ChildSaInstalled in={:#010x} out={:#010x} suite={:?} mode={:?} encap={:?} ts={:?}===>{:?}",
+                        keys.inbound.spi,
+                        keys.outbound.spi,
+                        keys.inbound.suite,
+                        keys.mode,
+                        keys.encap,
+                        keys.local_ts,
+                        keys.remote_ts
+                    )),
                     Err(e) => log(format_args!(
                         "EVENT ChildSaInstalled but not installed: {e}"
                     )),
@@ -324,14 +354,21 @@ impl Peer {
                 let r = (|| -> Result<(), String> {
                     let i = SecurityAssociation::new(now, &new.inbound, be)
                         .map_err(|e| e.to_string())?;
-                    let o = SecurityAssociation::new(now, &new.outbound, be)
-                        .map_err(|e| e.to_string())?;
                     self.sad
                         .rekey_inbound(*old_inbound, i, *grace)
                         .map_err(|e| e.to_string())?;
-                    self.sad
-                        .rekey_outbound(*old_outbound, o)
-                        .map_err(|e| e.to_string())?;
+                    if new.outbound_ready {
+                        let o = SecurityAssociation::new(now, &new.outbound, be)
+                            .map_err(|e| e.to_string())?;
+                        self.sad
+                            .rekey_outbound(*old_outbound, o)
+                            .map_err(|e| e.to_string())?;
+                    } else if let Some(policy) = new.policy {
+                        self.pending_out.insert(
+                            new.inbound.spi,
+                            (new.outbound.clone(), policy, Some(*old_outbound)),
+                        );
+                    }
                     Ok(())
                 })();
                 self.child = Some(new.inbound.spi);
@@ -339,6 +376,9 @@ impl Peer {
                     "EVENT ChildSaRekeyed old_in={old_inbound:#010x} new_in={:#010x} new_out={:#010x} {r:?}",
                     new.inbound.spi, new.outbound.spi
                 ));
+            }
+            Event::ChildSaOutboundReady { inbound, .. } => {
+                self.activate(now, *inbound, "ChildSaOutboundReady");
             }
             Event::ChildSaSwitched {
                 old_outbound,
@@ -356,6 +396,16 @@ impl Peer {
                 ..
             } => {
                 self.stats.child_deleted += 1;
+                // The peer deleting the replaced SA has the new one installed.
+                let waiting: Vec<u32> = self
+                    .pending_out
+                    .iter()
+                    .filter(|(_, (_, _, old))| *old == Some(*outbound))
+                    .map(|(k, _)| *k)
+                    .collect();
+                for k in waiting {
+                    self.activate(now, k, "old SA deleted");
+                }
                 if !superseded {
                     let _ = self.sad.remove(*inbound, Direction::Inbound);
                 }
@@ -419,6 +469,10 @@ impl Peer {
         let reply = match self.sad.open_udp(Instant::now(), outer, data) {
             Ok(UdpInbound::Esp(d)) => {
                 self.stats.esp_in += 1;
+                let spi = d.spi;
+                if self.pending_out.contains_key(&spi) {
+                    self.activate(Instant::now(), spi, "first inbound packet");
+                }
                 let p = &d.payload;
                 if p.len() >= 28 && p[0] >> 4 == 4 && p[9] == 1 {
                     let ihl = usize::from(p[0] & 0x0f) * 4;
@@ -542,6 +596,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         stats: Stats::default(),
         up_at: None,
         child: None,
+        pending_out: Default::default(),
         seen_replies: Default::default(),
     };
     let start = Instant::now();
@@ -654,6 +709,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = sigterm.recv() => break,
         }
         p.flush().await;
+    }
+    let missing: Vec<u16> = (1..=seq)
+        .filter(|q| !p.seen_replies.contains(q))
+        .take(20)
+        .collect();
+    if !missing.is_empty() {
+        println!("MISSING ping replies (first 20 seq): {missing:?}");
     }
     let c = p.ep.counters();
     println!(

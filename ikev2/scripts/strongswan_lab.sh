@@ -87,8 +87,8 @@ charon {
   # kernel-libipsec first: the first IPsec backend wins; kernel-netlink for routes
   load = random nonce aes sha1 sha2 hmac gcm curve25519 gmp openssl pem pkcs1 pubkey x509 kdf kernel-libipsec kernel-netlink socket-default vici updown
   install_routes = yes
-  retransmit_timeout = 2.0
-  retransmit_tries = 4
+  retransmit_timeout = ${SWLAB_RETRANSMIT_TIMEOUT:-2.0}
+  retransmit_tries = ${SWLAB_RETRANSMIT_TRIES:-4}
   filelog {
     main {
       path = $dir/charon.log
@@ -129,6 +129,7 @@ swlab_start() { # NS DIR
     sh -c "mount --bind '$dir/run' /run && exec '$SWLAB_CHARON'" \
     >"$dir/charon.stdout" 2>&1 &
   echo $! >"$dir/charon.pid"
+  disown $! 2>/dev/null || true
   for i in $(seq 1 100); do
     [ -S "$dir/run/charon.vici" ] && return 0
     kill -0 "$(cat "$dir/charon.pid")" 2>/dev/null || break
@@ -148,6 +149,13 @@ swlab_stop() { # DIR
     sleep 0.1
   done
   kill -9 "$pid" 2>/dev/null || true
+  rm -f "$dir/charon.pid"
+}
+
+swlab_kill() { # DIR: SIGKILL (a crashed peer: no DELETE sent)
+  local dir=$1
+  [ -f "$dir/charon.pid" ] || return 0
+  kill -9 "$(cat "$dir/charon.pid")" 2>/dev/null || true
   rm -f "$dir/charon.pid"
 }
 

@@ -37,6 +37,11 @@ pub(crate) struct ChildSa {
     pub state: ChildState,
     /// When to start a rekey (we initiate).
     pub rekey_at: Instant,
+    /// We answered the exchange that created it and the peer has not yet shown that it
+    /// installed its inbound half (RFC 7296 2.8): see [`ChildSaKeys::outbound_ready`].
+    pub out_pending: bool,
+    /// Inbound SPI of the CHILD SA this one replaced by a rekey.
+    pub replaces: Option<u32>,
 }
 
 /// The `ipsec-lite` suite for a negotiated ESP suite, if `ipsec-lite` implements it.
@@ -107,6 +112,7 @@ impl Install<'_> {
             remote_ts: self.child.remote_ts.clone(),
             mode: self.child.mode,
             encap: self.encap,
+            outbound_ready: !self.child.out_pending,
         })
     }
 }

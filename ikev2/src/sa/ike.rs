@@ -895,6 +895,8 @@ impl IkeSa {
             mode: pc.mode,
             state: ChildState::Installed,
             rekey_at: now + ctx.cfg.timers.child_rekey,
+            out_pending: false,
+            replaces: rekeys,
         };
         self.install_child(
             ctx,
@@ -1119,6 +1121,8 @@ impl IkeSa {
                 mode,
                 state: ChildState::Installed,
                 rekey_at: now + ctx.cfg.timers.child_rekey,
+                out_pending: true,
+                replaces: None,
             },
             out,
         ))
@@ -1556,6 +1560,7 @@ impl IkeSa {
             let _ =
                 self.install_child_plain(ctx, child, shared.as_ref().map(|s| s.expose()), &ni, &nr);
         } else {
+            child.replaces = Some(old_in);
             let _ = self.install_child(
                 ctx,
                 child,
@@ -2149,6 +2154,17 @@ impl IkeSa {
                 outbound: c.out_spi,
                 superseded: c.state == ChildState::Superseded,
             });
+            // 2.8: a request to close the replaced SA shows the peer installed the new.
+            for n in self.children.iter_mut() {
+                if n.out_pending && n.replaces == Some(c.in_spi) {
+                    n.out_pending = false;
+                    ctx.out.event(Event::ChildSaOutboundReady {
+                        sa: self.id,
+                        inbound: n.in_spi,
+                        outbound: n.out_spi,
+                    });
+                }
+            }
         }
         let _ = now;
     }
@@ -2190,7 +2206,9 @@ impl IkeSa {
                 (IkeState::Established, Command::RekeyIke) => self.start_rekey_ike(ctx, now),
                 (IkeState::Established | IkeState::Rekeyed, Command::DeleteChild(spi)) => {
                     if let Some(c) = self.children.iter_mut().find(|c| c.in_spi == spi) {
-                        c.state = ChildState::Deleting;
+                        if c.state != ChildState::Superseded {
+                            c.state = ChildState::Deleting;
+                        }
                         self.send_request(
                             ctx,
                             now,

@@ -276,6 +276,12 @@ pub struct ChildSaKeys {
     /// ESP in UDP (RFC 3948) on these ports (local, remote), because a NAT was detected
     /// or encapsulation forced.
     pub encap: Option<(u16, u16)>,
+    /// False when we answered the exchange that created this SA: the peer installs its
+    /// inbound half only when our response arrives, so sending on `outbound` at once
+    /// can lose packets (RFC 7296 2.8). Start sending on it after the first packet
+    /// authenticated on `inbound`, or on [`Event::ChildSaOutboundReady`], whichever
+    /// comes first; until then keep sending on the SA it replaces (if any).
+    pub outbound_ready: bool,
 }
 
 /// Why an IKE SA went down.
@@ -354,6 +360,17 @@ pub enum Event {
         old_outbound: u32,
         /// Grace period for `old_inbound`.
         grace: Duration,
+    },
+    /// The peer asked to delete the CHILD SA that `inbound`'s SA replaced, so it has
+    /// installed the new one (RFC 7296 2.8): switch outbound traffic to it now, if a
+    /// packet on `inbound` did not already prompt that.
+    ChildSaOutboundReady {
+        /// IKE SA.
+        sa: IkeSaId,
+        /// Our SPI of the new CHILD SA.
+        inbound: u32,
+        /// The peer's SPI of the new CHILD SA.
+        outbound: u32,
     },
     /// Two CHILD SAs both replaced one old SA (simultaneous rekey, RFC 7296 2.8.1); both
     /// were reported with [`Event::ChildSaInstalled`] / [`Event::ChildSaRekeyed`]. The

@@ -446,6 +446,21 @@ fn child_rekey_with_pfs() {
     assert_eq!(ra[0].2.outbound.enc_key, rb[0].2.inbound.enc_key);
     assert_ne!(ra[0].2.outbound.enc_key, ka.outbound.enc_key);
     assert_eq!(deleted(&ea), vec![ka.inbound.spi]);
+    // RFC 7296 2.8: the responder may send on the new SA once the initiator asked to
+    // close the old one; the initiator at once.
+    assert!(ka.outbound_ready && !kb.outbound_ready);
+    assert!(ra[0].2.outbound_ready && !rb[0].2.outbound_ready);
+    assert!(eb.iter().any(|e| matches!(e, Event::ChildSaOutboundReady { inbound, .. } if *inbound == rb[0].2.inbound.spi)));
+    assert!(
+        ea.iter().chain(eb.iter()).all(|e| !matches!(
+            e,
+            Event::ChildSaDeleted {
+                superseded: false,
+                ..
+            }
+        )),
+        "the rekeyed SA is reported as superseded on both sides"
+    );
     assert_eq!(deleted(&eb), vec![kb.inbound.spi]);
     let sa = lab.ep(lab.a).sa_of_child(ra[0].2.inbound.spi).unwrap();
     assert_eq!(lab.ep(lab.a).child_sas(sa), vec![ra[0].2.inbound.spi]);
