@@ -87,7 +87,17 @@ say() { echo "$name $(date -u +%H:%M:%S.%3N): $*" >&2; }
 # --- does this ha_node know [bfd]? (before it did, its config had no such section)
 probe_ns=fb-probe-$$
 ip netns add "$probe_ns" || die "no netns support"
-printf 'name = "p"\nrouter_id = "9.9.9.9"\nl2tp_secret = "x"\n[bfd]\nenabled = false\n' >"$work/probe.toml"
+# --- does it know ospf_auth_key? (RFC 7166 on the pseudowires, required since it does)
+printf 'name = "p"\nrouter_id = "9.9.9.9"\nl2tp_secret = "x"\nospf_auth_key = "x"\n' >"$work/probe.toml"
+chmod 600 "$work/probe.toml"
+timeout 2 ip netns exec "$probe_ns" "$bin" run --config "$work/probe.toml" >"$work/probe.log" 2>&1 || true
+if grep -q "unknown field \`ospf_auth_key\`" "$work/probe.log"; then
+  AUTH_LINE=""
+else
+  AUTH_LINE='ospf_auth_key = "bench-ospf-key"'
+fi
+printf 'name = "p"\nrouter_id = "9.9.9.9"\nl2tp_secret = "x"\n%s\n[bfd]\nenabled = false\n' "$AUTH_LINE" >"$work/probe.toml"
+chmod 600 "$work/probe.toml"
 rc=0
 timeout 2 ip netns exec "$probe_ns" "$bin" run --config "$work/probe.toml" >"$work/probe.log" 2>&1 || rc=$?
 ip netns del "$probe_ns"
@@ -238,6 +248,7 @@ dead = $OSPF_DEAD"
 name = "east"
 router_id = "1.1.1.1"
 l2tp_secret = "bench-secret"
+$AUTH_LINE
 loopback = ["2001:db8:1::1"]
 $bfd_block
 $ospf
@@ -261,6 +272,7 @@ EOF
 name = "west"
 router_id = "2.2.2.2"
 l2tp_secret = "bench-secret"
+$AUTH_LINE
 loopback = ["2001:db8:2::1"]
 $bfd_block
 $ospf
@@ -283,6 +295,7 @@ EOF
 name = "client"
 router_id = "3.3.3.3"
 l2tp_secret = "bench-secret"
+$AUTH_LINE
 loopback = ["2001:db8:c::1"]
 $bfd_block
 $ospf
@@ -300,6 +313,7 @@ EOF
 }
 
 start_node() { # node log-suffix
+  chmod 600 "$work/$1.toml"   # it holds secrets: the daemon refuses it readable by others
   # In a subshell, so a later kill -9 is not reported as a job of this shell.
   (ip netns exec "fb-$1" env RUST_LOG=info NO_COLOR=1 "$bin" run --config "$work/$1.toml" \
     >"$work/$1.$2.log" 2>&1 & echo $! >"$work/$1.pid")

@@ -39,6 +39,7 @@ cat >"$work/node.toml" <<EOF
 name = "hload"
 router_id = "9.9.9.1"
 l2tp_secret = "x"
+ospf_auth_key = "x"
 [[anycast]]
 prefix = "2001:db8:aa::1/128"
 settle_s = 1
@@ -50,6 +51,7 @@ timeout_ms = $TIMEOUT_MS
 rise = 2
 fall = $FALL
 EOF
+chmod 600 "$work/node.toml"   # it holds secrets: the daemon refuses it readable by others
 (ip netns exec "$ns" python3 -c '
 import socket
 t = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)

@@ -31,6 +31,12 @@ bin="$target/debug/ha_node"
 
 work=$(mktemp -d /tmp/ha-node-netns.XXXXXX)
 chmod 755 "$work"   # FRR's daemons run as the frr user
+# The daemons' PATH: renice (the probe thread's priority) and an `ip` that only records
+# that it was called: every kernel change must go over rtnetlink.
+mkdir -p "$work/bin"
+if command -v renice >/dev/null; then ln -s "$(command -v renice)" "$work/bin/renice"; fi
+printf '#!/bin/sh\necho "ip $*" >>"%s/ip-called"\nexit 1\n' "$work" >"$work/bin/ip"
+chmod 755 "$work/bin/ip"
 NS="ha-east ha-west ha-client"
 cleanup() {
   for f in "$work"/*.pid "$work"/frr/*.pid; do
@@ -68,6 +74,10 @@ veth ha-east u-west 10.0.3.1 ha-west u-east 10.0.3.2
 
 K1=000102030405060708090a0b0c0d0e0f10111213
 K2=202122232425262728292a2b2c2d2e2f30313233
+# OSPFv3 on the pseudowires is authenticated (RFC 7166) by default; FRR 8.4's ospf6d
+# derives the key its own way (ospf_auth_frr_compat on the peers facing it).
+OSPF_KEY=netns-ospf-key
+frr_compat=$([ "$client_kind" = frr ] && echo true || echo false)
 check_block() { # port
   cat <<EOF
 [[anycast.check]]
@@ -83,6 +93,7 @@ cat >"$work/east.toml" <<EOF
 name = "east"
 router_id = "1.1.1.1"
 l2tp_secret = "netns-secret"
+ospf_auth_key = "$OSPF_KEY"
 loopback = ["2001:db8:1::1"]
 [ospf]
 hello = 1
@@ -91,6 +102,7 @@ dead = 3
 name = "client"
 address = "10.0.1.2:1701"
 tap = "pw-client"
+ospf_auth_frr_compat = $frr_compat
 [[peer]]
 name = "west"
 address = "10.0.3.2:4500"
@@ -108,6 +120,7 @@ cat >"$work/west.toml" <<EOF
 name = "west"
 router_id = "2.2.2.2"
 l2tp_secret = "netns-secret"
+ospf_auth_key = "$OSPF_KEY"
 loopback = ["2001:db8:2::1"]
 [ospf]
 hello = 1
@@ -116,6 +129,7 @@ dead = 3
 name = "client"
 address = "10.0.2.2:1701"
 tap = "pw-client"
+ospf_auth_frr_compat = $frr_compat
 [[peer]]
 name = "east"
 address = "10.0.3.1:4500"
@@ -132,6 +146,7 @@ cat >"$work/client.toml" <<EOF
 name = "client"
 router_id = "3.3.3.3"
 l2tp_secret = "netns-secret"
+ospf_auth_key = "$OSPF_KEY"
 loopback = ["2001:db8:c::1"]
 [ospf]
 hello = 1
@@ -148,6 +163,8 @@ address = "10.0.2.1:1701"
 initiate = true
 tap = "pw-west"
 EOF
+# The configurations hold secrets: the daemon refuses them readable by others.
+chmod 600 "$work"/*.toml
 
 start_http() { # node
   mkdir -p "$work/www-$1"; echo "$1" >"$work/www-$1/index.html"
@@ -164,7 +181,7 @@ start_node() {
     local i=1; while [ -f "$work/$1.$i.log" ]; do i=$((i + 1)); done
     mv "$work/$1.log" "$work/$1.$i.log"
   fi
-  ip netns exec "ha-$1" env RUST_LOG=info NO_COLOR=1 "$bin" run --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
+  ip netns exec "ha-$1" env PATH="$work/bin" RUST_LOG=info NO_COLOR=1 "$bin" run --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
   echo $! >"$work/$1.pid"
 }
 # East first: whoever is healthy first becomes active (non-preemptive), so west
@@ -193,6 +210,7 @@ interface pw-east
  ipv6 ospf6 dead-interval 3
  ipv6 ospf6 bfd
  ipv6 ospf6 bfd profile ha
+ ipv6 ospf6 authentication key-id 1 hash-algo hmac-sha-256 key $OSPF_KEY
 !
 interface pw-west
  ipv6 ospf6 area 0.0.0.0
@@ -201,6 +219,7 @@ interface pw-west
  ipv6 ospf6 dead-interval 3
  ipv6 ospf6 bfd
  ipv6 ospf6 bfd profile ha
+ ipv6 ospf6 authentication key-id 1 hash-algo hmac-sha-256 key $OSPF_KEY
 !
 ! SPF throttle: first SPF at once (0 ms), then 50 ms hold, backing off to 1 s at most
 ! (ospf6d's default 50 200 5000 would add 50 ms, and after churn up to 5 s, to a
@@ -416,6 +435,8 @@ if [ "$client_kind" = frr ]; then
 fi
 t=$(wait_for 20 west) || fail "the client was not moved to west within 20 s of east's crash"
 say "client answered by west ${t} ms after east crashed (RouterDeadInterval 3 s)"
+[ -e "$work/ip-called" ] && fail "a daemon ran ip: $(head -3 "$work/ip-called")"
+say "no daemon ran ip (PATH without iproute2)"
 echo "PASS $name"
 if [ "$client_kind" = ha_node ]; then
   if [ -x /usr/lib/frr/ospf6d ] && [ -x /usr/lib/frr/zebra ] && command -v vtysh >/dev/null; then

@@ -40,8 +40,8 @@
 //! fall = 3
 //! ```
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::path::Path;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anycast_failover::{CheckKind, CheckSpec, Mode, NodeConfig, Preempt, PrefixConfig, RouterId};
@@ -49,6 +49,11 @@ use serde::Deserialize;
 
 use crate::core::{BfdSettings, CoreConfig, OspfTimers, PeerSpec};
 use crate::esp::EspConfig;
+use crate::security::{self, OspfAuth, RouteFilter, Secret};
+
+/// Largest `shutdown_grace_s`, `settle_s` and `preempt_after_s` (one day): larger
+/// values would overflow the clock arithmetic of the policy.
+pub const MAX_POLICY_DELAY_S: u64 = 86_400;
 
 /// Why the configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -61,9 +66,20 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The TOML did not parse or did not match the schema.
-    #[error("parsing the configuration: {0}")]
-    Toml(#[from] toml::de::Error),
+    /// The TOML did not parse or did not match the schema. Rendered with its
+    /// position and, unless the line may hold a secret, the parser's message; never
+    /// with the offending line itself.
+    #[error("parsing the configuration{}: {message}", at.map(|(l, c)| format!(" at line {l}, column {c}")).unwrap_or_default())]
+    Toml {
+        /// Line and column (1-based) of the error, when known.
+        at: Option<(usize, usize)>,
+        /// The parser's message, or a note that it was withheld.
+        message: String,
+    },
+    /// A key file or the configuration file is unusable (unreadable, or readable
+    /// by group or others while holding secrets).
+    #[error(transparent)]
+    File(#[from] security::FileError),
     /// A value is out of range or inconsistent.
     #[error("invalid configuration: {0}")]
     Invalid(String),
@@ -85,9 +101,33 @@ pub struct Config {
     /// `listen`'s IP address with port 4500. See [`Config::esp_listen`].
     #[serde(default, rename = "esp_listen")]
     pub esp_listen_addr: Option<SocketAddr>,
-    /// L2TPv3 control message authentication secret (both ends must agree).
+    /// L2TPv3 control message authentication secret (both ends must agree;
+    /// redacted in `Debug`). Required unless every peer has ESP or
+    /// `insecure_no_l2tp_auth` is set.
     #[serde(default)]
-    pub l2tp_secret: Option<String>,
+    pub l2tp_secret: Option<Secret>,
+    /// A file holding the L2TPv3 secret instead (mode 0600 or stricter; one
+    /// trailing newline ignored).
+    #[serde(default)]
+    pub l2tp_secret_file: Option<PathBuf>,
+    /// Run peers without ESP and without an L2TPv3 secret (anyone who can send
+    /// from a peer's address can then set up its pseudowire). Default false.
+    #[serde(default)]
+    pub insecure_no_l2tp_auth: bool,
+    /// RFC 7166 authentication key of OSPFv3 on the pseudowires (HMAC-SHA-256),
+    /// separate from the L2TPv3 secret. Required while the built-in OSPFv3 runs,
+    /// unless `insecure_no_ospf_auth` is set.
+    #[serde(default)]
+    pub ospf_auth_key: Option<Secret>,
+    /// A file holding the OSPFv3 key instead (mode 0600 or stricter).
+    #[serde(default)]
+    pub ospf_auth_key_file: Option<PathBuf>,
+    /// Run OSPFv3 on the pseudowires without authentication. Default false.
+    #[serde(default)]
+    pub insecure_no_ospf_auth: bool,
+    /// What learned routes may be installed in the kernel.
+    #[serde(default)]
+    pub routes: RoutesSection,
     /// Host addresses of this node: put on the loopback and always advertised.
     #[serde(default)]
     pub loopback: Vec<Ipv6Addr>,
@@ -97,6 +137,13 @@ pub struct Config {
     /// OSPFv3 settings of the pseudowire interfaces.
     #[serde(default)]
     pub ospf: OspfSection,
+    /// L2TPv3 liveness and reconnection.
+    #[serde(default)]
+    pub l2tp: L2tpSection,
+    /// Address of the Prometheus metrics endpoint (`GET /metrics`), e.g.
+    /// `"[::1]:9469"`; absent (default): no endpoint ([`crate::metrics`]).
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// BFD defaults of every peer's OSPFv3 neighbors.
     #[serde(default)]
     pub bfd: BfdSection,
@@ -106,10 +153,201 @@ pub struct Config {
     /// Anycast prefixes served by this node (servers only).
     #[serde(default)]
     pub anycast: Vec<AnycastSection>,
-    /// Pins the protocol randomness to a seed, for reproducing a run; never set it in
-    /// production. Without it every generator is seeded from the operating system.
+    /// The control socket of `ha_node ctl` ([`crate::control`]).
+    #[serde(default)]
+    pub control: crate::control::ControlSection,
+    /// Pins the protocol randomness to a seed, for reproducing a run in tests; only
+    /// accepted with `insecure_fixed_seed = true`. Without it every generator is a
+    /// ChaCha12 seeded with 256 bits from the operating system.
     #[serde(default)]
     pub seed: Option<u64>,
+    /// Allow `seed` (predictable connection and session IDs, cookies, nonces:
+    /// testing only). Default false.
+    #[serde(default)]
+    pub insecure_fixed_seed: bool,
+}
+
+/// `[l2tp]`: liveness of the control connections and pseudowires, reconnection.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L2tpSection {
+    /// HELLO interval of the control connections, seconds (RFC 3931 6.5). Default 10.
+    #[serde(default = "default_l2tp_hello")]
+    pub hello_s: u64,
+    /// Seconds without data on a pseudowire after which its control connection is
+    /// closed (a peer that crashed or restarted; the initiating side reconnects).
+    /// Data counts as liveness. Absent (default): twice the OSPFv3 dead interval
+    /// while OSPFv3 runs (its hellos keep a live pseudowire busy), off otherwise;
+    /// 0: off.
+    #[serde(default)]
+    pub silence_s: Option<u64>,
+    /// First reconnection delay, milliseconds; doubled after each failure. Default 500.
+    #[serde(default = "default_reconnect_min_ms")]
+    pub reconnect_min_ms: u64,
+    /// Longest reconnection delay, seconds. Default 30.
+    #[serde(default = "default_reconnect_max_s")]
+    pub reconnect_max_s: u64,
+}
+
+fn default_l2tp_hello() -> u64 {
+    10
+}
+fn default_reconnect_min_ms() -> u64 {
+    500
+}
+fn default_reconnect_max_s() -> u64 {
+    30
+}
+
+impl Default for L2tpSection {
+    fn default() -> Self {
+        L2tpSection {
+            hello_s: default_l2tp_hello(),
+            silence_s: None,
+            reconnect_min_ms: default_reconnect_min_ms(),
+            reconnect_max_s: default_reconnect_max_s(),
+        }
+    }
+}
+
+impl L2tpSection {
+    /// The core's timers, given whether OSPFv3 runs and its dead interval.
+    pub fn timers(&self, ospf: &OspfSection) -> Result<crate::core::L2tpTimers, ConfigError> {
+        if !(1..=3600).contains(&self.hello_s) {
+            return Err(ConfigError::Invalid(format!(
+                "l2tp.hello_s: {} is outside 1..=3600",
+                self.hello_s
+            )));
+        }
+        if !(10..=60_000).contains(&self.reconnect_min_ms) {
+            return Err(ConfigError::Invalid(format!(
+                "l2tp.reconnect_min_ms: {} is outside 10..=60000",
+                self.reconnect_min_ms
+            )));
+        }
+        if !(1..=3600).contains(&self.reconnect_max_s) {
+            return Err(ConfigError::Invalid(format!(
+                "l2tp.reconnect_max_s: {} is outside 1..=3600",
+                self.reconnect_max_s
+            )));
+        }
+        let silence = match self.silence_s {
+            Some(0) => None,
+            Some(s) if s > 3600 => {
+                return Err(ConfigError::Invalid(format!(
+                    "l2tp.silence_s: {s} is above 3600"
+                )));
+            }
+            Some(s) => Some(std::time::Duration::from_secs(s)),
+            None if ospf.enabled => Some(std::time::Duration::from_secs(
+                2 * u64::from(ospf.dead.max(1)),
+            )),
+            None => None,
+        };
+        Ok(crate::core::L2tpTimers {
+            hello: std::time::Duration::from_secs(self.hello_s),
+            silence,
+            reconnect_min: std::time::Duration::from_millis(self.reconnect_min_ms),
+            reconnect_max: std::time::Duration::from_secs(self.reconnect_max_s),
+        })
+    }
+}
+
+/// `[routes]`: the filter between OSPFv3 and the kernel's routing table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesSection {
+    /// Prefixes a learned route must lie within (default `["2000::/3", "fc00::/7"]`).
+    #[serde(default = "d_allow")]
+    pub allow: Vec<String>,
+    /// Install a learned default route `::/0` (default false; `allow` must cover it).
+    #[serde(default)]
+    pub allow_default: bool,
+    /// Most routes installed at once (default 10000); more are refused and counted.
+    #[serde(default = "d_max_routes")]
+    pub max: usize,
+}
+
+fn d_allow() -> Vec<String> {
+    vec!["2000::/3".into(), "fc00::/7".into()]
+}
+
+fn d_max_routes() -> usize {
+    security::DEFAULT_MAX_ROUTES
+}
+
+impl Default for RoutesSection {
+    fn default() -> Self {
+        RoutesSection {
+            allow: d_allow(),
+            allow_default: false,
+            max: d_max_routes(),
+        }
+    }
+}
+
+/// `esp = { ... }` of a peer: SPIs and keys (inline hex, or files holding the hex).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EspSection {
+    /// SPI of the SA we send with (the peer's `spi_in`).
+    pub spi_out: u32,
+    /// SPI of the SA we receive with (the peer's `spi_out`).
+    pub spi_in: u32,
+    /// Outbound key material, hex (16-byte AES-GCM-128 key + 4-byte salt).
+    #[serde(default)]
+    pub key_out: Option<Secret>,
+    /// Inbound key material, hex.
+    #[serde(default)]
+    pub key_in: Option<Secret>,
+    /// File holding `key_out` instead (mode 0600 or stricter).
+    #[serde(default)]
+    pub key_out_file: Option<PathBuf>,
+    /// File holding `key_in` instead.
+    #[serde(default)]
+    pub key_in_file: Option<PathBuf>,
+}
+
+/// The secret given inline or in a file (not both); `None` when neither.
+fn secret_from(
+    what: &str,
+    inline: &Option<Secret>,
+    file: &Option<PathBuf>,
+) -> Result<Option<Secret>, ConfigError> {
+    match (inline, file) {
+        (Some(_), Some(_)) => Err(ConfigError::Invalid(format!(
+            "{what}: give it inline or in a file, not both"
+        ))),
+        (Some(s), None) => Ok(Some(s.clone())),
+        (None, Some(f)) => Ok(Some(security::read_key_file(f)?)),
+        (None, None) => Ok(None),
+    }
+}
+
+/// Whether a TOML line may carry a secret (then its parse error is not echoed).
+fn may_hold_secret(line: &str) -> bool {
+    let l = line.to_ascii_lowercase();
+    ["secret", "key", "esp"].iter().any(|w| l.contains(w))
+}
+
+/// A TOML error without the offending line: position, and the message unless the
+/// line may hold a secret (a message can quote the value).
+fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let at = e.span().map(|span| {
+        let before = &text.as_bytes()[..span.start.min(text.len())];
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+        (line, col)
+    });
+    let line_text = at
+        .and_then(|(l, _)| text.lines().nth(l - 1))
+        .unwrap_or_default();
+    let message = if at.is_none() || may_hold_secret(line_text) {
+        "details withheld (the line may hold a secret)".to_string()
+    } else {
+        e.message().trim_end().to_string()
+    };
+    ConfigError::Toml { at, message }
 }
 
 fn default_listen() -> SocketAddr {
@@ -139,6 +377,9 @@ pub struct OspfSection {
     /// MTU of the TAP devices and of the OSPFv3 interfaces.
     #[serde(default = "d_mtu")]
     pub mtu: u16,
+    /// RFC 7166 Security Association ID of the pseudowire interfaces (default 1).
+    #[serde(default = "d_sa_id")]
+    pub auth_sa_id: u16,
     /// Run the built-in OSPFv3 engine (default). `false`: only terminate the
     /// pseudowires on the TAP devices and let another router run OSPFv3 on them.
     #[serde(default = "d_enabled")]
@@ -147,6 +388,10 @@ pub struct OspfSection {
 
 fn d_enabled() -> bool {
     true
+}
+
+fn d_sa_id() -> u16 {
+    1
 }
 
 fn d_hello() -> u16 {
@@ -169,6 +414,7 @@ impl Default for OspfSection {
             dead: d_dead(),
             cost: d_cost(),
             mtu: d_mtu(),
+            auth_sa_id: d_sa_id(),
             enabled: true,
         }
     }
@@ -227,10 +473,14 @@ pub struct PeerSection {
     pub tap: String,
     /// ESP protection of everything exchanged with this peer.
     #[serde(default)]
-    pub esp: Option<EspConfig>,
+    pub esp: Option<EspSection>,
     /// BFD override for this peer (`enabled = false` turns it off here).
     #[serde(default)]
     pub bfd: BfdSection,
+    /// Derive the OSPFv3 authentication key as FRRouting 8.4's ospf6d does, for a
+    /// peer running it (default false: RFC 7166).
+    #[serde(default)]
+    pub ospf_auth_frr_compat: bool,
 }
 
 /// `[[anycast]]`.
@@ -257,6 +507,10 @@ pub struct AnycastSection {
     /// Seconds a new standby waits before claiming the active role.
     #[serde(default = "d_settle")]
     pub settle_s: u64,
+    /// Seconds a drained prefix keeps advertising the drain metric before it is
+    /// withdrawn (`ha_node ctl drain`).
+    #[serde(default = "d_drain")]
+    pub drain_period_s: u64,
     /// Health checks.
     #[serde(default, rename = "check")]
     pub checks: Vec<CheckSection>,
@@ -273,6 +527,9 @@ fn d_grace() -> u64 {
 }
 fn d_settle() -> u64 {
     5
+}
+fn d_drain() -> u64 {
+    30
 }
 
 /// `[[anycast.check]]`.
@@ -311,13 +568,116 @@ fn d_fall() -> u32 {
 }
 
 impl Config {
-    /// Reads and parses a file.
+    /// Reads and parses a file. A file holding a secret inline must not be readable
+    /// by group or others.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::parse(&text)
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|source| {
+            ConfigError::Read {
+                path: path.display().to_string(),
+                source,
+            }
+        })?);
+        let cfg = Self::parse(&text)?;
+        if cfg.has_inline_secrets() {
+            security::check_private(path)?;
+        }
+        Ok(cfg)
+    }
+
+    /// Whether a secret is written in the configuration itself (not in key files).
+    pub fn has_inline_secrets(&self) -> bool {
+        self.l2tp_secret.is_some()
+            || self.ospf_auth_key.is_some()
+            || self.peers.iter().any(|p| {
+                p.esp
+                    .as_ref()
+                    .is_some_and(|e| e.key_out.is_some() || e.key_in.is_some())
+            })
+    }
+
+    /// The L2TPv3 secret, inline or from its file.
+    pub fn l2tp_secret(&self) -> Result<Option<Secret>, ConfigError> {
+        secret_from("l2tp_secret", &self.l2tp_secret, &self.l2tp_secret_file)
+    }
+
+    /// The OSPFv3 authentication (key inline or from its file); `None` when the
+    /// built-in OSPFv3 is off or `insecure_no_ospf_auth` is set.
+    pub fn ospf_auth(&self) -> Result<Option<OspfAuth>, ConfigError> {
+        if !self.ospf.enabled || self.insecure_no_ospf_auth {
+            return Ok(None);
+        }
+        let key = secret_from(
+            "ospf_auth_key",
+            &self.ospf_auth_key,
+            &self.ospf_auth_key_file,
+        )?
+        .ok_or_else(|| ConfigError::Invalid("ospf_auth_key: missing".into()))?;
+        if key.is_empty() {
+            return Err(ConfigError::Invalid("ospf_auth_key: empty".into()));
+        }
+        // The high half of the RFC 7166 sequence number: the start time, which grows
+        // from run to run, so neighbors never see a sequence number go back.
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Ok(Some(OspfAuth {
+            sa_id: self.ospf.auth_sa_id,
+            key,
+            seq_high: Some(u32::try_from(secs).unwrap_or(u32::MAX - 1)),
+        }))
+    }
+
+    /// The route filter: `[routes]`, with the node's underlay addresses protected.
+    pub fn route_filter(&self) -> Result<RouteFilter, ConfigError> {
+        let allow = self
+            .routes
+            .allow
+            .iter()
+            .map(|a| {
+                let p: anycast_failover::Ipv6Prefix = a
+                    .parse()
+                    .map_err(|e| ConfigError::Invalid(format!("routes.allow: {a:?}: {e}")))?;
+                Ok(crate::core::to_ospf_prefix(p))
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        let mut protected: Vec<Ipv6Addr> = self.loopback.clone();
+        let underlay = [self.listen, self.esp_listen()]
+            .into_iter()
+            .chain(self.peers.iter().map(|p| p.address));
+        for a in underlay {
+            match a.ip() {
+                IpAddr::V6(v6) if !v6.is_unspecified() => protected.push(v6),
+                IpAddr::V4(v4) if !v4.is_unspecified() => protected.push(v4.to_ipv6_mapped()),
+                _ => {}
+            }
+        }
+        Ok(RouteFilter {
+            allow,
+            allow_default: self.routes.allow_default,
+            protected,
+            max_routes: self.routes.max,
+        })
+    }
+
+    /// The ESP settings of a peer, keys inline or from their files.
+    fn esp_config(&self, p: &PeerSection) -> Result<Option<EspConfig>, ConfigError> {
+        let Some(e) = &p.esp else { return Ok(None) };
+        let i = self
+            .peers
+            .iter()
+            .position(|q| std::ptr::eq(q, p))
+            .unwrap_or(0);
+        let what = |k: &str| format!("peer[{i}].esp.{k}");
+        let key_out = secret_from(&what("key_out"), &e.key_out, &e.key_out_file)?
+            .ok_or_else(|| ConfigError::Invalid(format!("{} missing", what("key_out"))))?;
+        let key_in = secret_from(&what("key_in"), &e.key_in, &e.key_in_file)?
+            .ok_or_else(|| ConfigError::Invalid(format!("{} missing", what("key_in"))))?;
+        Ok(Some(EspConfig {
+            spi_out: e.spi_out,
+            spi_in: e.spi_in,
+            key_out,
+            key_in,
+        }))
     }
 
     /// The address of the ESP-in-UDP socket: `esp_listen`, else `listen`'s IP address
@@ -329,7 +689,8 @@ impl Config {
 
     /// Parses TOML text and checks it.
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
-        let cfg: Config = toml::from_str(text)?;
+        let cfg: Config = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
+        cfg.check_security()?;
         let esp_listen = cfg.esp_listen();
         if esp_listen.port() == cfg.listen.port() {
             return Err(ConfigError::Invalid(format!(
@@ -368,7 +729,87 @@ impl Config {
             ));
         }
         cfg.failover()?;
+        cfg.route_filter()?;
         Ok(cfg)
+    }
+
+    /// The security rules: no fixed seed without `insecure_fixed_seed`; every peer
+    /// authenticated (L2TPv3 secret or ESP) unless `insecure_no_l2tp_auth`; an
+    /// OSPFv3 key unless `insecure_no_ospf_auth`; ESP keys present; health-check
+    /// programs named by absolute path; policy delays bounded.
+    fn check_security(&self) -> Result<(), ConfigError> {
+        if self.seed.is_some() && !self.insecure_fixed_seed {
+            return Err(ConfigError::Invalid(
+                "seed: makes connection and session IDs, cookies and nonces predictable: \
+                 it is for tests only (set insecure_fixed_seed = true to allow it); \
+                 without it the daemon seeds from the operating system"
+                    .into(),
+            ));
+        }
+        let has_secret = self.l2tp_secret.is_some() || self.l2tp_secret_file.is_some();
+        if !has_secret
+            && !self.insecure_no_l2tp_auth
+            && let Some(p) = self.peers.iter().find(|p| p.esp.is_none())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "l2tp_secret: missing, and peer {} has no ESP: anyone able to send \
+                 from its address could set up or tear down the pseudowire; set \
+                 l2tp_secret (or l2tp_secret_file), or insecure_no_l2tp_auth = true",
+                p.name
+            )));
+        }
+        if self.l2tp_secret.as_ref().is_some_and(Secret::is_empty) {
+            return Err(ConfigError::Invalid("l2tp_secret: empty".into()));
+        }
+        let has_ospf_key = self.ospf_auth_key.is_some() || self.ospf_auth_key_file.is_some();
+        if self.ospf.enabled && !self.insecure_no_ospf_auth && !has_ospf_key {
+            return Err(ConfigError::Invalid(
+                "ospf_auth_key: missing; OSPFv3 on the pseudowires is authenticated (RFC 7166) by default: set \
+                 ospf_auth_key (or ospf_auth_key_file), or insecure_no_ospf_auth = true"
+                    .into(),
+            ));
+        }
+        for (i, p) in self.peers.iter().enumerate() {
+            if let Some(e) = &p.esp {
+                for (k, inline, file) in [
+                    ("key_out", &e.key_out, &e.key_out_file),
+                    ("key_in", &e.key_in, &e.key_in_file),
+                ] {
+                    if inline.is_some() == file.is_some() {
+                        return Err(ConfigError::Invalid(format!(
+                            "peer[{i}].esp.{k}: give esp.{k} (inline) or esp.{k}_file, \
+                             exactly one"
+                        )));
+                    }
+                }
+            }
+        }
+        for (i, a) in self.anycast.iter().enumerate() {
+            let delays = [
+                ("shutdown_grace_s", Some(a.shutdown_grace_s)),
+                ("settle_s", Some(a.settle_s)),
+                ("preempt_after_s", a.preempt_after_s),
+            ];
+            for (k, v) in delays {
+                if v.is_some_and(|v| v > MAX_POLICY_DELAY_S) {
+                    return Err(ConfigError::Invalid(format!(
+                        "anycast[{i}].{k}: at most {MAX_POLICY_DELAY_S} seconds"
+                    )));
+                }
+            }
+            for (j, c) in a.checks.iter().enumerate() {
+                if let CheckKind::Command { argv } = &c.kind
+                    && !argv.first().is_some_and(|p| Path::new(p).is_absolute())
+                {
+                    return Err(ConfigError::Invalid(format!(
+                        "anycast[{i}].check[{j}].kind: check {}: the program must be an \
+                         absolute path (the daemon runs as root and does not search PATH)",
+                        c.name
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The failover policy configuration, `None` when no anycast prefix is served.
@@ -396,6 +837,7 @@ impl Config {
             };
             p.shutdown_grace = Duration::from_secs(a.shutdown_grace_s);
             p.settle_delay = Duration::from_secs(a.settle_s);
+            p.drain_period = Duration::from_secs(a.drain_period_s);
             for c in &a.checks {
                 let mut spec = CheckSpec::new(c.name.clone(), c.kind.clone());
                 spec.interval = Duration::from_millis(c.interval_ms);
@@ -427,8 +869,9 @@ impl Config {
                     addr: p.address,
                     name: p.name.clone(),
                     initiate: p.initiate,
-                    esp: p.esp.clone(),
+                    esp: self.esp_config(p)?,
                     bfd: p.bfd.resolve(bfd)?,
+                    ospf_auth_frr_compat: p.ospf_auth_frr_compat,
                 })
             })
             .collect::<Result<Vec<_>, ConfigError>>()?;
@@ -443,6 +886,7 @@ impl Config {
                 mtu: self.ospf.mtu,
                 enabled: self.ospf.enabled,
             },
+            l2tp: self.l2tp.timers(&self.ospf)?,
             loopback: (
                 loopback_ifindex,
                 self.loopback
@@ -451,8 +895,10 @@ impl Config {
                     .collect(),
             ),
             policy: self.failover()?,
-            l2tp_secret: self.l2tp_secret.as_ref().map(|s| s.as_bytes().to_vec()),
-            seed: self.seed,
+            l2tp_secret: self.l2tp_secret()?,
+            ospf_auth: self.ospf_auth()?,
+            routes: self.route_filter()?,
+            seed: self.seed.filter(|_| self.insecure_fixed_seed),
         })
     }
 }
@@ -465,6 +911,7 @@ mod tests {
 name = "east"
 router_id = "1.1.1.1"
 l2tp_secret = "s3cret"
+ospf_auth_key = "ospf-s3cret"
 loopback = ["2001:db8:1::1"]
 
 [ospf]
@@ -553,7 +1000,10 @@ kind = { command = { argv = ["/bin/true"] } }
             Err(ConfigError::Invalid(m)) if m.contains("TAP name")
         ));
         let typo = SAMPLE.replace("preference = 0", "preferense = 0");
-        assert!(matches!(Config::parse(&typo), Err(ConfigError::Toml(_))));
+        assert!(matches!(
+            Config::parse(&typo),
+            Err(ConfigError::Toml { .. })
+        ));
         let bad_prefix = SAMPLE.replace("2001:db8:aa::1/128", "2001:db8:aa::1/129");
         assert!(Config::parse(&bad_prefix).is_err());
         let old_esp_port = SAMPLE.replace("10.0.3.2:4500", "10.0.3.2:1701");

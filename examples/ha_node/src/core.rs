@@ -46,9 +46,61 @@ use rand::rngs::StdRng;
 use rand_core::SeedableRng;
 
 use crate::esp::{EspConfig, EspLink};
+use crate::security::{OspfAuth, RouteFilter, RouteRefusal, Secret};
 
-/// How long the initiating side waits before reconnecting a failed control connection.
+/// How long the initiating side waits before reconnecting a failed control connection
+/// (the default of [`L2tpTimers::reconnect_min`] and `reconnect_max`).
 pub const RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+/// Liveness and reconnection of the L2TPv3 side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L2tpTimers {
+    /// HELLO interval of the control connections (RFC 3931 6.5). Default 60 s.
+    pub hello: Duration,
+    /// A pseudowire from which no data arrived for this long has its control
+    /// connection closed (a peer that crashed or restarted: the initiating side then
+    /// reconnects). Data counts as liveness; `None` (default) turns it off. Only
+    /// safe where data flows steadily (OSPFv3 hellos on the pseudowire).
+    pub silence: Option<Duration>,
+    /// First delay before reconnecting; doubled after each failure. Default
+    /// [`RECONNECT_DELAY`].
+    pub reconnect_min: Duration,
+    /// Cap of the reconnection delay. Default [`RECONNECT_DELAY`].
+    pub reconnect_max: Duration,
+}
+
+impl Default for L2tpTimers {
+    fn default() -> Self {
+        L2tpTimers {
+            hello: Duration::from_secs(60),
+            silence: None,
+            reconnect_min: RECONNECT_DELAY,
+            reconnect_max: RECONNECT_DELAY,
+        }
+    }
+}
+
+impl L2tpTimers {
+    /// Delay before reconnection attempt `attempt` (0 first): `reconnect_min`
+    /// doubled per earlier failure, capped at `reconnect_max`.
+    pub fn reconnect_delay(&self, attempt: u32) -> Duration {
+        self.reconnect_min
+            .saturating_mul(1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX))
+            .min(self.reconnect_max.max(self.reconnect_min))
+    }
+}
+
+/// Counters of the core's self-healing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HealingCounts {
+    /// Reconnections scheduled after a control connection failed or closed.
+    pub reconnects: u64,
+    /// Control connections closed because their pseudowire fell silent.
+    pub silent_closed: u64,
+    /// Pseudowires replaced by a new one on a newer control connection from the same
+    /// peer (the peer restarted).
+    pub replaced: u64,
+}
 
 /// One underlay peer of this node.
 #[derive(Debug, Clone)]
@@ -63,6 +115,36 @@ pub struct PeerSpec<A> {
     pub esp: Option<EspConfig>,
     /// BFD for the OSPFv3 neighbors on this peer's pseudowire.
     pub bfd: BfdSettings,
+    /// Derive the OSPFv3 authentication key as FRRouting 8.4's ospf6d does (only
+    /// for such a peer; see [`ospfv3::AuthConfig::frr_compat_key`]).
+    pub ospf_auth_frr_compat: bool,
+}
+
+/// How a datagram reached the node: on the plain L2TPv3 socket or on the ESP
+/// socket. A peer configured with ESP is heard only through ESP, one without only
+/// in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    /// The L2TPv3 socket (no ESP).
+    Clear,
+    /// The ESP-in-UDP socket.
+    Esp,
+}
+
+/// Counters of what the core's security checks dropped or refused.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SecurityCounts {
+    /// Datagrams from an address that is no configured peer (never answered).
+    pub unknown_source: u64,
+    /// Datagrams from a peer on the wrong socket: in clear from a peer configured
+    /// with ESP, or ESP from one without.
+    pub wrong_protection: u64,
+    /// Data messages for a session that belongs to another peer.
+    pub data_wrong_peer: u64,
+    /// Sessions refused (CDN) because their peer already has a pseudowire.
+    pub extra_sessions_refused: u64,
+    /// Learned routes not handed to the driver for installation ([`RouteFilter`]).
+    pub routes_refused: u64,
 }
 
 /// BFD settings of the OSPFv3 neighbors on one peer's pseudowire (RFC 5882 client
@@ -132,13 +214,21 @@ pub struct CoreConfig<A> {
     pub peers: Vec<PeerSpec<A>>,
     /// OSPFv3 pseudowire interface settings.
     pub ospf: OspfTimers,
+    /// L2TPv3 liveness and reconnection.
+    pub l2tp: L2tpTimers,
     /// Interface index of the loopback, and the host prefixes always advertised on it
     /// (not the anycast prefixes: those follow the policy).
     pub loopback: (u32, Vec<Ipv6Prefix>),
     /// The failover policy of a server; `None` on a client.
     pub policy: Option<NodeConfig>,
-    /// L2TPv3 control message authentication secret.
-    pub l2tp_secret: Option<Vec<u8>>,
+    /// L2TPv3 control message authentication secret (RFC 3931 4.3).
+    pub l2tp_secret: Option<Secret>,
+    /// RFC 7166 authentication of the OSPFv3 pseudowire interfaces; `None` runs
+    /// them unauthenticated.
+    pub ospf_auth: Option<OspfAuth>,
+    /// What learned routes the driver is told to install ([`Output::OspfEvent`]
+    /// with `RouteAdd`); the others are refused and counted.
+    pub routes: RouteFilter,
     /// Seed of every random choice (CCIDs, session IDs, cookies, nonces, DD sequence
     /// numbers), for the lab and tests only. `None` (what the daemon uses) seeds each
     /// generator with 256 bits from the operating system.
@@ -218,6 +308,13 @@ pub enum Output<A> {
         /// The local diagnostic.
         diag: bfd::Diagnostic,
     },
+    /// A learned route the [`RouteFilter`] refused: not installed.
+    RouteRefused {
+        /// The prefix.
+        prefix: Ipv6Prefix,
+        /// Why.
+        reason: RouteRefusal,
+    },
     /// Something was dropped, for logs.
     Dropped {
         /// The peer it came from.
@@ -231,6 +328,8 @@ struct Pseudowire<A> {
     peer: A,
     ifindex: Option<u32>,
     link_local: Option<Ipv6Addr>,
+    /// When data last arrived on it (or it came up).
+    last_rx: Instant,
 }
 
 /// Most BFD sessions the core runs (one per OSPFv3 neighbor on a pseudowire; point to
@@ -261,6 +360,13 @@ pub struct Core<A> {
     initiated: HashSet<u32>,
     ccid_peers: HashMap<u32, A>,
     reconnect: Vec<(Instant, A)>,
+    /// Failed connection attempts per peer since its last success (back-off).
+    reconnect_attempts: HashMap<A, u32>,
+    /// Highest RFC 7166 sequence-number high half given to an interface so far: an
+    /// interface attached again (a TAP reopened, a pseudowire re-established) resumes
+    /// above it, or its neighbor would take its packets for replays.
+    ospf_seq_high: Option<u32>,
+    healing: HealingCounts,
     sessions: BTreeMap<u32, Pseudowire<A>>,
     by_ifindex: BTreeMap<u32, u32>,
     peer_adverts: BTreeMap<anycast_failover::Ipv6Prefix, Vec<(RouterId, Metric)>>,
@@ -278,6 +384,9 @@ pub struct Core<A> {
     bfd_rng: StdRng,
     bfd_refused: u64,
     bfd_rx_dropped: u64,
+    /// Prefixes handed to the driver for installation (`RouteAdd` passed the filter).
+    installed: HashSet<Ipv6Prefix>,
+    security: SecurityCounts,
 }
 
 impl<A> Debug for Core<A> {
@@ -323,7 +432,8 @@ where
     /// Builds the core; nothing is sent before [`Core::start`].
     pub fn new(now: Instant, cfg: CoreConfig<A>) -> Result<Self, CoreError> {
         let mut l2tp_cfg = L2tpConfig::new(cfg.name.as_bytes(), u32::from(cfg.router_id));
-        l2tp_cfg.secret = cfg.l2tp_secret.clone();
+        l2tp_cfg.hello_interval = cfg.l2tp.hello;
+        l2tp_cfg.secret = cfg.l2tp_secret.as_ref().map(|s| s.expose().to_vec());
         // StdRng is a cryptographic generator (ChaCha12); seeded from the OS unless
         // the lab pins a seed.
         let seed = cfg.seed;
@@ -331,7 +441,14 @@ where
             Some(seed) => StdRng::seed_from_u64(seed.wrapping_add(offset)),
             None => rand::make_rng(),
         };
-        let l2tp = Endpoint::new(l2tp_cfg, rng(0));
+        // Only the configured peers get an answer to an SCCRQ (with the per-peer
+        // connection limit of the library's default): anyone else's is dropped before
+        // anything is stored.
+        l2tp_cfg.allowed_peers_only = true;
+        let mut l2tp = Endpoint::new(l2tp_cfg, rng(0));
+        for p in &cfg.peers {
+            l2tp.allow_peer(p.addr.clone());
+        }
         let mut router_cfg = RouterConfig::new(cfg.router_id);
         // RFC 8405's TIME_TO_LEARN is the time to learn every event of one failure.
         // Without BFD a crashed neighbor is detected by dead timers whose phases are
@@ -373,6 +490,9 @@ where
             initiated: HashSet::new(),
             ccid_peers: HashMap::new(),
             reconnect: Vec::new(),
+            reconnect_attempts: HashMap::new(),
+            ospf_seq_high: None,
+            healing: HealingCounts::default(),
             sessions: BTreeMap::new(),
             by_ifindex: BTreeMap::new(),
             peer_adverts: BTreeMap::new(),
@@ -384,6 +504,8 @@ where
             bfd_rng: rng(0xBFD),
             bfd_refused: 0,
             bfd_rx_dropped: 0,
+            installed: HashSet::new(),
+            security: SecurityCounts::default(),
         })
     }
 
@@ -469,17 +591,53 @@ where
                     peer: peer.clone(),
                     reason: format!("connect refused: {e:?}"),
                 });
-                self.reconnect.push((now + RECONNECT_DELAY, peer));
+                self.schedule_reconnect(now, peer);
             }
         }
     }
 
-    /// A UDP datagram arrived from `from`.
+    /// What the security checks dropped or refused so far.
+    pub fn security_counts(&self) -> SecurityCounts {
+        self.security
+    }
+
+    /// Routes handed to the driver for installation and not removed since.
+    pub fn installed_routes(&self) -> usize {
+        self.installed.len()
+    }
+
+    /// A UDP datagram arrived from `from` on the socket the peer is configured for
+    /// (ESP for a peer with ESP, clear otherwise); see [`Core::handle_underlay_via`].
     pub fn handle_underlay(&mut self, now: Instant, from: A, datagram: &mut [u8]) {
+        let via = match self.esp.contains_key(&from) {
+            true => Via::Esp,
+            false => Via::Clear,
+        };
+        self.handle_underlay_via(now, from, via, datagram);
+    }
+
+    /// A UDP datagram arrived from `from` on the socket `via`. Dropped (and counted
+    /// in [`Core::security_counts`]) without an answer: anything from an address that
+    /// is no configured peer, anything from a peer on the other socket than its
+    /// protection says, ESP that does not open, and data for a session of another
+    /// peer.
+    pub fn handle_underlay_via(&mut self, now: Instant, from: A, via: Via, datagram: &mut [u8]) {
         if !self.cfg.peers.iter().any(|p| p.addr == from) {
+            self.security.unknown_source += 1;
             self.out.push_back(Output::Dropped {
                 peer: from,
                 reason: "datagram from an unknown peer".into(),
+            });
+            return;
+        }
+        if (via == Via::Esp) != self.esp.contains_key(&from) {
+            self.security.wrong_protection += 1;
+            self.out.push_back(Output::Dropped {
+                peer: from,
+                reason: match via {
+                    Via::Clear => "clear datagram from a peer configured with ESP".into(),
+                    Via::Esp => "ESP datagram from a peer configured without ESP".into(),
+                },
             });
             return;
         }
@@ -496,13 +654,27 @@ where
             },
             None => datagram,
         };
-        if let Some(data) = self.l2tp.handle_datagram(now, from, message)
-            && let Some(ifindex) = self.sessions.get(&data.session_id).and_then(|s| s.ifindex)
+        if let Some(data) = self.l2tp.handle_datagram(now, from.clone(), message)
+            && let Some(pw) = self.sessions.get_mut(&data.session_id)
         {
-            self.out.push_back(Output::Frame {
-                ifindex,
-                frame: data.payload.to_vec(),
-            });
+            // A session's data comes from the peer it was set up with (and so, by
+            // the check above, under that peer's protection), never from another.
+            if pw.peer != from {
+                self.security.data_wrong_peer += 1;
+                self.out.push_back(Output::Dropped {
+                    peer: from,
+                    reason: format!("data for session {} of another peer", data.session_id),
+                });
+            } else {
+                // Data counts as liveness ([`L2tpTimers::silence`]).
+                pw.last_rx = now;
+                if let Some(ifindex) = pw.ifindex {
+                    self.out.push_back(Output::Frame {
+                        ifindex,
+                        frame: data.payload.to_vec(),
+                    });
+                }
+            }
         }
         self.drain(now);
     }
@@ -740,6 +912,7 @@ where
         };
         pw.ifindex = Some(ifindex);
         pw.link_local = Some(link_local);
+        let peer = pw.peer.clone();
         self.by_ifindex.insert(ifindex, session_id);
         let t = self.cfg.ospf;
         if !t.enabled {
@@ -748,8 +921,49 @@ where
         let mut ic = InterfaceConfig::point_to_point(link_local).with_timers(t.hello, t.dead);
         ic.cost = t.cost;
         ic.mtu = t.mtu;
+        if let Some(auth) = &self.cfg.ospf_auth {
+            let frr = self
+                .cfg
+                .peers
+                .iter()
+                .find(|p| p.addr == peer)
+                .is_some_and(|p| p.ospf_auth_frr_compat);
+            let mut a = auth.interface_auth(frr);
+            if let Some(h) = self.ospf_seq_high {
+                a.stored_seq_high = Some(a.stored_seq_high.map_or(h, |s| s.max(h)));
+            }
+            ic.auth = Some(a);
+        }
         self.ospf.add_interface(now, ifindex, ic);
         self.drain(now);
+    }
+
+    /// The driver's interface `ifindex` is gone (its TAP device was deleted): OSPFv3
+    /// and BFD on it end; the pseudowire stays, to be [attached](Core::attach) again
+    /// to the device that replaces it.
+    pub fn detach(&mut self, now: Instant, ifindex: u32) {
+        let Some(sid) = self.by_ifindex.remove(&ifindex) else {
+            return;
+        };
+        if let Some(pw) = self.sessions.get_mut(&sid) {
+            pw.ifindex = None;
+            pw.link_local = None;
+        }
+        if self.cfg.ospf.enabled {
+            self.ospf.remove_interface(now, ifindex);
+        }
+        self.bfd.retain(|(i, _), _| *i != ifindex);
+        self.neighbor_addrs.retain(|(i, _), _| *i != ifindex);
+        self.drain(now);
+    }
+
+    /// The newest pseudowire session with `peer`, if one is up.
+    pub fn session_of_peer(&self, peer: &A) -> Option<u32> {
+        self.sessions
+            .iter()
+            .filter(|(_, pw)| &pw.peer == peer)
+            .map(|(sid, _)| *sid)
+            .last()
     }
 
     /// The probes of the policy's checks, to run at their intervals.
@@ -802,6 +1016,10 @@ where
             self.ospf.poll_timeout(),
             self.policy.as_ref().and_then(Policy::poll_timeout),
             self.reconnect.iter().map(|(t, _)| *t).min(),
+            self.cfg
+                .l2tp
+                .silence
+                .and_then(|d| self.sessions.values().map(|pw| pw.last_rx + d).min()),
             self.bfd
                 .values()
                 .filter_map(|b| b.session.poll_timeout())
@@ -838,6 +1056,7 @@ where
             self.ospf.set_neighbor_hold(ifindex, rid, false);
             self.bfd.remove(&(ifindex, rid));
         }
+        self.close_silent(now);
         let (due, later): (Vec<_>, Vec<_>) = self.reconnect.drain(..).partition(|(t, _)| *t <= now);
         self.reconnect = later;
         for (_, peer) in due {
@@ -873,6 +1092,7 @@ where
     fn on_l2tp_event(&mut self, now: Instant, ev: L2tpEvent<A>) {
         if let L2tpEvent::ConnectionUp { ccid, peer, .. } = &ev {
             self.ccid_peers.insert(*ccid, peer.clone());
+            self.reconnect_attempts.remove(peer);
         }
         match &ev {
             L2tpEvent::ConnectionUp { ccid, .. } if self.initiated.contains(ccid) => {
@@ -891,12 +1111,63 @@ where
                 if self.initiated.remove(ccid)
                     && let Some(peer) = peer
                 {
-                    self.reconnect.push((now + RECONNECT_DELAY, peer));
+                    self.schedule_reconnect(now, peer);
                 }
             }
             L2tpEvent::SessionUp {
                 ccid, session_id, ..
             } => {
+                // A peer that set up a new control connection while its old one still
+                // stands has restarted: the old connection is stale and goes (its
+                // session's end leaves the interface to the new one).
+                if let Some(peer) = self.peer_for_ccid(*ccid) {
+                    let stale: Vec<(u32, u32)> = self
+                        .sessions
+                        .iter()
+                        .filter(|(_, pw)| pw.peer == peer)
+                        .filter_map(|(sid, _)| self.l2tp.session(*sid).map(|s| (*sid, s.ccid)))
+                        .filter(|(_, c)| c != ccid)
+                        .collect();
+                    for (sid, old) in stale {
+                        self.healing.replaced += 1;
+                        if let Some(pw) = self.sessions.remove(&sid) {
+                            if let Some(ifindex) =
+                                pw.ifindex.filter(|i| self.by_ifindex.get(i) == Some(&sid))
+                            {
+                                self.by_ifindex.remove(&ifindex);
+                                self.ospf.remove_interface(now, ifindex);
+                                self.bfd.retain(|(i, _), _| *i != ifindex);
+                                self.neighbor_addrs.retain(|(i, _), _| *i != ifindex);
+                            }
+                            self.out.push_back(Output::PseudowireDown {
+                                session_id: sid,
+                                ifindex: pw.ifindex,
+                            });
+                        }
+                        let _ = self.l2tp.close_connection(
+                            now,
+                            old,
+                            l2tpv3::avp::ResultCode::new(
+                                l2tpv3::avp::result::STOPCCN_GENERAL_CLEAR,
+                            ),
+                        );
+                    }
+                }
+                if let Some(peer) = self.peer_for_ccid(*ccid)
+                    && self.sessions.values().any(|pw| pw.peer == peer)
+                {
+                    // One pseudowire per peer: a second one would re-attach the
+                    // first one's interface, and its end would remove it.
+                    self.security.extra_sessions_refused += 1;
+                    let _ = self.l2tp.close_session(now, *session_id);
+                    self.out.push_back(Output::Dropped {
+                        peer,
+                        reason: format!(
+                            "session {session_id} refused (CDN): the peer already has a pseudowire"
+                        ),
+                    });
+                    return;
+                }
                 if let Some(peer) = self.peer_for_ccid(*ccid) {
                     let peer_name = self.peer_name(&peer).unwrap_or("?").to_string();
                     self.sessions.insert(
@@ -905,6 +1176,7 @@ where
                             peer: peer.clone(),
                             ifindex: None,
                             link_local: None,
+                            last_rx: now,
                         },
                     );
                     self.out.push_back(Output::L2tpEvent(ev.clone()));
@@ -918,7 +1190,12 @@ where
             }
             L2tpEvent::SessionDown { session_id, .. } => {
                 if let Some(pw) = self.sessions.remove(session_id) {
-                    if let Some(ifindex) = pw.ifindex {
+                    // The interface may carry a newer session with the same peer by
+                    // now (a peer that restarted): then it stays.
+                    if let Some(ifindex) = pw
+                        .ifindex
+                        .filter(|i| self.by_ifindex.get(i) == Some(session_id))
+                    {
                         self.by_ifindex.remove(&ifindex);
                         self.ospf.remove_interface(now, ifindex);
                         self.bfd.retain(|(i, _), _| *i != ifindex);
@@ -935,6 +1212,50 @@ where
             _ => {}
         }
         self.out.push_back(Output::L2tpEvent(ev));
+    }
+
+    /// Schedules a new connection to `peer` after the back-off delay.
+    fn schedule_reconnect(&mut self, now: Instant, peer: A) {
+        let attempt = self.reconnect_attempts.entry(peer.clone()).or_insert(0);
+        let delay = self.cfg.l2tp.reconnect_delay(*attempt);
+        *attempt = attempt.saturating_add(1);
+        self.healing.reconnects += 1;
+        self.reconnect.push((now + delay, peer));
+    }
+
+    /// Closes the control connections of pseudowires silent for longer than
+    /// [`L2tpTimers::silence`] (the peer crashed or restarted).
+    fn close_silent(&mut self, now: Instant) {
+        let Some(silence) = self.cfg.l2tp.silence else {
+            return;
+        };
+        let silent: Vec<u32> = self
+            .sessions
+            .iter()
+            .filter(|(_, pw)| pw.last_rx + silence <= now)
+            .map(|(sid, _)| *sid)
+            .collect();
+        for sid in silent {
+            let Some(ccid) = self.l2tp.session(sid).map(|s| s.ccid) else {
+                continue;
+            };
+            self.healing.silent_closed += 1;
+            // Refreshed so that a connection that cannot close at once is not
+            // closed again on every timer.
+            if let Some(pw) = self.sessions.get_mut(&sid) {
+                pw.last_rx = now;
+            }
+            let _ = self.l2tp.close_connection(
+                now,
+                ccid,
+                l2tpv3::avp::ResultCode::new(l2tpv3::avp::result::STOPCCN_GENERAL_CLEAR),
+            );
+        }
+    }
+
+    /// Self-healing counters.
+    pub fn healing_counts(&self) -> HealingCounts {
+        self.healing
     }
 
     fn peer_for_ccid(&self, ccid: u32) -> Option<A> {
@@ -1009,11 +1330,25 @@ where
         }
     }
 
+    /// Whether a learned route may be installed: the filter, the node's own
+    /// loopback addresses, and the cap (a route already installed may change).
+    fn route_allowed(&self, prefix: Ipv6Prefix) -> Result<(), RouteRefusal> {
+        let own: Vec<Ipv6Addr> = self.cfg.loopback.1.iter().map(|p| p.addr).collect();
+        self.cfg.routes.check(prefix, &own)?;
+        if !self.installed.contains(&prefix) && self.installed.len() >= self.cfg.routes.max_routes {
+            return Err(RouteRefusal::Limit);
+        }
+        Ok(())
+    }
+
     fn drain_ospf(&mut self, now: Instant) {
         while let Some(t) = self.ospf.poll_transmit() {
             self.out.push_back(Output::Ospf(t));
         }
         while let Some(ev) = self.ospf.poll_event() {
+            if let OspfEvent::PersistAuthSeqHigh { high, .. } = &ev {
+                self.ospf_seq_high = Some(self.ospf_seq_high.map_or(*high, |h| h.max(*high)));
+            }
             if let OspfEvent::AdvertisersChanged {
                 prefix,
                 advertisers,
@@ -1030,8 +1365,170 @@ where
             {
                 self.on_neighbor_state(now, *ifindex, *router_id, *to);
             }
+            match &ev {
+                OspfEvent::RouteAdd(route) => {
+                    if let Err(reason) = self.route_allowed(route.prefix) {
+                        self.security.routes_refused += 1;
+                        self.out.push_back(Output::RouteRefused {
+                            prefix: route.prefix,
+                            reason,
+                        });
+                        continue;
+                    }
+                    self.installed.insert(route.prefix);
+                }
+                // Only what was installed is removed.
+                OspfEvent::RouteRemove(prefix) if !self.installed.remove(prefix) => continue,
+                _ => {}
+            }
             self.out.push_back(Output::OspfEvent(ev));
         }
+    }
+}
+
+/// Operator and reload operations: `ha_node ctl` ([`crate::control`]) and SIGHUP
+/// ([`crate::reload`]).
+impl<A> Core<A>
+where
+    A: Clone + Eq + Hash + Debug,
+{
+    /// Our control connections (any state) and their peers.
+    pub fn connections(&self) -> Vec<(u32, A)> {
+        self.ccid_peers
+            .iter()
+            .map(|(c, a)| (*c, a.clone()))
+            .collect()
+    }
+
+    /// Interface index of the loopback.
+    pub fn loopback_ifindex(&self) -> u32 {
+        self.cfg.loopback.0
+    }
+
+    /// The configured peers.
+    pub fn peers(&self) -> &[PeerSpec<A>] {
+        &self.cfg.peers
+    }
+
+    /// An admin command for one prefix or every prefix (`ctl drain PREFIX`).
+    pub fn handle_command_scoped(
+        &mut self,
+        now: Instant,
+        scope: Scope,
+        command: AdminCommand,
+    ) -> Result<(), anycast_failover::Error> {
+        let r = match self.policy.as_mut() {
+            Some(p) => p.handle_command(now, scope, command),
+            None => Ok(()),
+        };
+        self.drain(now);
+        r
+    }
+
+    /// Adds a peer (a reload): its ESP SAs, and its control connection when this node
+    /// initiates. `Ok(false)` when a peer with this address exists already.
+    pub fn add_peer(&mut self, now: Instant, spec: PeerSpec<A>) -> Result<bool, CoreError> {
+        if self.cfg.peers.iter().any(|p| p.addr == spec.addr) {
+            return Ok(false);
+        }
+        if let Some(e) = &spec.esp {
+            self.esp.insert(spec.addr.clone(), EspLink::new(now, e)?);
+        }
+        let (addr, initiate) = (spec.addr.clone(), spec.initiate);
+        self.cfg.peers.push(spec);
+        if initiate && self.started {
+            self.connect(now, addr);
+        }
+        self.drain(now);
+        Ok(true)
+    }
+
+    /// Removes a peer (a reload): OSPFv3 and BFD on its pseudowire end at once, its
+    /// control connections are closed (StopCCN, sealed with its ESP SA, which is
+    /// kept for the retransmissions), nothing reconnects, and its datagrams are
+    /// dropped from now on. False when no such peer is configured.
+    pub fn remove_peer(&mut self, now: Instant, addr: &A) -> bool {
+        let Some(pos) = self.cfg.peers.iter().position(|p| &p.addr == addr) else {
+            return false;
+        };
+        let attached: Vec<u32> = self
+            .sessions
+            .values()
+            .filter(|pw| &pw.peer == addr)
+            .filter_map(|pw| pw.ifindex)
+            .collect();
+        for ifindex in attached {
+            self.detach(now, ifindex);
+        }
+        let ccids: Vec<u32> = self
+            .ccid_peers
+            .iter()
+            .filter(|(_, a)| *a == addr)
+            .map(|(c, _)| *c)
+            .collect();
+        for ccid in ccids {
+            let _ = self.l2tp.close_connection(
+                now,
+                ccid,
+                l2tpv3::avp::ResultCode::new(l2tpv3::avp::result::STOPCCN_GENERAL_CLEAR),
+            );
+        }
+        self.reconnect.retain(|(_, a)| a != addr);
+        self.reconnect_attempts.remove(addr);
+        self.drain(now);
+        self.cfg.peers.remove(pos);
+        true
+    }
+
+    /// Replaces the failover configuration (a reload) without disturbing the prefixes
+    /// that stay ([`Policy::reconfigure`]); the loopback address of a removed prefix
+    /// is removed through an [`Output::Action`]. A node without anycast prefixes can
+    /// gain them; losing all of them needs a restart. Check identifiers may change:
+    /// the driver restarts its probers with [`Core::checks`].
+    pub fn reconfigure_policy(
+        &mut self,
+        now: Instant,
+        new: Option<NodeConfig>,
+    ) -> Result<(), String> {
+        let Some(mut new) = new else {
+            if self.policy.is_some() {
+                return Err("removing every anycast prefix needs a restart".into());
+            }
+            return Ok(());
+        };
+        new.router_id = RouterId(u32::from(self.cfg.router_id));
+        let old: Vec<anycast_failover::Ipv6Prefix> = self
+            .cfg
+            .policy
+            .iter()
+            .flat_map(|p| p.prefixes.iter().map(|c| c.prefix))
+            .collect();
+        let removals = match self.policy.as_mut() {
+            Some(p) => p.reconfigure(now, new.clone()).map_err(|e| e.to_string())?,
+            None => {
+                self.policy = Some(Policy::new(now, new.clone()).map_err(|e| e.to_string())?);
+                Vec::new()
+            }
+        };
+        for prefix in old
+            .iter()
+            .filter(|o| !new.prefixes.iter().any(|c| c.prefix == **o))
+        {
+            self.ospf.unwatch_prefix(&to_ospf_prefix(*prefix));
+            self.peer_adverts.remove(prefix);
+            self.advert_changes.remove(prefix);
+        }
+        for c in new.prefixes.iter().filter(|c| !old.contains(&c.prefix)) {
+            let answer = self.ospf.watch_prefix(to_ospf_prefix(c.prefix));
+            self.advert_changes
+                .insert(c.prefix, peer_adverts(self.cfg.router_id, &answer));
+        }
+        self.cfg.policy = Some(new);
+        for a in removals {
+            self.out.push_back(Output::Action(a));
+        }
+        self.drain(now);
+        Ok(())
     }
 }
 
@@ -1050,11 +1547,15 @@ mod tests {
                 initiate,
                 esp: None,
                 bfd: BfdSettings::default(),
+                ospf_auth_frr_compat: false,
             }],
             ospf: OspfTimers::default(),
+            l2tp: L2tpTimers::default(),
             loopback: (1, vec![Ipv6Prefix::new(Ipv6Addr::LOCALHOST, 128)]),
             policy: None,
-            l2tp_secret: Some(b"k".to_vec()),
+            l2tp_secret: Some(Secret::from("k")),
+            ospf_auth: None,
+            routes: RouteFilter::default(),
             seed: Some(u64::from(rid)),
         }
     }
@@ -1096,6 +1597,142 @@ mod tests {
             }
         }
         moved
+    }
+
+    #[test]
+    fn a_restarted_peer_replaces_its_old_pseudowire() {
+        let now = Instant::now();
+        let mut a = Core::new(now, cfg("a", 1, "b", true)).unwrap();
+        let mut b = Core::new(now, cfg("b", 2, "a", false)).unwrap();
+        a.start(now);
+        b.start(now);
+        pump(now, &mut a, &mut b);
+        let old = b
+            .session_of_peer(&"a".to_string())
+            .expect("first pseudowire");
+        // `a` restarts: a fresh core (other random IDs) connects again while `b`
+        // still holds the old connection.
+        let mut again = cfg("a", 1, "b", true);
+        again.seed = Some(77);
+        let mut a2 = Core::new(now, again).unwrap();
+        a2.start(now);
+        pump(now, &mut a2, &mut b);
+        let new = b.session_of_peer(&"a".to_string()).expect("new pseudowire");
+        assert_ne!(new, old);
+        assert_eq!(b.healing_counts().replaced, 1);
+        assert_eq!(b.sessions.len(), 1, "the old pseudowire stayed");
+        assert_eq!(b.by_ifindex.get(&10), Some(&new));
+        assert!(b.handle_frame(now, 10, b"a frame for the restarted peer"));
+    }
+
+    /// An interface attached again (its TAP reopened) resumes the RFC 7166 sequence
+    /// numbers above the ones it used: the neighbor takes its packets, not replays.
+    #[test]
+    fn a_reattached_interface_is_not_taken_for_a_replay() {
+        let t0 = Instant::now();
+        let auth = || {
+            Some(crate::security::OspfAuth {
+                sa_id: 1,
+                key: Secret::from("ospf-key"),
+                seq_high: Some(1000),
+            })
+        };
+        let (mut ca, mut cb) = (cfg("a", 1, "b", true), cfg("b", 2, "a", false));
+        ca.ospf_auth = auth();
+        cb.ospf_auth = auth();
+        let mut a = Core::new(t0, ca).unwrap();
+        let mut b = Core::new(t0, cb).unwrap();
+        a.start(t0);
+        b.start(t0);
+        let mut log = Vec::new();
+        let full = |c: &Core<String>, rid: u8| {
+            c.ospf().neighbors(10).iter().any(|n| {
+                n.0 == Ipv4Addr::new(rid, rid, rid, rid) && n.1 == ospfv3::NeighborState::Full
+            })
+        };
+        let now = run_pair(
+            &mut a,
+            &mut b,
+            t0,
+            Duration::from_secs(10),
+            true,
+            255,
+            &mut log,
+            t0,
+        );
+        assert!(full(&b, 1), "no adjacency at first");
+        let sid = a.session_of_peer(&"b".to_string()).unwrap();
+        a.detach(now, 10);
+        a.attach(now, sid, 10, "fe80::a".parse().unwrap());
+        let failures = b.ospf().counters().rx_auth_failures;
+        run_pair(
+            &mut a,
+            &mut b,
+            now,
+            Duration::from_secs(10),
+            true,
+            255,
+            &mut log,
+            t0,
+        );
+        assert!(
+            full(&b, 1),
+            "b does not take a's packets after a re-attached"
+        );
+        assert!(full(&a, 2));
+        assert_eq!(b.ospf().counters().rx_auth_failures, failures);
+    }
+
+    #[test]
+    fn a_silent_pseudowire_is_closed_and_reconnected() {
+        let t0 = Instant::now();
+        let mut ca = cfg("a", 1, "b", true);
+        ca.l2tp.silence = Some(Duration::from_secs(3));
+        ca.l2tp.reconnect_min = Duration::from_millis(500);
+        let mut a = Core::new(t0, ca).unwrap();
+        let mut b = Core::new(t0, cfg("b", 2, "a", false)).unwrap();
+        a.start(t0);
+        b.start(t0);
+        pump(t0, &mut a, &mut b);
+        assert!(a.session_of_peer(&"b".to_string()).is_some());
+        // `b` is gone: nothing arrives any more.
+        let mut now = t0;
+        while now < t0 + Duration::from_secs(2) {
+            now += Duration::from_millis(100);
+            a.handle_timeout(now);
+            while a.poll_output().is_some() {}
+        }
+        assert_eq!(
+            a.healing_counts().silent_closed,
+            0,
+            "closed before the silence"
+        );
+        while now < t0 + Duration::from_secs(30) {
+            now += Duration::from_millis(100);
+            a.handle_timeout(now);
+            while a.poll_output().is_some() {}
+        }
+        assert_eq!(a.healing_counts().silent_closed, 1);
+        assert!(a.healing_counts().reconnects >= 1, "no reconnection");
+        assert!(a.session_of_peer(&"b".to_string()).is_none());
+    }
+
+    #[test]
+    fn reconnect_delay_doubles_up_to_its_cap() {
+        let t = L2tpTimers {
+            reconnect_min: Duration::from_millis(500),
+            reconnect_max: Duration::from_secs(30),
+            ..L2tpTimers::default()
+        };
+        assert_eq!(t.reconnect_delay(0), Duration::from_millis(500));
+        assert_eq!(t.reconnect_delay(1), Duration::from_secs(1));
+        assert_eq!(t.reconnect_delay(3), Duration::from_secs(4));
+        assert_eq!(t.reconnect_delay(10), Duration::from_secs(30));
+        assert_eq!(t.reconnect_delay(u32::MAX), Duration::from_secs(30));
+        // The old behaviour by default: 5 s, always.
+        let d = L2tpTimers::default();
+        assert_eq!(d.reconnect_delay(0), RECONNECT_DELAY);
+        assert_eq!(d.reconnect_delay(7), RECONNECT_DELAY);
     }
 
     #[test]

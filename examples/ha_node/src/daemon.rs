@@ -22,6 +22,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -31,15 +32,17 @@ use bytes::BytesMut;
 use futures::{SinkExt, StreamExt};
 use ipsec_lite::{NattCodec, NattDatagram};
 use l2tpv3::tokio_codec::{Frame, L2tpUdpCodec};
-use ospfv3::{RawSocket, RawSocketConfig, Received};
+use ospfv3::{RawSocket, Received};
 use tokio::net::UdpSocket;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::udp::UdpFramed;
 
 use crate::config::{Config, ConfigError};
-use crate::core::{Core, CoreError, Output};
-use crate::netlink;
+use crate::core::{Core, CoreError, Output, Via};
+use crate::metrics;
+use crate::netlink::{self, KernelOp, KernelRoute, Netlink};
+use crate::selfheal;
 use crate::tap::{self, Tap, TapError};
 
 /// Why the daemon stopped with an error.
@@ -72,8 +75,6 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
     move |source| DaemonError::Io { what, source }
 }
 
-/// Largest datagram or frame read.
-const BUF: usize = 65536;
 /// Depth of the channels from the reader tasks to the event loop.
 const CHANNEL_DEPTH: usize = 1024;
 
@@ -126,8 +127,16 @@ struct Executor {
     taps: BTreeMap<u32, Tap>,
     tap_of_peer: HashMap<SocketAddr, u32>,
     sockets: BTreeMap<u32, Arc<RawSocket>>,
-    loopback_device: String,
+    lo_ifindex: u32,
     route_src: Option<Ipv6Addr>,
+    /// Kernel changes, applied off the event loop ([`crate::netlink`]).
+    installer: netlink::Installer,
+    /// Self-healing counters.
+    heal_counts: HealCounts,
+    /// Latency histograms ([`crate::metrics`]).
+    hist: Arc<metrics::Histograms>,
+    /// Failover role changes per prefix.
+    role_changes: BTreeMap<String, u64>,
     /// BFD sending sockets by (ifindex, source port), bound to the TAP's link-local
     /// address and the session's port (RFC 5881 4: one source port per session);
     /// opened on a session's first packet, closed when the session is gone.
@@ -156,18 +165,26 @@ impl Executor {
                 } => match self.tap_of_peer.get(&peer).and_then(|i| self.taps.get(i)) {
                     Some(t) => {
                         tracing::info!(
+                            peer = %peer_name,
+                            session = session_id,
+                            tap = %t.name,
                             "pseudowire to {peer_name} up (session {session_id}) on {} {}",
                             t.name,
                             t.link_local
                         );
                         core.attach(Instant::now(), session_id, t.ifindex, t.link_local);
                     }
-                    None => tracing::warn!("session {session_id} from {peer} has no TAP"),
+                    None => tracing::warn!(
+                        peer = %peer_name,
+                        session = session_id,
+                        "session {session_id} from {peer} has no TAP"
+                    ),
                 },
                 Output::PseudowireDown {
                     session_id,
                     ifindex,
                 } => tracing::warn!(
+                    session = session_id,
                     "pseudowire session {session_id} down (interface {:?})",
                     ifindex.and_then(|i| self.dev_name(i))
                 ),
@@ -226,31 +243,49 @@ impl Executor {
                     to,
                     diag,
                 } => tracing::info!(
+                    neighbor = %router_id,
+                    state = ?to,
                     "BFD session with {router_id} on {}: {from:?} -> {to:?} ({diag:?})",
                     self.dev_name(ifindex).unwrap_or_default()
                 ),
                 Output::OspfEvent(ev) => self.on_ospf_event(ev).await,
                 Output::L2tpEvent(ev) => match ev {
                     l2tpv3::Event::ConnectionUp {
-                        peer, host_name, ..
+                        peer,
+                        host_name,
+                        ccid,
+                        ..
                     } => {
                         tracing::info!(
-                            "L2TPv3 control connection to {peer} ({}) up",
-                            String::from_utf8_lossy(&host_name)
+                            peer = %peer,
+                            ccid,
+                            "L2TPv3 control connection to {peer} (\"{}\") up",
+                            crate::security::escape_peer_text(&host_name)
                         );
                     }
                     l2tpv3::Event::ConnectionDown { ccid, reason } => {
-                        tracing::warn!("L2TPv3 control connection {ccid} down: {reason:?}");
+                        tracing::warn!(ccid, "L2TPv3 control connection {ccid} down: {reason:?}");
                     }
                     other => tracing::debug!("L2TPv3: {other:?}"),
                 },
-                Output::Action(a) => self.on_action(a).await,
-                Output::PolicyEvent(ev) => tracing::info!("failover: {ev:?}"),
+                Output::Action(a) => self.on_action(a),
+                Output::PolicyEvent(ev) => {
+                    if let anycast_failover::Event::RoleChanged { prefix, .. } = &ev {
+                        *self.role_changes.entry(prefix.to_string()).or_default() += 1;
+                        tracing::info!(prefix = %prefix, "failover: {ev:?}");
+                    } else {
+                        tracing::info!("failover: {ev:?}");
+                    }
+                }
                 Output::Dropped { peer, reason } => {
                     tracing::debug!("dropped from {peer}: {reason}")
                 }
+                Output::RouteRefused { prefix, reason } => {
+                    tracing::warn!("learned route {prefix} not installed: {reason}")
+                }
             }
         }
+        self.installer.flush();
     }
 
     async fn on_ospf_event(&mut self, ev: ospfv3::Event) {
@@ -262,58 +297,204 @@ impl Executor {
                 from,
                 to,
             } => tracing::info!(
+                neighbor = %router_id,
+                state = ?to,
                 "OSPFv3 neighbor {router_id} on {}: {from:?} -> {to:?}",
                 self.dev_name(ifindex).unwrap_or_default()
             ),
             Event::RouteAdd(route) => {
-                let names = |i: u32| self.dev_name(i);
-                match netlink::replace_route(&route, &names, self.route_src).await {
-                    Ok(()) => tracing::info!(
-                        "route {} cost {} via {:?} installed",
-                        route.prefix,
-                        route.cost,
-                        route
-                            .next_hops
-                            .iter()
-                            .map(|n| self.dev_name(n.ifindex).unwrap_or_default())
-                            .collect::<Vec<_>>()
-                    ),
-                    Err(e) => tracing::warn!("installing route {}: {e}", route.prefix),
-                }
+                // Next hops on interfaces we do not know (any more) are left out.
+                let next_hops: Vec<(Option<Ipv6Addr>, u32)> = route
+                    .next_hops
+                    .iter()
+                    .filter(|n| self.taps.contains_key(&n.ifindex))
+                    .map(|n| (n.addr, n.ifindex))
+                    .collect();
+                tracing::info!(
+                    prefix = %route.prefix,
+                    cost = route.cost,
+                    "route {} cost {} via {:?} to install",
+                    route.prefix,
+                    route.cost,
+                    next_hops
+                        .iter()
+                        .map(|(_, i)| self.dev_name(*i).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                );
+                self.installer.submit(KernelOp::ReplaceRoute(KernelRoute {
+                    prefix: route.prefix,
+                    next_hops,
+                    src: self.route_src,
+                }));
             }
-            Event::RouteRemove(prefix) => match netlink::delete_route(prefix).await {
-                Ok(()) => tracing::info!("route {prefix} removed"),
-                Err(e) => tracing::warn!("removing route {prefix}: {e}"),
-            },
+            Event::RouteRemove(prefix) => {
+                tracing::info!(prefix = %prefix, "route {prefix} to remove");
+                self.installer.submit(KernelOp::DeleteRoute(prefix));
+            }
             other => tracing::debug!("OSPFv3: {other:?}"),
         }
     }
 
-    async fn on_action(&mut self, a: Action) {
-        let lo = self.loopback_device.clone();
-        let result = match a {
-            Action::AddLoopbackAddress { prefix } => {
-                netlink::add_address(&lo, prefix.addr(), prefix.len()).await
-            }
+    /// Executes a failover action: address changes go to the installer (the kernel's
+    /// refusal comes back in its report and is logged there).
+    fn on_action(&mut self, a: Action) {
+        let ifindex = self.lo_ifindex;
+        match a {
+            Action::AddLoopbackAddress { prefix } => self.installer.submit(KernelOp::AddAddress {
+                ifindex,
+                addr: prefix.addr(),
+                len: prefix.len(),
+            }),
             Action::RemoveLoopbackAddress { prefix } => {
-                netlink::del_address(&lo, prefix.addr(), prefix.len()).await
+                self.installer.submit(KernelOp::DelAddress {
+                    ifindex,
+                    addr: prefix.addr(),
+                    len: prefix.len(),
+                })
             }
             // The OSPFv3 side is applied by the core; its packets were sent above.
-            Action::Advertise { .. } | Action::Withdraw { .. } => Ok(()),
+            Action::Advertise { .. } | Action::Withdraw { .. } => {}
             other => {
                 tracing::warn!("failover action {other} not supported by this daemon");
-                Ok(())
+                return;
             }
-        };
-        match result {
-            Ok(()) => tracing::info!("failover action: {a}"),
-            Err(e) => tracing::error!("failover action {a} failed: {e}"),
         }
+        tracing::info!(action = %a, "failover action: {a}");
+    }
+}
+
+/// The addresses this daemon may have put on the loopback: its host addresses and
+/// the anycast prefixes' addresses (removed at start and at exit).
+fn our_loopback_addresses(cfg: &Config) -> Vec<(Ipv6Addr, u8)> {
+    let mut v: Vec<(Ipv6Addr, u8)> = cfg.loopback.iter().map(|a| (*a, 128)).collect();
+    for a in &cfg.anycast {
+        let (addr, len) = a
+            .prefix
+            .split_once('/')
+            .unwrap_or((a.prefix.as_str(), "128"));
+        if let (Ok(addr), Ok(len)) = (addr.parse(), len.parse()) {
+            v.push((addr, len));
+        }
+    }
+    v
+}
+
+/// (prefix, check name) of each health check, for the metrics' labels.
+fn check_names(cfg: &Config) -> HashMap<anycast_failover::CheckId, (String, String)> {
+    let mut m = HashMap::new();
+    for (pi, a) in cfg.anycast.iter().enumerate() {
+        for (ci, c) in a.checks.iter().enumerate() {
+            if let (Ok(prefix_index), Ok(check_index)) = (u16::try_from(pi), u16::try_from(ci)) {
+                m.insert(
+                    anycast_failover::CheckId {
+                        prefix_index,
+                        check_index,
+                    },
+                    (a.prefix.clone(), c.name.clone()),
+                );
+            }
+        }
+    }
+    m
+}
+
+/// Records a probe's latency (from its start to its result reaching the loop).
+fn note_probe(
+    hist: &metrics::Histograms,
+    names: &HashMap<anycast_failover::CheckId, (String, String)>,
+    id: anycast_failover::CheckId,
+    r: &anycast_failover::ProbeResult,
+) {
+    if let Some((prefix, check)) = names.get(&id) {
+        hist.observe_probe(prefix, check, r.started.elapsed());
+    }
+}
+
+/// Records the duration of a core call that ran an SPF calculation.
+fn note_spf(core: &Core<SocketAddr>, hist: &metrics::Histograms, runs: &mut u64, since: Instant) {
+    let now = core.ospf().counters().spf_runs;
+    if now != *runs {
+        *runs = now;
+        hist.spf_seconds.observe(since.elapsed().as_secs_f64());
+    }
+}
+
+/// The daemon's own counters for a metrics snapshot.
+fn daemon_counts(
+    ex: &Executor,
+    cfg: &Config,
+    specs: &BTreeMap<String, selfheal::TapSpec>,
+    natt: &NattCounts,
+    probes: &crate::health::ProbeStats,
+) -> metrics::DaemonCounts {
+    metrics::DaemonCounts {
+        peers: cfg
+            .peers
+            .iter()
+            .map(|p| (p.name.clone(), p.address))
+            .collect(),
+        taps: ex
+            .taps
+            .values()
+            .map(|t| (t.ifindex, t.name.clone()))
+            .collect(),
+        tap_names: specs.keys().cloned().collect(),
+        kernel: ex.installer.stats(),
+        taps_reopened: ex.heal_counts.taps_reopened,
+        tap_reopen_failures: ex.heal_counts.tap_reopen_failures,
+        natt: (
+            natt.keepalives.load(Ordering::Relaxed),
+            natt.ike_dropped.load(Ordering::Relaxed),
+            natt.malformed.load(Ordering::Relaxed),
+        ),
+        probes: (
+            probes.started.load(Ordering::Relaxed),
+            probes.timeouts.load(Ordering::Relaxed),
+            probes.dropped.load(Ordering::Relaxed),
+        ),
+        role_changes: ex.role_changes.clone(),
+    }
+}
+
+/// Counters of the self-healing.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HealCounts {
+    /// TAP devices reopened after they disappeared.
+    pub taps_reopened: u64,
+    /// Failed attempts to reopen one.
+    pub tap_reopen_failures: u64,
+}
+
+impl Executor {
+    /// A batch of kernel changes is done: failures are logged.
+    fn on_kernel_report(&mut self, report: &netlink::KernelReport) {
+        self.installer.note_report(report);
+        self.hist
+            .kernel_batch_seconds
+            .observe(report.elapsed.as_secs_f64());
+        for (op, r) in &report.results {
+            match r {
+                Ok(()) => tracing::debug!(target: "netlink", "{op}: done"),
+                Err(e) => tracing::warn!(errno = e.errno(), "kernel change failed: {e}"),
+            }
+        }
+    }
+
+    /// A TAP device is gone: its sockets and routes through it are forgotten.
+    fn forget_tap(&mut self, ifindex: u32) {
+        if let Some(t) = self.taps.remove(&ifindex) {
+            self.tap_of_peer.retain(|_, i| *i != ifindex);
+            tracing::debug!("forgot {}", t.name);
+        }
+        self.sockets.remove(&ifindex);
+        self.bfd_tx.retain(|(i, _), _| *i != ifindex);
     }
 }
 
 /// Runs the daemon until SIGTERM/SIGINT and the graceful shutdown are done.
-pub async fn run(cfg: Config) -> Result<(), DaemonError> {
+/// `config_path` is the file `cfg` came from, re-read on SIGHUP and `ctl reload`.
+pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
+    let mut cfg = cfg;
     let lo_ifindex = nix::net::if_::if_nametoindex(cfg.loopback_device.as_str()).map_err(|e| {
         DaemonError::Io {
             what: format!("loopback device {}", cfg.loopback_device),
@@ -323,13 +504,25 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
     let t0 = Instant::now();
     let mut core = Core::new(t0, cfg.core_config(lo_ifindex)?)?;
 
-    // A previous run may have left routes behind.
-    if cfg.ospf.enabled {
-        let _ = netlink::flush_routes().await;
+    // Kernel changes go over rtnetlink; an earlier run may have left routes of our
+    // protocol, our addresses on the loopback and our TAP devices behind.
+    let nl = Netlink::open()?;
+    let ours_on_lo = our_loopback_addresses(&cfg);
+    let taps: Vec<String> = cfg.peers.iter().map(|p| p.tap.clone()).collect();
+    match nl.clean_stale(lo_ifindex, &ours_on_lo, &taps).await {
+        Ok((0, 0, 0)) => {}
+        Ok((routes, addrs, links)) => tracing::info!(
+            routes,
+            addresses = addrs,
+            links,
+            "removed what an earlier run left: {routes} routes, {addrs} addresses, {links} TAP devices"
+        ),
+        Err(e) => tracing::warn!("cleaning an earlier run's state: {e}"),
     }
     for a in &cfg.loopback {
-        netlink::add_address(&cfg.loopback_device, *a, 128).await?;
+        nl.add_address(lo_ifindex, *a, 128).await?;
     }
+    let (installer, mut kernel_rx) = netlink::spawn_installer(nl.clone());
 
     let bind = |addr: SocketAddr| async move {
         UdpSocket::bind(addr)
@@ -347,7 +540,9 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
         cfg.esp_listen()
     );
     // Both readers feed one channel: the core tells the peers apart by address.
-    let (udp_tx, mut udp_rx) = mpsc::channel::<(SocketAddr, BytesMut)>(CHANNEL_DEPTH);
+    // Each datagram carries the socket it came in on: a peer is heard only on the
+    // socket of its protection (Core::handle_underlay_via).
+    let (udp_tx, mut udp_rx) = mpsc::channel::<(SocketAddr, Via, BytesMut)>(CHANNEL_DEPTH);
     {
         let mut framed = UdpFramed::new(l2tp_udp.clone(), L2tpUdpCodec);
         let udp_tx = udp_tx.clone();
@@ -368,7 +563,7 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
                         continue;
                     }
                 };
-                if udp_tx.send((from, datagram)).await.is_err() {
+                if udp_tx.send((from, Via::Clear, datagram)).await.is_err() {
                     return;
                 }
             }
@@ -402,7 +597,7 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
                         continue;
                     }
                 };
-                if udp_tx.send((from, esp)).await.is_err() {
+                if udp_tx.send((from, Via::Esp, esp)).await.is_err() {
                     return;
                 }
             }
@@ -411,6 +606,7 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
 
     let (frame_tx, mut frame_rx) = mpsc::channel::<(u32, Vec<u8>)>(CHANNEL_DEPTH);
     let (ospf_tx, mut ospf_rx) = mpsc::channel::<(Received, Vec<u8>)>(CHANNEL_DEPTH);
+    let hist = Arc::new(metrics::Histograms::default());
     let mut ex = Executor {
         l2tp_tx: UnderlaySink::new(l2tp_udp, L2tpUdpCodec),
         esp_tx: UnderlaySink::new(esp_udp, NattCodec::new()),
@@ -423,102 +619,94 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
         taps: BTreeMap::new(),
         tap_of_peer: HashMap::new(),
         sockets: BTreeMap::new(),
-        loopback_device: cfg.loopback_device.clone(),
+        lo_ifindex,
         route_src: cfg.loopback.first().copied(),
+        installer,
+        heal_counts: HealCounts::default(),
+        hist: hist.clone(),
+        role_changes: BTreeMap::new(),
         bfd_tx: BTreeMap::new(),
     };
     // BFD Control packets received on the TAPs: (ifindex, source, bytes, hop limit).
     let (bfd_rx_tx, mut bfd_rx) = mpsc::channel::<(u32, Ipv6Addr, Vec<u8>, u8)>(CHANNEL_DEPTH);
+    let tap_channels = selfheal::TapChannels {
+        frames: frame_tx.clone(),
+        ospf: ospf_tx.clone(),
+        bfd: bfd_rx_tx.clone(),
+    };
+    let mut tap_specs: BTreeMap<String, selfheal::TapSpec> = BTreeMap::new();
+    let mut tap_io: BTreeMap<u32, selfheal::TapIo> = BTreeMap::new();
     for (i, p) in cfg.peers.iter().enumerate() {
         let mac = tap::tap_mac(cfg.router_id, u8::try_from(i).unwrap_or(u8::MAX));
-        let t = tap::open(&p.tap, mac, cfg.ospf.mtu).await?;
+        let t = tap::open(&nl, &p.tap, mac, cfg.ospf.mtu).await?;
         tracing::info!(
+            tap = %t.name,
+            peer = %p.name,
             "TAP {} (ifindex {}) {} for peer {}",
             t.name,
             t.ifindex,
             t.link_local,
             p.name
         );
-        if cfg.ospf.enabled {
-            let sock = RawSocket::open(&RawSocketConfig::new(&t.name, t.link_local))
-                .map(Arc::new)
-                .map_err(io(format!("OSPFv3 raw socket on {}", t.name)))?;
-            let (s, tx) = (sock.clone(), ospf_tx.clone());
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; BUF];
-                loop {
-                    match s.recv(&mut buf).await {
-                        Ok(r) => {
-                            if tx.send((r, buf[..r.len].to_vec())).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!("OSPFv3 socket on ifindex {}: {e}", s.ifindex());
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
-            ex.sockets.insert(t.ifindex, sock);
-            // BFD (RFC 5881) for the OSPFv3 neighbors on this TAP: one socket
-            // receiving on the link-local address, port 3784.
-            let at = SocketAddr::V6(SocketAddrV6::new(
-                t.link_local,
-                bfd::encap::CONTROL_PORT,
-                0,
-                t.ifindex,
-            ));
-            let bsock =
-                bfd::tokio_udp::BfdSocket::bind(at).map_err(io(format!("BFD socket {at}")))?;
-            let (ifindex, tx) = (t.ifindex, bfd_rx_tx.clone());
-            tokio::spawn(async move {
-                let mut buf = [0u8; 128];
-                loop {
-                    match bsock.recv(&mut buf).await {
-                        Ok(r) => {
-                            let SocketAddr::V6(src) = r.src else { continue };
-                            let bytes = buf[..r.len.min(buf.len())].to_vec();
-                            if tx.send((ifindex, *src.ip(), bytes, r.ttl)).await.is_err() {
-                                return;
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!("BFD socket on ifindex {ifindex}: {e}");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
-                }
-            });
+        let tio = selfheal::start_io(&t, cfg.ospf.enabled, &tap_channels)?;
+        if let Some(sock) = &tio.ospf {
+            ex.sockets.insert(t.ifindex, sock.clone());
         }
-        let (dev, ifindex, tx) = (t.dev.clone(), t.ifindex, frame_tx.clone());
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; BUF];
-            loop {
-                match dev.recv(&mut buf).await {
-                    Ok(n) => {
-                        if tx.send((ifindex, buf[..n].to_vec())).await.is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::debug!("TAP read: {e}");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                    }
-                }
-            }
-        });
+        tap_io.insert(t.ifindex, tio);
+        tap_specs.insert(
+            p.tap.clone(),
+            selfheal::TapSpec {
+                peer: p.address,
+                name: p.tap.clone(),
+                mac,
+                mtu: cfg.ospf.mtu,
+            },
+        );
         ex.tap_of_peer.insert(p.address, t.ifindex);
         ex.taps.insert(t.ifindex, t);
     }
+    // Devices being reopened (self-healing), and the results of the reopening tasks.
+    let mut reopening: HashSet<String> = HashSet::new();
+    let (reopen_tx, mut reopen_rx) = mpsc::channel::<selfheal::Reopened>(CHANNEL_DEPTH);
+    let mut heal_tick = tokio::time::interval(selfheal::CHECK_INTERVAL);
+    heal_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let (probe_tx, mut probe_rx) = mpsc::channel(CHANNEL_DEPTH);
-    let probe_stats =
+    let mut probe_stats =
         crate::health::spawn_probers(core.checks(), probe_tx).map_err(io("health check thread"))?;
+    // Operator control (`ha_node ctl`) and reloads (SIGHUP): see crate::control and
+    // crate::reload.
+    let (ctl_tx, mut ctl_rx) = mpsc::channel(crate::control::COMMAND_DEPTH);
+    let control = crate::control::serve(&cfg.control, ctl_tx)
+        .await
+        .map_err(|e| DaemonError::Io {
+            what: "control socket".into(),
+            source: std::io::Error::other(e),
+        })?;
+    tracing::info!("control socket {}", cfg.control.socket.display());
+    let mut sighup = signal(SignalKind::hangup()).map_err(io("SIGHUP handler"))?;
+    let mut table = read_table(config_path).map_err(|e| DaemonError::Io {
+        what: format!("re-reading {}", config_path.display()),
+        source: std::io::Error::other(e),
+    })?;
+    let mut probe_log = crate::status::ProbeLog::default();
+    probe_log.set_checks(policy_checks(&core));
+    let mut reloads = (0u64, 0u64, None::<String>);
+
+    // Metrics: a snapshot of the core once a second, served by a task of its own.
+    let (snap_tx, snap_rx) = tokio::sync::watch::channel(Arc::new(metrics::Snapshot::default()));
+    if let Some(addr) = cfg.metrics_listen {
+        let bound = metrics::spawn(addr, metrics::registry(snap_rx, &hist))
+            .await
+            .map_err(io(format!("metrics endpoint {addr}")))?;
+        tracing::info!(%bound, "metrics on http://{bound}/metrics");
+    }
+    let mut check_names = check_names(&cfg);
+    let mut spf_runs = core.ospf().counters().spf_runs;
 
     let mut sigterm = signal(SignalKind::terminate()).map_err(io("SIGTERM handler"))?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(io("SIGINT handler"))?;
-    let grace = cfg
+    let mut grace = cfg
         .anycast
         .iter()
         .map(|a| Duration::from_secs(a.shutdown_grace_s))
@@ -527,26 +715,88 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
 
     core.start(Instant::now());
     ex.execute(&mut core).await;
+    // systemd (Type=notify): ready once the sockets, TAP devices, control socket and
+    // probes are set up and the tunnels are being opened.
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     let mut shutdown_since: Option<Instant> = None;
     loop {
         let wake = core
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            Some((from, mut d)) = udp_rx.recv() => core.handle_underlay(Instant::now(), from, &mut d),
+            Some((from, via, mut d)) = udp_rx.recv() => {
+                core.handle_underlay_via(Instant::now(), from, via, &mut d);
+            }
             Some((ifindex, f)) = frame_rx.recv() => {
                 core.handle_frame(Instant::now(), ifindex, &f);
             }
-            Some((r, bytes)) = ospf_rx.recv() => core.handle_ospf(Instant::now(), r.ifindex, r.src, r.dst, &bytes),
-            Some((id, r)) = probe_rx.recv() => core.handle_probe_result(Instant::now(), id, r),
+            Some((r, bytes)) = ospf_rx.recv() => {
+                let t = Instant::now();
+                core.handle_ospf(t, r.ifindex, r.src, r.dst, &bytes);
+                note_spf(&core, &hist, &mut spf_runs, t);
+            }
+            Some((id, r)) = probe_rx.recv() => {
+                probe_log.record(Instant::now(), id, &r);
+                note_probe(&hist, &check_names, id, &r);
+                core.handle_probe_result(Instant::now(), id, r);
+            }
             Some((ifindex, src, bytes, ttl)) = bfd_rx.recv() => core.handle_bfd(Instant::now(), ifindex, src, &bytes, ttl),
+            Some(report) = kernel_rx.recv() => ex.on_kernel_report(&report),
+            _ = heal_tick.tick() => {
+                if cfg.metrics_listen.is_some() {
+                    let d = daemon_counts(&ex, &cfg, &tap_specs, &natt_counts, &probe_stats);
+                    snap_tx.send_replace(Arc::new(metrics::snapshot(&core, &d)));
+                }
+                // A TAP device that disappeared: its tasks stop, the core detaches its
+                // interface, and a task opens it again.
+                let gone: Vec<Tap> = ex.taps.values().filter(|t| tap::is_gone(t)).cloned().collect();
+                for t in gone {
+                    tracing::warn!(tap = %t.name, ifindex = t.ifindex, "TAP {} (ifindex {}) is gone: reopening", t.name, t.ifindex);
+                    tap_io.remove(&t.ifindex);
+                    ex.forget_tap(t.ifindex);
+                    core.detach(Instant::now(), t.ifindex);
+                    if let Some(spec) = tap_specs.get(&t.name)
+                        && reopening.insert(t.name.clone())
+                    {
+                        selfheal::spawn_reopen(nl.clone(), spec.clone(), 0, reopen_tx.clone());
+                    }
+                }
+            }
+            Some((spec, attempt, r)) = reopen_rx.recv() => match r.map_err(DaemonError::from).and_then(|t| {
+                selfheal::start_io(&t, cfg.ospf.enabled, &tap_channels).map(|io| (t, io))
+            }) {
+                Ok((t, tio)) => {
+                    reopening.remove(&spec.name);
+                    ex.heal_counts.taps_reopened += 1;
+                    tracing::info!(tap = %t.name, ifindex = t.ifindex, peer = %spec.peer, "TAP {} back (ifindex {})", t.name, t.ifindex);
+                    if let Some(sock) = &tio.ospf {
+                        ex.sockets.insert(t.ifindex, sock.clone());
+                    }
+                    tap_io.insert(t.ifindex, tio);
+                    ex.tap_of_peer.insert(spec.peer, t.ifindex);
+                    let (ifindex, ll) = (t.ifindex, t.link_local);
+                    ex.taps.insert(ifindex, t);
+                    if let Some(sid) = core.session_of_peer(&spec.peer) {
+                        core.attach(Instant::now(), sid, ifindex, ll);
+                    }
+                }
+                Err(e) => {
+                    ex.heal_counts.tap_reopen_failures += 1;
+                    tracing::warn!(tap = %spec.name, attempt, "reopening TAP {}: {e}", spec.name);
+                    selfheal::spawn_reopen(nl.clone(), spec, attempt.saturating_add(1), reopen_tx.clone());
+                }
+            },
             _ = tokio::time::sleep_until(wake.into()) => {
                 // Probe results already waiting count before the timers: when the loop
                 // wakes late, a staleness timer must not fire past a fresh result.
                 while let Ok((id, r)) = probe_rx.try_recv() {
+                    probe_log.record(Instant::now(), id, &r);
+                    note_probe(&hist, &check_names, id, &r);
                     core.handle_probe_result(Instant::now(), id, r);
                 }
-                core.handle_timeout(Instant::now());
+                let t = Instant::now();
+                core.handle_timeout(t);
+                note_spf(&core, &hist, &mut spf_runs, t);
             }
             _ = sigterm.recv() => {
                 if shutdown_since.is_some() { break; }
@@ -560,16 +810,91 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
                 shutdown_since = Some(Instant::now());
                 core.handle_command(Instant::now(), AdminCommand::Shutdown);
             }
+            Some(cmd) = ctl_rx.recv() => {
+                let crate::control::Command { request, reply } = cmd;
+                let answer = match request {
+                    crate::control::Request::Status {} => {
+                        let extra = crate::status::Extra {
+                            config_path: &config_path.display().to_string(),
+                            started: t0,
+                            tap_names: ex.taps.values().map(|t| (t.ifindex, t.name.clone())).collect(),
+                            tap_of_peer: ex.tap_of_peer.iter().map(|(a, i)| (*a, *i)).collect(),
+                            drops: status_drops(&natt_counts, &probe_stats, &control.stats),
+                            probes: &probe_log,
+                            reloads: reloads.clone(),
+                        };
+                        let st = crate::status::snapshot(Instant::now(), &core, &cfg, &extra);
+                        crate::control::Answer { ok: true, status: Some(Box::new(st)), ..Default::default() }
+                    }
+                    crate::control::Request::Reload {} => {
+                        let outcome = reload_config(Reloader {
+                            path: config_path,
+                            cfg: &mut cfg,
+                            table: &mut table,
+                            core: &mut core,
+                            ex: &mut ex,
+                            nl: &nl,
+                            channels: &tap_channels,
+                            tap_specs: &mut tap_specs,
+                            tap_io: &mut tap_io,
+                            lo_ifindex,
+                        }, "ctl reload").await;
+                        if after_reload(&outcome, &mut reloads) {
+                            restart_probers(&core, &mut probe_rx, &mut probe_stats, &mut probe_log);
+                            check_names = self::check_names(&cfg);
+                            grace = max_grace(&cfg);
+                        }
+                        match outcome {
+                            Ok(m) => crate::control::Answer::done(m),
+                            Err(e) => crate::control::Answer::error(e),
+                        }
+                    }
+                    other => crate::control::admin(Instant::now(), &mut core, &cfg, &other),
+                };
+                let _ = reply.send(answer);
+            }
+            _ = sighup.recv() => {
+                let outcome = reload_config(Reloader {
+                    path: config_path,
+                    cfg: &mut cfg,
+                    table: &mut table,
+                    core: &mut core,
+                    ex: &mut ex,
+                    nl: &nl,
+                    channels: &tap_channels,
+                    tap_specs: &mut tap_specs,
+                    tap_io: &mut tap_io,
+                    lo_ifindex,
+                }, "SIGHUP").await;
+                if after_reload(&outcome, &mut reloads) {
+                    restart_probers(&core, &mut probe_rx, &mut probe_stats, &mut probe_log);
+                    check_names = self::check_names(&cfg);
+                    grace = max_grace(&cfg);
+                }
+            }
         }
         ex.execute(&mut core).await;
         if let Some(since) = shutdown_since {
             let stopped = core.policy().is_none_or(|p| p.is_stopped());
-            if stopped || since.elapsed() > grace + Duration::from_secs(5) {
+            // The grace is bounded by the configuration (MAX_POLICY_DELAY_S); saturate
+            // anyway rather than overflow.
+            if stopped || since.elapsed() > grace.saturating_add(Duration::from_secs(5)) {
                 break;
             }
         }
     }
 
+    let sec = core.security_counts();
+    tracing::info!(
+        "security: {} datagrams from unknown sources, {} on the wrong socket for their \
+         peer, {} data messages for another peer's session, {} extra sessions refused, \
+         {} learned routes not installed",
+        sec.unknown_source,
+        sec.wrong_protection,
+        sec.data_wrong_peer,
+        sec.extra_sessions_refused,
+        sec.routes_refused
+    );
     for (peer, sealed, opened, dropped) in core.esp_counts() {
         tracing::info!("ESP with {peer}: {sealed} sealed, {opened} opened, {dropped} dropped");
     }
@@ -585,13 +910,233 @@ pub async fn run(cfg: Config) -> Result<(), DaemonError> {
         probe_stats.timeouts.load(Ordering::Relaxed),
         probe_stats.dropped.load(Ordering::Relaxed)
     );
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    control.close();
     tracing::info!("closing control connections");
     core.close_all(Instant::now());
     ex.execute(&mut core).await;
-    let _ = netlink::flush_routes().await;
-    for a in &cfg.loopback {
-        let _ = netlink::del_address(&cfg.loopback_device, *a, 128).await;
+    // Let the installer finish what the policy asked (at most 2 s), then remove our
+    // routes and addresses whatever it did.
+    let settle = Instant::now() + Duration::from_secs(2);
+    while !ex.installer.is_idle() {
+        match tokio::time::timeout_at(settle.into(), kernel_rx.recv()).await {
+            Ok(Some(report)) => ex.on_kernel_report(&report),
+            _ => break,
+        }
     }
+    match nl.flush_routes().await {
+        Ok(n) => tracing::info!("{n} routes removed"),
+        Err(e) => tracing::warn!("removing our routes: {e}"),
+    }
+    if let Err(e) = nl.flush_addresses(lo_ifindex, &ours_on_lo).await {
+        tracing::warn!("removing our addresses: {e}");
+    }
+    let k = ex.installer.stats();
+    tracing::info!(
+        "kernel changes: {} applied, {} failed, {} batches, {} coalesced",
+        k.ok,
+        k.failed,
+        k.batches,
+        k.coalesced
+    );
     tracing::info!("stopped");
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------
+// Operator control and reloads (`ha_node ctl`, SIGHUP): see crate::control,
+// crate::status and crate::reload.
+
+/// The configuration file as a TOML table, for [`crate::reload::plan`].
+fn read_table(path: &Path) -> Result<toml::Table, String> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?,
+    );
+    // The message only: the error's Display quotes the line, which may hold a secret.
+    toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))
+}
+
+/// The policy's checks with their prefixes and names, for the probe log.
+fn policy_checks(
+    core: &Core<SocketAddr>,
+) -> Vec<(anycast_failover::CheckId, anycast_failover::Ipv6Prefix, &str)> {
+    core.policy()
+        .map(|p| {
+            p.checks()
+                .map(|(id, prefix, spec)| (id, prefix, spec.name.as_str()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The daemon's own drop counters, for `ctl status`.
+fn status_drops(
+    natt: &NattCounts,
+    probes: &crate::health::ProbeStats,
+    control: &crate::control::ControlStats,
+) -> Vec<(String, u64)> {
+    let l = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    vec![
+        ("esp_socket.ike_dropped".into(), l(&natt.ike_dropped)),
+        ("esp_socket.malformed".into(), l(&natt.malformed)),
+        ("health.results_dropped".into(), l(&probes.dropped)),
+        ("health.timeouts".into(), l(&probes.timeouts)),
+        ("control.refused_busy".into(), l(&control.refused_busy)),
+        (
+            "control.refused_credentials".into(),
+            l(&control.refused_credentials),
+        ),
+        ("control.bad_requests".into(), l(&control.bad_requests)),
+    ]
+}
+
+/// The longest shutdown grace of the anycast prefixes.
+fn max_grace(cfg: &Config) -> Duration {
+    cfg.anycast
+        .iter()
+        .map(|a| Duration::from_secs(a.shutdown_grace_s))
+        .max()
+        .unwrap_or_default()
+}
+
+/// Counts a reload's outcome; true when it was applied.
+fn after_reload(outcome: &Result<String, String>, counts: &mut (u64, u64, Option<String>)) -> bool {
+    match outcome {
+        Ok(m) => {
+            counts.0 += 1;
+            counts.2 = Some(format!("applied: {m}"));
+            true
+        }
+        Err(e) => {
+            counts.1 += 1;
+            counts.2 = Some(format!("refused: {e}"));
+            false
+        }
+    }
+}
+
+/// After a reload: the probers start again with the policy's check list when it
+/// changed (the old ones stop as their channel closes; results still in flight are
+/// dropped, since the check identifiers may have changed).
+fn restart_probers(
+    core: &Core<SocketAddr>,
+    probe_rx: &mut mpsc::Receiver<(anycast_failover::CheckId, anycast_failover::ProbeResult)>,
+    probe_stats: &mut Arc<crate::health::ProbeStats>,
+    probe_log: &mut crate::status::ProbeLog,
+) {
+    let checks = core.checks();
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    match crate::health::spawn_probers(checks, tx) {
+        Ok(stats) => {
+            *probe_rx = rx;
+            *probe_stats = stats;
+            probe_log.set_checks(policy_checks(core));
+        }
+        Err(e) => tracing::error!("reload: health check thread: {e}; the old probers go on"),
+    }
+}
+
+/// What a reload may change.
+struct Reloader<'a> {
+    path: &'a Path,
+    cfg: &'a mut Config,
+    table: &'a mut toml::Table,
+    core: &'a mut Core<SocketAddr>,
+    ex: &'a mut Executor,
+    nl: &'a Netlink,
+    channels: &'a selfheal::TapChannels,
+    tap_specs: &'a mut BTreeMap<String, selfheal::TapSpec>,
+    tap_io: &'a mut BTreeMap<u32, selfheal::TapIo>,
+    lo_ifindex: u32,
+}
+
+/// Re-reads the configuration and applies the difference ([`crate::reload`]); the
+/// outcome is logged. On `Err` nothing was changed, except after a failure while
+/// opening an added peer's TAP device (said so in the message).
+async fn reload_config(r: Reloader<'_>, why: &str) -> Result<String, String> {
+    let outcome = reload_inner(r).await;
+    match &outcome {
+        Ok(m) => tracing::info!("{why}: configuration reloaded: {m}"),
+        Err(e) => tracing::error!("{why}: configuration not reloaded: {e}"),
+    }
+    outcome
+}
+
+async fn reload_inner(r: Reloader<'_>) -> Result<String, String> {
+    let new = crate::check::load(r.path).map_err(|p| p.to_string())?;
+    let table = read_table(r.path)?;
+    let plan = crate::reload::plan(r.table, &table)?;
+    let core_cfg = new.core_config(r.lo_ifindex).map_err(|e| e.to_string())?;
+    if plan.is_empty() {
+        *r.table = table;
+        return Ok(plan.summary());
+    }
+    let now = Instant::now();
+    if plan.anycast {
+        let policy = new.failover().map_err(|e| e.to_string())?;
+        r.core.reconfigure_policy(now, policy)?;
+    }
+    for name in &plan.remove {
+        let Some(old) = r.cfg.peers.iter().find(|p| &p.name == name) else {
+            continue;
+        };
+        r.core.remove_peer(Instant::now(), &old.address);
+        r.ex.execute(r.core).await;
+        if let Some(&ifindex) = r.ex.tap_of_peer.get(&old.address) {
+            r.tap_io.remove(&ifindex);
+            r.ex.forget_tap(ifindex);
+        }
+        r.ex.tap_of_peer.remove(&old.address);
+        r.tap_specs.remove(&old.tap);
+        tracing::info!(peer = %name, "reload: peer {name} removed (TAP {} closed)", old.tap);
+    }
+    for name in &plan.add {
+        let Some((i, p)) = new.peers.iter().enumerate().find(|(_, p)| &p.name == name) else {
+            continue;
+        };
+        let Some(spec) = core_cfg.peers.get(i).cloned() else {
+            continue;
+        };
+        // A MAC no other TAP of this node uses.
+        let mac = (0..=u8::MAX)
+            .map(|k| tap::tap_mac(new.router_id, k))
+            .find(|m| !r.tap_specs.values().any(|s| s.mac == *m))
+            .unwrap_or_else(|| tap::tap_mac(new.router_id, u8::MAX));
+        let partly = |e: String| {
+            format!("{e}; applied partly: peers before {name} in the plan were changed")
+        };
+        let t = tap::open(r.nl, &p.tap, mac, new.ospf.mtu)
+            .await
+            .map_err(|e| partly(format!("peer {name}: TAP {}: {e}", p.tap)))?;
+        let tio = selfheal::start_io(&t, new.ospf.enabled, r.channels)
+            .map_err(|e| partly(format!("peer {name}: {e}")))?;
+        if let Some(sock) = &tio.ospf {
+            r.ex.sockets.insert(t.ifindex, sock.clone());
+        }
+        r.tap_io.insert(t.ifindex, tio);
+        r.tap_specs.insert(
+            p.tap.clone(),
+            selfheal::TapSpec {
+                peer: p.address,
+                name: p.tap.clone(),
+                mac,
+                mtu: new.ospf.mtu,
+            },
+        );
+        r.ex.tap_of_peer.insert(p.address, t.ifindex);
+        tracing::info!(peer = %name, tap = %t.name, "reload: peer {name} added on TAP {} (ifindex {})", t.name, t.ifindex);
+        r.ex.taps.insert(t.ifindex, t);
+        if spec.esp.is_some() {
+            r.ex.esp_peers.insert(p.address);
+        } else {
+            r.ex.esp_peers.remove(&p.address);
+        }
+        r.core
+            .add_peer(Instant::now(), spec)
+            .map_err(|e| partly(format!("peer {name}: {e}")))?;
+        r.ex.execute(r.core).await;
+    }
+    *r.cfg = new;
+    *r.table = table;
+    Ok(plan.summary())
 }

@@ -10,11 +10,14 @@
 use std::time::Instant;
 
 use ipsec_lite::{Backend, Direction, SaParams, SecurityAssociation, Suite};
+use zeroize::Zeroizing;
+
+use crate::security::Secret;
 
 /// IP protocol number of L2TPv3, used as ESP Next Header.
 pub const NEXT_HEADER_L2TPV3: u8 = 115;
 
-/// Keys and SPIs of one protected peer, as configured.
+/// Keys and SPIs of one protected peer, as configured. `Debug` redacts the keys.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 pub struct EspConfig {
     /// SPI of the SA we send with (the peer's `spi_in`).
@@ -22,17 +25,17 @@ pub struct EspConfig {
     /// SPI of the SA we receive with (the peer's `spi_out`).
     pub spi_in: u32,
     /// Key material of the outbound SA, hex (AES-GCM-128: 16-byte key + 4-byte salt).
-    pub key_out: String,
+    pub key_out: Secret,
     /// Key material of the inbound SA, hex.
-    pub key_in: String,
+    pub key_in: Secret,
 }
 
 /// Why ESP could not be set up or a packet was dropped.
 #[derive(Debug, thiserror::Error)]
 pub enum EspError {
-    /// A key is not valid hex.
-    #[error("ESP key is not hex: {0}")]
-    KeyHex(String),
+    /// A key is not valid hex (the key itself is never echoed).
+    #[error("ESP {0} is not valid hex ({1} characters)")]
+    KeyHex(&'static str, usize),
     /// `ipsec-lite` refused the SA parameters.
     #[error("ESP SA rejected: {0}")]
     Sa(#[from] ipsec_lite::CryptoError),
@@ -47,9 +50,11 @@ pub enum EspError {
     NextHeader(u8),
 }
 
-fn unhex(s: &str) -> Result<Vec<u8>, EspError> {
-    let s = s.trim();
-    hex::decode(s).map_err(|_| EspError::KeyHex(s.to_string()))
+fn unhex(which: &'static str, s: &Secret) -> Result<Zeroizing<Vec<u8>>, EspError> {
+    let s = s.expose().trim_ascii();
+    hex::decode(s)
+        .map(Zeroizing::new)
+        .map_err(|_| EspError::KeyHex(which, s.len()))
 }
 
 /// The outbound and inbound SAs of one peer.
@@ -75,8 +80,9 @@ impl std::fmt::Debug for EspLink {
 impl EspLink {
     /// AES-GCM-128 SAs with extended sequence numbers from the configured keys.
     pub fn new(now: Instant, cfg: &EspConfig) -> Result<Self, EspError> {
-        let params = |spi, direction, key: &str| -> Result<SaParams, EspError> {
-            let mut p = SaParams::new(spi, direction, Suite::AesGcm128, unhex(key)?, Vec::new());
+        let params = |spi, direction, which, key: &Secret| -> Result<SaParams, EspError> {
+            let key = unhex(which, key)?;
+            let mut p = SaParams::new(spi, direction, Suite::AesGcm128, key.to_vec(), Vec::new());
             p.esn = true;
             Ok(p)
         };
@@ -84,12 +90,12 @@ impl EspLink {
         Ok(EspLink {
             tx: SecurityAssociation::new(
                 now,
-                &params(cfg.spi_out, Direction::Outbound, &cfg.key_out)?,
+                &params(cfg.spi_out, Direction::Outbound, "key_out", &cfg.key_out)?,
                 backend,
             )?,
             rx: SecurityAssociation::new(
                 now,
-                &params(cfg.spi_in, Direction::Inbound, &cfg.key_in)?,
+                &params(cfg.spi_in, Direction::Inbound, "key_in", &cfg.key_in)?,
                 backend,
             )?,
             dropped: 0,
@@ -173,5 +179,22 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    /// Neither `Debug` nor a key error shows key material.
+    #[test]
+    fn keys_never_print() {
+        let secret_hex = "000102030405060708090a0b0c0d0e0f1011121z";
+        let cfg = EspConfig {
+            spi_out: 1,
+            spi_in: 2,
+            key_out: secret_hex.into(),
+            key_in: "202122232425262728292a2b2c2d2e2f30313233".into(),
+        };
+        let dbg = format!("{cfg:?}");
+        assert!(!dbg.contains("0a0b0c") && !dbg.contains("2a2b2c"), "{dbg}");
+        let e = EspLink::new(Instant::now(), &cfg).unwrap_err().to_string();
+        assert!(!e.contains("0a0b0c"), "{e}");
+        assert!(e.contains("key_out"), "{e}");
     }
 }

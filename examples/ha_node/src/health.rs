@@ -28,8 +28,13 @@ use tokio::sync::mpsc;
 /// Most bytes of an HTTP response read to find its status line.
 const MAX_STATUS_LINE: usize = 1024;
 
-/// Runs one probe of `kind` within `timeout`.
+/// Runs one probe of `kind` within `timeout`. A command runs in its own process
+/// group, killed as a whole (SIGKILL) when it times out, so that nothing it started
+/// outlives the probe.
 pub async fn probe(kind: &CheckKind, timeout: Duration) -> ProbeOutcome {
+    if let CheckKind::Command { argv } = kind {
+        return run_command(argv, timeout).await;
+    }
     match tokio::time::timeout(timeout, run(kind)).await {
         Ok(true) => ProbeOutcome::Pass,
         Ok(false) => ProbeOutcome::Fail,
@@ -48,22 +53,48 @@ async fn run(kind: &CheckKind) -> bool {
         } => http_get(*addr, host.as_deref(), path, *expect_status)
             .await
             .unwrap_or(false),
-        CheckKind::Command { argv } => {
-            let Some((prog, args)) = argv.split_first() else {
-                return false;
-            };
-            tokio::process::Command::new(prog)
-                .args(args)
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .status()
-                .await
-                .is_ok_and(|s| s.success())
-        }
         // A check kind this daemon cannot run never passes, so it never advertises.
         _ => false,
+    }
+}
+
+/// Runs a check program (an absolute path: PATH is not searched, the configuration
+/// refuses anything else) in a new process group; on timeout the whole group is
+/// killed before the program is reaped (so its process group ID cannot have been
+/// reused).
+async fn run_command(argv: &[String], timeout: Duration) -> ProbeOutcome {
+    let Some((prog, args)) = argv.split_first() else {
+        return ProbeOutcome::Fail;
+    };
+    if !std::path::Path::new(prog).is_absolute() {
+        return ProbeOutcome::Fail;
+    }
+    let child = tokio::process::Command::new(prog)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(mut child) = child else {
+        return ProbeOutcome::Fail;
+    };
+    match tokio::time::timeout(timeout, child.wait()).await {
+        Ok(status) => match status.is_ok_and(|s| s.success()) {
+            true => ProbeOutcome::Pass,
+            false => ProbeOutcome::Fail,
+        },
+        Err(_) => {
+            if let Some(pid) = child.id().and_then(|p| i32::try_from(p).ok()) {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            let _ = child.kill().await;
+            ProbeOutcome::Timeout
+        }
     }
 }
 
@@ -165,7 +196,15 @@ fn raise_priority() {
         tracing::warn!("health checks: no thread id, probes at normal priority");
         return;
     };
-    let ok = std::process::Command::new("renice")
+    // An absolute path: the daemon runs as root and does not search PATH.
+    let Some(renice) = ["/usr/bin/renice", "/bin/renice"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        tracing::warn!("health checks: no renice, probes at normal priority");
+        return;
+    };
+    let ok = std::process::Command::new(renice)
         .args(["-n", &PROBE_THREAD_NICE.to_string(), "-p", &tid])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -257,14 +296,65 @@ mod tests {
         let cmd = |p: &str| CheckKind::Command {
             argv: vec![p.into()],
         };
-        assert_eq!(probe(&cmd("true"), t).await, ProbeOutcome::Pass);
-        assert_eq!(probe(&cmd("false"), t).await, ProbeOutcome::Fail);
+        assert_eq!(probe(&cmd("/bin/true"), t).await, ProbeOutcome::Pass);
+        assert_eq!(probe(&cmd("/bin/false"), t).await, ProbeOutcome::Fail);
+        // Not searched in PATH.
+        assert_eq!(probe(&cmd("true"), t).await, ProbeOutcome::Fail);
         let sleep = CheckKind::Command {
-            argv: vec!["sleep".into(), "5".into()],
+            argv: vec!["/bin/sleep".into(), "5".into()],
         };
         assert_eq!(
             probe(&sleep, Duration::from_millis(100)).await,
             ProbeOutcome::Timeout
+        );
+    }
+
+    /// Whether process `pid` still runs (gone, or a zombie nobody reaped: not).
+    fn running(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| s.rsplit_once(") ").map(|(_, r)| !r.starts_with('Z')))
+            .unwrap_or(false)
+    }
+
+    /// A check that times out is killed with everything it started: the background
+    /// `sleep` of `sh -c 'sleep 30 & sleep 30'` does not survive the probe.
+    #[tokio::test]
+    async fn a_timed_out_command_leaves_no_children() {
+        let marker = std::env::temp_dir().join(format!("ha-node-check-{}", std::process::id()));
+        let script = format!(
+            "/bin/sleep 30 & echo $! > {}; /bin/sleep 30",
+            marker.display()
+        );
+        let kind = CheckKind::Command {
+            argv: vec!["/bin/sh".into(), "-c".into(), script],
+        };
+        let started = std::time::Instant::now();
+        assert_eq!(
+            probe(&kind, Duration::from_millis(300)).await,
+            ProbeOutcome::Timeout
+        );
+        let mut pid = String::new();
+        while pid.is_empty() && started.elapsed() < Duration::from_secs(10) {
+            pid = std::fs::read_to_string(&marker)
+                .unwrap_or_default()
+                .trim()
+                .to_string();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = std::fs::remove_file(&marker);
+        assert!(
+            !pid.is_empty(),
+            "the check did not start its background sleep"
+        );
+        // SIGKILL is delivered at once, but the process may take a moment to go.
+        let guard = std::time::Instant::now();
+        while running(&pid) && guard.elapsed() < Duration::from_secs(10) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            !running(&pid),
+            "background child {pid} of the timed-out check survived"
         );
     }
 

@@ -554,6 +554,9 @@ impl LabNode {
                 Output::Dropped { peer, reason } => {
                     self.record(now, Kind::Dropped(format!("from port {peer}: {reason}")));
                 }
+                Output::RouteRefused { prefix, reason } => {
+                    self.record(now, Kind::Dropped(format!("route {prefix}: {reason}")));
+                }
             }
         }
     }
@@ -833,8 +836,8 @@ impl LabReport {
 
 /// Fixed lab keys for the east-west ESP SAs (AES-GCM-128 key + salt).
 fn lab_esp(east_side: bool) -> EspConfig {
-    let k1 = "4c616220656173742077657374206573aabbccdd".to_string();
-    let k2 = "4c616220776573742065617374206573a1b2c3d4".to_string();
+    let k1 = crate::security::Secret::from("4c616220656173742077657374206573aabbccdd");
+    let k2 = crate::security::Secret::from("4c616220776573742065617374206573a1b2c3d4");
     if east_side {
         EspConfig {
             spi_out: 0x0000_e001,
@@ -890,9 +893,17 @@ fn node_cfg(
         router_id,
         peers,
         ospf: OspfTimers::default(),
+        l2tp: crate::core::L2tpTimers::default(),
         loopback: (LOOPBACK_IFINDEX, vec![Ipv6Prefix::new(own, 128)]),
         policy,
-        l2tp_secret: Some(b"lab-secret".to_vec()),
+        l2tp_secret: Some(crate::security::Secret::from("lab-secret")),
+        // The daemon's defaults: RFC 7166 on the pseudowires, the default filter.
+        ospf_auth: Some(crate::security::OspfAuth {
+            sa_id: 1,
+            key: crate::security::Secret::from("lab-ospf-key"),
+            seq_high: None,
+        }),
+        routes: crate::security::RouteFilter::default(),
         seed: Some(seed),
     }
 }
@@ -913,6 +924,7 @@ fn peer(
             enabled: bfd,
             ..BfdSettings::default()
         },
+        ospf_auth_frr_compat: false,
     }
 }
 

@@ -15,12 +15,20 @@
 //! assert!(report.failures().is_empty(), "{:?}", report.failures());
 //! ```
 
+pub mod check;
 pub mod config;
+pub mod control;
 pub mod core;
+pub mod ctl;
 pub mod daemon;
 pub mod esp;
 pub mod frame;
 pub mod health;
 pub mod lab;
+pub mod metrics;
 pub mod netlink;
+pub mod reload;
+pub mod security;
+pub mod selfheal;
+pub mod status;
 pub mod tap;

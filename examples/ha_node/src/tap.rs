@@ -4,7 +4,9 @@
 //! this workspace) and integrates with tokio. Each device gets a locally administered
 //! MAC derived from the node's Router ID and the peer's position, and the modified
 //! EUI-64 link-local address of that MAC, set without DAD so that OSPFv3 can bind to
-//! it at once.
+//! it at once (over rtnetlink, [`crate::netlink`]). A device deleted under the daemon
+//! is noticed by [`is_gone`] and opened again by the daemon's self-healing
+//! ([`crate::selfheal`]).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use std::sync::Arc;
 use tun_rs::{AsyncDevice, DeviceBuilder, Layer};
 
 use crate::frame::{Mac, link_local_for};
-use crate::netlink;
+use crate::netlink::{self, Netlink};
 
 /// One TAP device.
 #[derive(Clone)]
@@ -65,7 +67,7 @@ pub fn tap_mac(router_id: Ipv4Addr, peer_index: u8) -> Mac {
 }
 
 /// Creates the TAP device, brings it up with `mtu` and its link-local address.
-pub async fn open(name: &str, mac: Mac, mtu: u16) -> Result<Tap, TapError> {
+pub async fn open(nl: &Netlink, name: &str, mac: Mac, mtu: u16) -> Result<Tap, TapError> {
     let dev = DeviceBuilder::new()
         .name(name)
         .layer(Layer::L2)
@@ -79,7 +81,7 @@ pub async fn open(name: &str, mac: Mac, mtu: u16) -> Result<Tap, TapError> {
     let ifindex =
         nix::net::if_::if_nametoindex(name).map_err(|_| TapError::NoIndex(name.into()))?;
     let link_local = link_local_for(mac);
-    netlink::setup_tap(name, mtu, link_local).await?;
+    nl.setup_tap(ifindex, mtu, link_local).await?;
     Ok(Tap {
         name: name.into(),
         ifindex,
@@ -87,4 +89,10 @@ pub async fn open(name: &str, mac: Mac, mtu: u16) -> Result<Tap, TapError> {
         link_local,
         dev: Arc::new(dev),
     })
+}
+
+/// Whether the device `tap` was opened as is gone: no interface of that name, or one
+/// with another index (deleted and made again by someone else).
+pub fn is_gone(tap: &Tap) -> bool {
+    nix::net::if_::if_nametoindex(tap.name.as_str()) != Ok(tap.ifindex)
 }
