@@ -172,6 +172,10 @@ impl<R: Rng> Endpoint<R> {
                 }
             }
         }
+        let cfg = &self.cfg;
+        for sa in self.sas.values_mut() {
+            sa.stamp_deadlines(now, cfg);
+        }
         self.sas.retain(|_, s| s.state != IkeState::Dead);
         let sas = &self.sas;
         self.init_index.retain(|_, id| {

@@ -42,6 +42,8 @@ pub(crate) struct ChildSa {
     pub out_pending: bool,
     /// Inbound SPI of the CHILD SA this one replaced by a rekey.
     pub replaces: Option<u32>,
+    /// A superseded SA is forgotten at this instant if the peer never deletes it.
+    pub expire_at: Option<Instant>,
 }
 
 /// The `ipsec-lite` suite for a negotiated ESP suite, if `ipsec-lite` implements it.

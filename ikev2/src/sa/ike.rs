@@ -117,7 +117,7 @@ pub(crate) struct Ctx<'a, R> {
     pub out: &'a mut Outputs,
     /// IKE SAs created by rekeys, inserted by the endpoint after the call.
     pub spawned: &'a mut Vec<IkeSa>,
-    /// SAs whose CHILD SAs were moved into a spawned SA by an IKE rekey, by the new id.
+    /// IKE SAs in the endpoint's table (for the limit on rekeys).
     pub total_sas: usize,
 }
 
@@ -160,6 +160,8 @@ pub(crate) struct IkeSa {
     rekey_at: Option<Instant>,
     child_collision: Option<ChildCollision>,
     ike_collision: Option<IkeCollision>,
+    /// A rekeyed SA is forgotten at this instant if the peer never deletes it.
+    linger_until: Option<Instant>,
     /// After an IKE rekey collision the peer won: the SA (already in the endpoint's
     /// table) that takes this SA's CHILD SAs; the endpoint moves them.
     pub handoff: Option<IkeSaId>,
@@ -278,6 +280,7 @@ impl IkeSa {
             rekey_at: None,
             child_collision: None,
             ike_collision: None,
+            linger_until: None,
             handoff: None,
         }
     }
@@ -897,6 +900,7 @@ impl IkeSa {
             rekey_at: now + ctx.cfg.timers.child_rekey,
             out_pending: false,
             replaces: rekeys,
+            expire_at: None,
         };
         self.install_child(
             ctx,
@@ -1123,6 +1127,7 @@ impl IkeSa {
                 rekey_at: now + ctx.cfg.timers.child_rekey,
                 out_pending: true,
                 replaces: None,
+                expire_at: None,
             },
             out,
         ))
@@ -2247,12 +2252,30 @@ impl IkeSa {
         }
     }
 
+    /// Arms the clean-up deadlines of superseded CHILD SAs and of a rekeyed IKE SA whose
+    /// DELETE the peer owes us (RFC 7296 2.8 leaves it to the peer; we bound the wait).
+    pub(crate) fn stamp_deadlines(&mut self, now: Instant, cfg: &EndpointConfig) {
+        let wait = cfg.timers.delete_wait;
+        for c in &mut self.children {
+            if c.state == ChildState::Superseded && c.expire_at.is_none() {
+                c.expire_at = Some(now + wait);
+            }
+        }
+        if self.state == IkeState::Rekeyed && self.linger_until.is_none() {
+            self.linger_until = Some(now + wait);
+        }
+    }
+
     pub(crate) fn poll_timeout(&self, cfg: &EndpointConfig) -> Option<Instant> {
         match self.state {
             IkeState::Dead => None,
             IkeState::InitReplied => Some(self.created + cfg.timers.half_open_timeout),
             _ => {
                 let mut t = self.outstanding.as_ref().map(|o| o.next);
+                t = earliest(t, self.linger_until);
+                for c in &self.children {
+                    t = earliest(t, c.expire_at);
+                }
                 if self.state == IkeState::Established && self.outstanding.is_none() {
                     t = earliest(t, self.rekey_at);
                     t = earliest(t, cfg.timers.dpd_interval.map(|d| self.last_heard + d));
@@ -2309,6 +2332,28 @@ impl IkeSa {
             let bytes = o.bytes.clone();
             ctx.out.counters.retransmits += 1;
             self.emit(ctx, &bytes);
+        }
+        // Bounded waits for the peer's DELETE.
+        if self.state == IkeState::Rekeyed && self.linger_until.is_some_and(|t| now >= t) {
+            self.down(ctx, DownReason::Rekeyed);
+            return;
+        }
+        let expired: Vec<u32> = self
+            .children
+            .iter()
+            .filter(|c| c.expire_at.is_some_and(|t| now >= t))
+            .map(|c| c.in_spi)
+            .collect();
+        for spi in expired {
+            if let Some(i) = self.children.iter().position(|c| c.in_spi == spi) {
+                let c = self.children.remove(i);
+                ctx.out.event(Event::ChildSaDeleted {
+                    sa: self.id,
+                    inbound: c.in_spi,
+                    outbound: c.out_spi,
+                    superseded: true,
+                });
+            }
         }
         if self.state != IkeState::Established || self.outstanding.is_some() {
             return;

@@ -192,6 +192,10 @@ pub struct Timers {
     pub rekey_grace: Duration,
     /// Rotation period of the cookie secret (RFC 7296 2.6). Default 5 min.
     pub cookie_rotation: Duration,
+    /// How long a rekeyed IKE SA or a superseded CHILD SA waits for the peer's DELETE
+    /// before it is forgotten anyway (bounds the tables when a peer never deletes).
+    /// Default 30 s.
+    pub delete_wait: Duration,
 }
 
 impl Default for Timers {
@@ -206,6 +210,7 @@ impl Default for Timers {
             child_rekey: Duration::from_secs(3600),
             rekey_grace: Duration::from_secs(10),
             cookie_rotation: Duration::from_secs(300),
+            delete_wait: Duration::from_secs(30),
         }
     }
 }

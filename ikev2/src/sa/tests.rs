@@ -772,3 +772,41 @@ fn delete_ike_tells_the_peer() {
     assert_eq!(downs(&eb), vec![DownReason::DeletedByPeer]);
     assert_eq!(deleted(&eb).len(), 1);
 }
+
+/// A peer that never sends the DELETE for a rekeyed CHILD SA cannot make us keep the
+/// superseded SA forever (Timers::delete_wait).
+#[test]
+fn superseded_child_is_forgotten_without_the_peers_delete() {
+    let (mut lab, ka, kb) = up_pair(|_| {});
+    lab.with_ep(lab.a, |ep, now| ep.rekey_child(now, ka.inbound.spi))
+        .unwrap();
+    // Request and response cross (5 ms each way); the DELETE that follows is lost.
+    lab.run(Duration::from_millis(12));
+    let link = lab.link;
+    lab.sim.set_link_up(link, false);
+    let eb = lab.events(lab.b);
+    assert_eq!(rekeyed(&eb).len(), 1, "{eb:?}");
+    assert!(deleted(&eb).is_empty());
+    lab.run(Duration::from_secs(31));
+    let eb = lab.events(lab.b);
+    assert!(
+        eb.iter().any(|e| matches!(e, Event::ChildSaDeleted { inbound, superseded: true, .. } if *inbound == kb.inbound.spi)),
+        "{eb:?}"
+    );
+}
+
+/// Messages over `Limits::max_message` are refused before anything is sent (no
+/// fragmentation): the command fails with a typed error.
+#[test]
+fn oversized_messages_are_refused_cleanly() {
+    let mut cfg = EndpointConfig::new(vec![peer_cfg(A, B, b"secret")]);
+    cfg.limits.max_message = 100;
+    let mut ep = Endpoint::new(cfg, StdRng::seed_from_u64(3));
+    let now = Instant::now();
+    match ep.initiate(now, PeerId(0)) {
+        Err(crate::Error::MessageTooLarge(n)) => assert!(n > 100),
+        other => panic!("{other:?}"),
+    }
+    assert!(ep.poll_transmit().is_none());
+    assert_eq!(ep.ike_sa_count(), 0);
+}
