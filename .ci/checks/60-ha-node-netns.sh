@@ -92,6 +92,7 @@ EOF
 cat >"$work/east.toml" <<EOF
 name = "east"
 router_id = "1.1.1.1"
+control = { socket = "$work/east.sock" }   # one per daemon (the default path is shared)
 l2tp_secret = "netns-secret"
 ospf_auth_key = "$OSPF_KEY"
 loopback = ["2001:db8:1::1"]
@@ -119,6 +120,7 @@ EOF
 cat >"$work/west.toml" <<EOF
 name = "west"
 router_id = "2.2.2.2"
+control = { socket = "$work/west.sock" }   # one per daemon (the default path is shared)
 l2tp_secret = "netns-secret"
 ospf_auth_key = "$OSPF_KEY"
 loopback = ["2001:db8:2::1"]
@@ -145,6 +147,7 @@ EOF
 cat >"$work/client.toml" <<EOF
 name = "client"
 router_id = "3.3.3.3"
+control = { socket = "$work/client.sock" }   # one per daemon (the default path is shared)
 l2tp_secret = "netns-secret"
 ospf_auth_key = "$OSPF_KEY"
 loopback = ["2001:db8:c::1"]
