@@ -101,8 +101,10 @@ start_node() {
   fi
   # In a subshell: no job-control notice when the check kills it.
   (
+    # a logs as JSON lines (--log-format json), b as text.
     ip netns exec "hs-$1" env -i PATH="$work/bin" RUST_LOG=info NO_COLOR=1 \
-      "$bin" run --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
+      "$bin" run --config "$work/$1.toml" --log-format "$([ "$1" = a ] && echo json || echo text)" \
+      >"$work/$1.log" 2>&1 &
     echo $! >"$work/$1.pid"
   )
 }
@@ -164,6 +166,8 @@ for want in \
   'ha_node_pseudowire_up{peer="a"} 1' \
   'ha_node_tap_present{tap="pw-a"} 1' \
   'ha_node_l2tp_connections 1' \
+  'ha_node_l2tp_connection{peer="a",state="Established"} 1' \
+  'ha_node_security_drops_total{reason="unknown_source"} 0' \
   'ha_node_l2tp_sessions{state="Established"} 1' \
   'ha_node_ospf_neighbors_full 1' \
   'ha_node_l2tp_drops_total{reason="auth_failed"} 0' \
@@ -206,6 +210,17 @@ for victim in b a; do
   say "$victim restarted: both sides in service ${t} ms after the restart ($(( ($(date +%s%N) - killed) / 1000000 )) ms after the kill)"
   grep -q "removed what an earlier run left" "$work/$victim.log" ||
     fail "the restarted $victim did not report the stale routes it removed"
+  if [ "$victim" = b ]; then
+    # b initiates: a ends the old connection, by the silence timer (silence_s) or,
+    # when b's new connection comes first, by replacing it at once.
+    how=$(metrics a | grep -E '^ha_node_l2tp_(replaced|silent_closed)_total [1-9]' | tr '\n' ' ')
+    [ -n "$how" ] || fail "a counted neither a replaced nor a silent pseudowire"
+  else
+    # a only answers: b noticed the silence, closed and reconnected.
+    how=$(metrics b | grep -E '^ha_node_l2tp_silent_closed_total [1-9]' | tr '\n' ' ')
+    [ -n "$how" ] || fail "b did not count a silent pseudowire"
+  fi
+  say "how the surviving side noticed: $how"
 done
 ma=$(metrics a); mb=$(metrics b)
 say "a: $(grep -E '^ha_node_l2tp_(replaced|silent_closed|reconnects)_total' <<<"$ma" | tr '\n' ' ')"
@@ -224,4 +239,14 @@ for n in a b; do
   ip -n "hs-$n" -6 addr show dev lo | grep -q "2001:db8:$n::1" && fail "$n left its address on lo"
 done
 [ -e "$work/ip-called" ] && fail "the daemon ran ip at exit: $(head -3 "$work/ip-called")"
+# a's log: one JSON object per line, with the structured fields of the main events.
+python3 - "$work/a.log" <<'EOF' || fail "a's --log-format json output is not JSON lines with fields"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert lines and all("timestamp" in l and "level" in l and "message" in l for l in lines)
+assert any(l.get("neighbor") == "2.2.2.2" and l.get("state") == "Full" for l in lines), "no neighbor event"
+assert any(l.get("peer") == "b" and "session" in l for l in lines), "no pseudowire event"
+assert any("prefix" in l for l in lines), "no route event"
+EOF
+say "a's log is JSON lines with peer/session/neighbor/prefix fields"
 echo "PASS $name"

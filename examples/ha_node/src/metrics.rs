@@ -271,6 +271,32 @@ pub fn snapshot(core: &Core<SocketAddr>, d: &DaemonCounts) -> Snapshot {
             *n as f64,
         );
     }
+    for (ccid, peer) in core.connections() {
+        if let Some(c) = l2tp.connection(ccid) {
+            let name = core.peer_name(&peer).unwrap_or("?").to_string();
+            s.gauge(
+                "l2tp_connection",
+                "L2TPv3 control connections by peer and state (1).",
+                &[("peer", &name), ("state", &format!("{:?}", c.state))],
+                1.0,
+            );
+        }
+    }
+    let sec = core.security_counts();
+    for (reason, v) in [
+        ("unknown_source", sec.unknown_source),
+        ("wrong_protection", sec.wrong_protection),
+        ("data_wrong_peer", sec.data_wrong_peer),
+        ("extra_session_refused", sec.extra_sessions_refused),
+        ("route_refused", sec.routes_refused),
+    ] {
+        s.counter(
+            "security_drops",
+            "Datagrams, sessions and routes refused by the node's security checks, by reason.",
+            &[("reason", reason)],
+            v,
+        );
+    }
     for (name, addr) in &d.peers {
         let up = core.session_of_peer(addr).is_some();
         s.gauge(
