@@ -7,8 +7,9 @@
 //! * [`esp`]: ESP protection of an underlay peer;
 //! * [`config`]: the daemon's TOML configuration;
 //! * [`daemon`]: the daemon on tokio, with [`tap`] (TAP devices), `ospfv3::RawSocket`
-//!   (OSPFv3 over raw IPv6 sockets), [`netlink`] (addresses and routes) and
-//!   [`health`] (probes).
+//!   (OSPFv3 over raw IPv6 sockets), [`netlink`] (addresses, routes and links over
+//!   rtnetlink, off the event loop), [`health`] (probes), [`metrics`] (Prometheus
+//!   endpoint) and [`selfheal`] (TAP device I/O and reopening).
 //!
 //! ```
 //! let report = ha_node::lab::run(&ha_node::lab::LabOptions { seed: 1, ..Default::default() });
