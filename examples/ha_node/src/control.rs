@@ -446,7 +446,8 @@ pub fn admin(
             && let Some(a) = a
         {
             line.push_str(&format!(
-                "; drain metric for {} s, then withdrawn; safe to stop {} s after the                  withdrawal (ctl status, or ctl drain --wait)",
+                "; drain metric for {} s, then withdrawn; safe to stop {} s after the \
+                 withdrawal (ctl status, or ctl drain --wait)",
                 a.drain_period_s, a.shutdown_grace_s
             ));
         }

@@ -765,6 +765,10 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
             Some((spec, attempt, r)) = reopen_rx.recv() => match r.map_err(DaemonError::from).and_then(|t| {
                 selfheal::start_io(&t, cfg.ospf.enabled, &tap_channels).map(|io| (t, io))
             }) {
+                Ok((_, _)) if tap_specs.get(&spec.name).is_none_or(|s| s.peer != spec.peer) => {
+                    // Its peer was removed by a reload meanwhile: the device closes.
+                    reopening.remove(&spec.name);
+                }
                 Ok((t, tio)) => {
                     reopening.remove(&spec.name);
                     ex.heal_counts.taps_reopened += 1;
@@ -834,9 +838,10 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                             core: &mut core,
                             ex: &mut ex,
                             nl: &nl,
-                            channels: &tap_channels,
                             tap_specs: &mut tap_specs,
                             tap_io: &mut tap_io,
+                            reopening: &mut reopening,
+                            reopen_tx: &reopen_tx,
                             lo_ifindex,
                         }, "ctl reload").await;
                         if after_reload(&outcome, &mut reloads) {
@@ -861,9 +866,10 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                     core: &mut core,
                     ex: &mut ex,
                     nl: &nl,
-                    channels: &tap_channels,
                     tap_specs: &mut tap_specs,
                     tap_io: &mut tap_io,
+                    reopening: &mut reopening,
+                    reopen_tx: &reopen_tx,
                     lo_ifindex,
                 }, "SIGHUP").await;
                 if after_reload(&outcome, &mut reloads) {
@@ -959,7 +965,11 @@ fn read_table(path: &Path) -> Result<toml::Table, String> {
 /// The policy's checks with their prefixes and names, for the probe log.
 fn policy_checks(
     core: &Core<SocketAddr>,
-) -> Vec<(anycast_failover::CheckId, anycast_failover::Ipv6Prefix, &str)> {
+) -> Vec<(
+    anycast_failover::CheckId,
+    anycast_failover::Ipv6Prefix,
+    &str,
+)> {
     core.policy()
         .map(|p| {
             p.checks()
@@ -1044,9 +1054,10 @@ struct Reloader<'a> {
     core: &'a mut Core<SocketAddr>,
     ex: &'a mut Executor,
     nl: &'a Netlink,
-    channels: &'a selfheal::TapChannels,
     tap_specs: &'a mut BTreeMap<String, selfheal::TapSpec>,
     tap_io: &'a mut BTreeMap<u32, selfheal::TapIo>,
+    reopening: &'a mut HashSet<String>,
+    reopen_tx: &'a mpsc::Sender<selfheal::Reopened>,
     lo_ifindex: u32,
 }
 
@@ -1088,6 +1099,7 @@ async fn reload_inner(r: Reloader<'_>) -> Result<String, String> {
         }
         r.ex.tap_of_peer.remove(&old.address);
         r.tap_specs.remove(&old.tap);
+        r.reopening.remove(&old.tap);
         tracing::info!(peer = %name, "reload: peer {name} removed (TAP {} closed)", old.tap);
     }
     for name in &plan.add {
@@ -1102,38 +1114,29 @@ async fn reload_inner(r: Reloader<'_>) -> Result<String, String> {
             .map(|k| tap::tap_mac(new.router_id, k))
             .find(|m| !r.tap_specs.values().any(|s| s.mac == *m))
             .unwrap_or_else(|| tap::tap_mac(new.router_id, u8::MAX));
-        let partly = |e: String| {
-            format!("{e}; applied partly: peers before {name} in the plan were changed")
+        // The device is opened by a task, as self-healing reopens one (opening waits
+        // for the kernel, which must not stall the event loop: BFD and OSPFv3 of the
+        // other peers go on); the result arrives on the reopen channel, which starts
+        // its readers and attaches the session once both exist.
+        let spec_tap = selfheal::TapSpec {
+            peer: p.address,
+            name: p.tap.clone(),
+            mac,
+            mtu: new.ospf.mtu,
         };
-        let t = tap::open(r.nl, &p.tap, mac, new.ospf.mtu)
-            .await
-            .map_err(|e| partly(format!("peer {name}: TAP {}: {e}", p.tap)))?;
-        let tio = selfheal::start_io(&t, new.ospf.enabled, r.channels)
-            .map_err(|e| partly(format!("peer {name}: {e}")))?;
-        if let Some(sock) = &tio.ospf {
-            r.ex.sockets.insert(t.ifindex, sock.clone());
+        r.tap_specs.insert(p.tap.clone(), spec_tap.clone());
+        if r.reopening.insert(p.tap.clone()) {
+            selfheal::spawn_reopen(r.nl.clone(), spec_tap, 0, r.reopen_tx.clone());
         }
-        r.tap_io.insert(t.ifindex, tio);
-        r.tap_specs.insert(
-            p.tap.clone(),
-            selfheal::TapSpec {
-                peer: p.address,
-                name: p.tap.clone(),
-                mac,
-                mtu: new.ospf.mtu,
-            },
-        );
-        r.ex.tap_of_peer.insert(p.address, t.ifindex);
-        tracing::info!(peer = %name, tap = %t.name, "reload: peer {name} added on TAP {} (ifindex {})", t.name, t.ifindex);
-        r.ex.taps.insert(t.ifindex, t);
+        tracing::info!(peer = %name, tap = %p.tap, "reload: peer {name} added (TAP {} being opened)", p.tap);
         if spec.esp.is_some() {
             r.ex.esp_peers.insert(p.address);
         } else {
             r.ex.esp_peers.remove(&p.address);
         }
-        r.core
-            .add_peer(Instant::now(), spec)
-            .map_err(|e| partly(format!("peer {name}: {e}")))?;
+        r.core.add_peer(Instant::now(), spec).map_err(|e| {
+            format!("peer {name}: {e}; applied partly: the peers before it were changed")
+        })?;
         r.ex.execute(r.core).await;
     }
     *r.cfg = new;

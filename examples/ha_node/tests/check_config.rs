@@ -219,7 +219,10 @@ fn several_problems_each_on_its_line() {
 #[test]
 fn run_refuses_a_bad_file_the_same_way() {
     let d = Dir::new("run");
-    let p = d.file("dup.toml", &BASE.replace("name = \"west\"", "name = \"client\""));
+    let p = d.file(
+        "dup.toml",
+        &BASE.replace("name = \"west\"", "name = \"client\""),
+    );
     let path = p.display().to_string();
     let (code, _, err) = run(&["run", "--config", &path]);
     assert_eq!(code, 2);
@@ -236,7 +239,10 @@ fn samples(dir: &Dir) -> Vec<PathBuf> {
     for (name, text) in [
         ("l2tp.secret", "sample-l2tp-secret\n"),
         ("ospf.key", "sample-ospf-key\n"),
-        ("east-west.out", "000102030405060708090a0b0c0d0e0f10111213\n"),
+        (
+            "east-west.out",
+            "000102030405060708090a0b0c0d0e0f10111213\n",
+        ),
         ("east-west.in", "202122232425262728292a2b2c2d2e2f30313233\n"),
     ] {
         dir.file(&format!("keys/{name}"), text);
