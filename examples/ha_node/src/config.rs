@@ -691,6 +691,7 @@ impl Config {
     pub fn parse(text: &str) -> Result<Self, ConfigError> {
         let cfg: Config = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         cfg.check_security()?;
+        cfg.l2tp.timers(&cfg.ospf)?;
         let esp_listen = cfg.esp_listen();
         if esp_listen.port() == cfg.listen.port() {
             return Err(ConfigError::Invalid(format!(
@@ -942,6 +943,39 @@ kind = { http_get = { addr = "[::1]:8080", path = "/", expect_status = 200 } }
 name = "script"
 kind = { command = { argv = ["/bin/true"] } }
 "#;
+
+    #[test]
+    fn l2tp_timers_and_metrics_listen() {
+        let cfg = Config::parse(SAMPLE).unwrap();
+        assert_eq!(cfg.metrics_listen, None);
+        let t = cfg.core_config(1).unwrap().l2tp;
+        assert_eq!(t.hello, std::time::Duration::from_secs(10));
+        // Default silence: twice the OSPFv3 dead interval (4 s) while OSPFv3 runs.
+        assert_eq!(t.silence, Some(std::time::Duration::from_secs(8)));
+        assert_eq!(t.reconnect_min, std::time::Duration::from_millis(500));
+        assert_eq!(t.reconnect_max, std::time::Duration::from_secs(30));
+        let text = SAMPLE.replace(
+            "[ospf]",
+            "metrics_listen = \"[::1]:9469\"\n[l2tp]\nhello_s = 2\nsilence_s = 0\nreconnect_min_ms = 200\nreconnect_max_s = 5\n[ospf]",
+        );
+        let cfg = Config::parse(&text).unwrap();
+        assert_eq!(cfg.metrics_listen, Some("[::1]:9469".parse().unwrap()));
+        let t = cfg.core_config(1).unwrap().l2tp;
+        assert_eq!(t.hello, std::time::Duration::from_secs(2));
+        assert_eq!(t.silence, None, "0 turns the silence timer off");
+        assert_eq!(t.reconnect_delay(10), std::time::Duration::from_secs(5));
+        for bad in [
+            "hello_s = 0",
+            "reconnect_min_ms = 1",
+            "reconnect_max_s = 0",
+            "silence_s = 4000",
+        ] {
+            let text = SAMPLE.replace("[ospf]", &format!("[l2tp]\n{bad}\n[ospf]"));
+            // Refused at parse time (so `check-config` reports it too).
+            let e = Config::parse(&text).expect_err(bad);
+            assert!(e.to_string().contains("l2tp."), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn sample_parses_into_a_core_config() {
