@@ -2136,4 +2136,83 @@ mod tests {
             while b.poll_output().is_some() {}
         }
     }
+
+    #[test]
+    fn peers_are_removed_and_added_at_run_time() {
+        let t0 = Instant::now();
+        let mut a = Core::new(t0, cfg("a", 1, "b", true)).unwrap();
+        let mut b = Core::new(t0, cfg("b", 2, "a", false)).unwrap();
+        a.start(t0);
+        b.start(t0);
+        pump(t0, &mut a, &mut b);
+        assert!(a.handle_frame(t0, 10, b"frame"));
+        let spec = a.peers()[0].clone();
+        // Removed: its interface is detached at once, StopCCN goes out, and nothing
+        // reconnects however long we wait.
+        assert!(a.remove_peer(t0, &"b".to_string()));
+        assert!(!a.remove_peer(t0, &"b".to_string()));
+        assert!(!a.handle_frame(t0, 10, b"frame"));
+        pump(t0, &mut a, &mut b);
+        assert_eq!(b.l2tp().session_count(), 0, "b saw the StopCCN");
+        let mut now = t0;
+        for _ in 0..120 {
+            now += Duration::from_secs(1);
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+            pump(now, &mut a, &mut b);
+        }
+        assert!(a.connections().is_empty(), "{:?}", a.connections());
+        assert!(a.peers().is_empty());
+        // A datagram from the removed peer is dropped.
+        let mut junk = vec![0u8; 12];
+        a.handle_underlay(now, "b".into(), &mut junk);
+        assert!(
+            std::iter::from_fn(|| a.poll_output()).any(|o| matches!(o, Output::Dropped { .. }))
+        );
+        // Added again: a new control connection and pseudowire.
+        assert!(a.add_peer(now, spec.clone()).unwrap());
+        assert!(
+            !a.add_peer(now, spec).unwrap(),
+            "a second peer at one address"
+        );
+        pump(now, &mut a, &mut b);
+        assert!(a.handle_frame(now, 10, b"frame again"));
+        assert_eq!(a.connections().len(), 1);
+    }
+
+    #[test]
+    fn policy_reconfigure_keeps_the_prefix_and_refuses_to_drop_all() {
+        use anycast_failover::{CheckKind, CheckSpec, PrefixConfig};
+        let t0 = Instant::now();
+        let prefix: anycast_failover::Ipv6Prefix = "2001:db8:aa::1/128".parse().unwrap();
+        let node = |checks: usize| {
+            let mut p = PrefixConfig::new(prefix);
+            for i in 0..checks {
+                p.checks.push(CheckSpec::new(
+                    format!("c{i}"),
+                    CheckKind::TcpConnect {
+                        addr: "[::1]:1".parse().unwrap(),
+                    },
+                ));
+            }
+            NodeConfig::new(RouterId(0x0101_0101), vec![p])
+        };
+        let mut c = cfg("a", 1, "b", true);
+        c.policy = Some(node(0));
+        let mut a = Core::new(t0, c).unwrap();
+        a.start(t0);
+        let role = |a: &Core<String>| a.policy().and_then(|p| p.role(prefix));
+        let before = role(&a);
+        assert!(a.checks().is_empty());
+        a.reconfigure_policy(t0, Some(node(2))).unwrap();
+        assert_eq!(a.checks().len(), 2);
+        assert_eq!(role(&a), before);
+        assert!(a.reconfigure_policy(t0, None).is_err());
+        assert_eq!(a.checks().len(), 2);
+        // A client without anycast prefixes may gain some.
+        let mut client = Core::new(t0, cfg("c", 3, "b", true)).unwrap();
+        client.reconfigure_policy(t0, None).unwrap();
+        client.reconfigure_policy(t0, Some(node(1))).unwrap();
+        assert_eq!(client.checks().len(), 1);
+    }
 }
