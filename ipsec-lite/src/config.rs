@@ -380,10 +380,13 @@ fn finish(line: usize, p: Partial) -> Result<SaConfig, ConfigError> {
     })
 }
 
+/// A decimal or `0x` hexadecimal number: digits only (no sign, which the standard
+/// parsers would accept).
 fn number(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
+        Some(h) if h.bytes().all(|b| b.is_ascii_hexdigit()) => u64::from_str_radix(h, 16).ok(),
+        None if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
+        _ => None,
     }
 }
 
@@ -578,6 +581,9 @@ mod tests {
         ))
         .unwrap_err();
         assert!(!format!("{e} {e:?}").contains("0123456789abcdef"));
+        assert_eq!(number("0x+100"), None);
+        assert_eq!(number("+256"), None);
+        assert_eq!(number("0x100"), Some(256));
         let e = parse("src 1.2.3.4 dst 1.2.3.5 spi 0x1 dir out").unwrap_err();
         assert_eq!(e.token, "0x1");
         // A parsed configuration's Debug shows no key either.
