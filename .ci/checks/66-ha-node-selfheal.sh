@@ -188,7 +188,7 @@ deleted=$(date +%s%N)
 back=""
 while [ $(( $(date +%s%N) - deleted )) -lt 20000000000 ]; do
   if ip -n hs-b link show pw-a >/dev/null 2>&1 &&
-    metrics b | grep -q '^ha_node_tap_reopened_total [1-9]' && in_service; then
+    metrics b | grep -q '^ha_node_tap_lost_total [1-9]' && metrics b | grep -q '^ha_node_tap_reopened_total [1-9]' && in_service; then
     back=$(( ($(date +%s%N) - deleted) / 1000000 )); break
   fi
   sleep 0.2

@@ -440,6 +440,7 @@ fn daemon_counts(
             .collect(),
         tap_names: specs.keys().cloned().collect(),
         kernel: ex.installer.stats(),
+        taps_lost: ex.heal_counts.taps_lost,
         taps_reopened: ex.heal_counts.taps_reopened,
         tap_reopen_failures: ex.heal_counts.tap_reopen_failures,
         natt: (
@@ -459,7 +460,10 @@ fn daemon_counts(
 /// Counters of the self-healing.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct HealCounts {
-    /// TAP devices reopened after they disappeared.
+    /// TAP devices found gone (deleted under the daemon).
+    pub taps_lost: u64,
+    /// TAP devices opened by the reopening task: after they disappeared, or for a
+    /// peer added by a reload.
     pub taps_reopened: u64,
     /// Failed attempts to reopen one.
     pub tap_reopen_failures: u64,
@@ -752,6 +756,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                 let gone: Vec<Tap> = ex.taps.values().filter(|t| tap::is_gone(t)).cloned().collect();
                 for t in gone {
                     tracing::warn!(tap = %t.name, ifindex = t.ifindex, "TAP {} (ifindex {}) is gone: reopening", t.name, t.ifindex);
+                    ex.heal_counts.taps_lost += 1;
                     tap_io.remove(&t.ifindex);
                     ex.forget_tap(t.ifindex);
                     core.detach(Instant::now(), t.ifindex);

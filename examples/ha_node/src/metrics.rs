@@ -236,7 +236,10 @@ pub struct DaemonCounts {
     pub tap_names: Vec<String>,
     /// Kernel installer counters.
     pub kernel: crate::netlink::InstallerStats,
-    /// TAP devices reopened, and failed attempts.
+    /// TAP devices found gone.
+    pub taps_lost: u64,
+    /// TAP devices opened by the reopening task (lost ones, and peers added by a
+    /// reload).
     pub taps_reopened: u64,
     /// Failed attempts to reopen a TAP device.
     pub tap_reopen_failures: u64,
@@ -613,8 +616,14 @@ pub fn snapshot(core: &Core<SocketAddr>, d: &DaemonCounts) -> Snapshot {
         );
     }
     s.counter(
+        "tap_lost",
+        "TAP devices found deleted under the daemon.",
+        &[],
+        d.taps_lost,
+    );
+    s.counter(
         "tap_reopened",
-        "TAP devices reopened after they disappeared.",
+        "TAP devices opened by the reopening task (after they disappeared, or for a peer added by a reload).",
         &[],
         d.taps_reopened,
     );
