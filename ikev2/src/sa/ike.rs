@@ -2378,8 +2378,10 @@ impl IkeSa {
         if self.outstanding.is_none()
             && let Some(d) = cfg.timers.dpd_interval
             && now >= self.last_heard + d
+            && self.request(ctx, now, Command::Dpd).is_err()
         {
-            let _ = self.request(ctx, now, Command::Dpd);
+            // Could not even queue it: try again one interval later, never spin.
+            self.last_heard = now;
         }
     }
 }
