@@ -246,6 +246,7 @@ hello = $OSPF_HELLO
 dead = $OSPF_DEAD"
   cat >"$work/east.toml" <<EOF
 name = "east"
+control = { socket = "$work/east.sock" }   # one per daemon (the default path is shared)
 router_id = "1.1.1.1"
 l2tp_secret = "bench-secret"
 $AUTH_LINE
@@ -270,6 +271,7 @@ $check
 EOF
   cat >"$work/west.toml" <<EOF
 name = "west"
+control = { socket = "$work/west.sock" }   # one per daemon (the default path is shared)
 router_id = "2.2.2.2"
 l2tp_secret = "bench-secret"
 $AUTH_LINE
@@ -293,6 +295,7 @@ $check
 EOF
   cat >"$work/client.toml" <<EOF
 name = "client"
+control = { socket = "$work/client.sock" }   # one per daemon (the default path is shared)
 router_id = "3.3.3.3"
 l2tp_secret = "bench-secret"
 $AUTH_LINE

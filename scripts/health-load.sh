@@ -37,6 +37,7 @@ ip netns add "$ns" || die "no netns support"
 ip -n "$ns" link set lo up
 cat >"$work/node.toml" <<EOF
 name = "hload"
+control = { socket = "$work/hload.sock" }
 router_id = "9.9.9.1"
 l2tp_secret = "x"
 ospf_auth_key = "x"
