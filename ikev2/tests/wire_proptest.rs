@@ -446,3 +446,44 @@ fn validation_catches_protocol_rules() {
         )],
     }));
 }
+
+#[test]
+fn sk_payload_must_be_last() {
+    use ikev2::wire::{EncodeError, Part};
+    let sk = Payload::Sk(SkPayload {
+        next_payload: PayloadType::IDI,
+        body: vec![0; 40],
+    });
+    let nonce = Payload::Nonce(NoncePayload { data: vec![1; 16] });
+    let header = IkeHeader::new(1, 2, ExchangeType::IKE_AUTH, Flags::new(true, false), 1);
+    let m = Message {
+        header,
+        payloads: vec![sk.clone(), nonce.clone()],
+    };
+    assert!(matches!(
+        m.encode(),
+        Err(EncodeError::Invalid { part: Part::Sk, .. })
+    ));
+    // On the wire: a valid message ending in SK, with a Nonce payload appended and the
+    // lengths fixed up, is refused (the SK payload's Next Payload names its contents,
+    // so nothing can follow it).
+    let ok = Message {
+        header,
+        payloads: vec![nonce.clone(), sk],
+    };
+    let mut wire = ok.encode().unwrap();
+    assert_eq!(Message::decode(&wire).unwrap(), {
+        let mut e = ok.clone();
+        e.header.next_payload = PayloadType::NONCE;
+        e.header.length = wire.len() as u32;
+        e
+    });
+    wire.extend_from_slice(&[0, 0, 0, 20]);
+    wire.extend_from_slice(&[1; 16]);
+    let len = wire.len() as u32;
+    wire[24..28].copy_from_slice(&len.to_be_bytes());
+    assert!(matches!(
+        Message::decode(&wire),
+        Err(DecodeError::Invalid { part: Part::Sk, .. })
+    ));
+}
