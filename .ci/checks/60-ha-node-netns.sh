@@ -406,7 +406,7 @@ esp=$(grep -o "ESP with 10.0.3.1:4500: .*" "$work/west.log" || true)
 echo "$esp" | grep -Eq "[1-9][0-9]* opened, 0 dropped" || fail "no ESP traffic between east and west ($esp)"
 say "west's ${esp}"
 
-say "restarting west (its StopCCN made east and the client reconnect every 5 s)"
+say "restarting west (its StopCCN made east and the client reconnect, with back-off from 0.5 s)"
 start_node west
 west_settled 300 || fail "restarted west did not settle as standby with routes to the client (role: $(role west))"
 claims=$(grep -c "to: Active, cause: Elected" "$work/west.log" || true)
