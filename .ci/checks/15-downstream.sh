@@ -23,6 +23,7 @@ ipsec-lite = { path = "$root/ipsec-lite" }
 anycast-failover = { path = "$root/failover" }
 netsim = { package = "anycast-netsim", path = "$root/netsim" }
 bfd = { path = "$root/bfd" }
+ikev2 = { path = "$root/ikev2" }
 rand_chacha = "0.10"
 rand = "0.10"
 
@@ -36,7 +37,7 @@ first_rust_block() {
 }
 
 examples=()
-for pair in l2tpv3:l2tpv3 ospfv3:ospfv3 ipsec-lite:ipsec_lite failover:failover netsim:netsim bfd:bfd; do
+for pair in l2tpv3:l2tpv3 ospfv3:ospfv3 ipsec-lite:ipsec_lite failover:failover netsim:netsim bfd:bfd ikev2:ikev2; do
   dir="${pair%%:*}"; name="${pair##*:}"
   readme="$root/$dir/README.md"
   first_rust_block "$readme" > "$work/examples/$name.rs"
