@@ -83,9 +83,6 @@ pub enum NetlinkError {
         /// What went wrong.
         message: String,
     },
-    /// No link of that name.
-    #[error("no link named {0}")]
-    NoSuchLink(String),
     /// An address stayed tentative.
     #[error("{addr} on ifindex {ifindex} still tentative or absent after {waited:?}")]
     Tentative {
