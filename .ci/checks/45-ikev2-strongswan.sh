@@ -57,7 +57,7 @@ fail() {
   exit 1
 }
 
-swlab_ns_pair "$A" "$B" ve-us ve-cs 192.0.2.1 192.0.2.2
+swlab_ns_pair "$A" "$B" ve-us ve-cs 192.0.2.1 192.0.2.2 2001:db8:1::1 2001:db8:1::2
 ip -n "$B" addr add 10.10.2.1/32 dev lo
 if command -v tshark >/dev/null; then
   ip netns exec "$A" tshark -q -i ve-us -w "$work/capture.pcapng" -f "udp port 500 or udp port 4500" \
@@ -80,8 +80,8 @@ charon_conf() { # IKE_PROPOSALS ESP_PROPOSALS
 connections {
   lab {
     version = 2
-    local_addrs = 192.0.2.2
-    remote_addrs = 192.0.2.1
+    local_addrs = 192.0.2.2, 2001:db8:1::2
+    remote_addrs = 192.0.2.1, 2001:db8:1::1
     proposals = $1
     dpd_delay = 2s
     rekey_time = 0
@@ -122,11 +122,12 @@ charon_ping() { # what COUNT
   grep -q " 0% packet loss" "$work/ping-$1.txt" || fail "$1: charon's pings lost: $(tail -2 "$work/ping-$1.txt")"
 }
 
-run_peer() { # what ARGS...
-  local what=$1
+run_peer() { # what ARGS...   (env: UNDERLAY=6 for IPv6, PSK_FILE)
+  local what=$1 l=192.0.2.1 r=192.0.2.2
   shift
-  ip netns exec "$A" "$bin" --local 192.0.2.1 --remote 192.0.2.2 --local-id a.lab.example \
-    --remote-id b.lab.example --psk-file "$work/psk" --local-ts 10.10.1.1/32 \
+  if [ "${UNDERLAY:-4}" = 6 ]; then l=2001:db8:1::1; r=2001:db8:1::2; fi
+  ip netns exec "$A" "$bin" --local "$l" --remote "$r" --local-id a.lab.example \
+    --remote-id b.lab.example --psk-file "${PSK_FILE:-$work/psk}" --local-ts 10.10.1.1/32 \
     --remote-ts 10.10.2.1/32 --ping-ms 50 "$@" >"$work/peer-$what.log" 2>&1 &
   peer_pid=$!
 }
@@ -209,6 +210,75 @@ for suite in gcm cbc; do
   swlab_ctl "$C" --terminate --ike lab --force --timeout 2 >/dev/null 2>&1 || true
   sleep 0.5
 done
+
+# Negotiation against charon: INVALID_KE_PAYLOAD both ways, no common proposal, wrong PSK
+# both ways, and an IPv6 underlay.
+charon_conf "aes128-sha256-ecp256" "aes128-sha256" >"$C/swanctl.conf"
+swlab_load "$C" "$C/swanctl.conf" || fail "swanctl load"
+run_peer inv-ke-us --initiate --proposal both --duration 4
+wait "$peer_pid" || true
+peer_pid=""
+f="$work/peer-inv-ke-us.log"
+grep -q "notify: NotifyType(17), sent: false" "$f" || fail "inv-ke-us: no INVALID_KE_PAYLOAD from charon"
+grep -q "EVENT IkeSaUp .*group: Ecp256" "$f" || fail "inv-ke-us: no IKE SA in ECP-256 after the retry"
+[ "$(stat "$f" lost)" = 0 ] && [ "$(stat "$f" replies)" -gt 20 ] || fail "inv-ke-us: traffic"
+say "ok inv-ke-us: we offered x25519 first, charon asked for ECP-256 (INVALID_KE_PAYLOAD), retried, up, $(stat "$f" replies) pings answered"
+swlab_ctl "$C" --terminate --ike lab --force --timeout 2 >/dev/null 2>&1 || true
+
+charon_conf "aes128-sha256-ecp256, aes128gcm16-prfsha256-x25519" "aes128gcm16, aes128-sha256" >"$C/swanctl.conf"
+swlab_load "$C" "$C/swanctl.conf" || fail "swanctl load"
+run_peer inv-ke-charon --proposal gcm --duration 4
+sleep 0.5
+swlab_ctl "$C" --initiate --child lab --timeout 10 >"$work/initiate-inv-ke.txt" 2>&1 ||
+  fail "inv-ke-charon: swanctl --initiate: $(tail -3 "$work/initiate-inv-ke.txt")"
+charon_has_sas inv-ke-charon
+grep -q "CURVE_25519" "$work/list-inv-ke-charon.txt" || fail "inv-ke-charon: not Curve25519"
+wait "$peer_pid" || true
+peer_pid=""
+grep -q "notify: NotifyType(17), sent: true" "$work/peer-inv-ke-charon.log" || fail "inv-ke-charon: we sent no INVALID_KE_PAYLOAD"
+say "ok inv-ke-charon: charon's KE was ECP-256, we asked for Curve25519, charon retried, up"
+swlab_ctl "$C" --terminate --ike lab --force --timeout 2 >/dev/null 2>&1 || true
+
+charon_conf "aes128-sha256-ecp256" "aes128-sha256" >"$C/swanctl.conf"
+swlab_load "$C" "$C/swanctl.conf" || fail "swanctl load"
+run_peer noprop --initiate --proposal gcm --duration 3
+wait "$peer_pid" || true
+peer_pid=""
+grep -q "reason=Failed(NotifyType(14))" "$work/peer-noprop.log" || fail "noprop: no NO_PROPOSAL_CHOSEN"
+say "ok noprop: GCM/x25519 only against CBC/ECP-256 only: NO_PROPOSAL_CHOSEN, no SA"
+
+printf 'not-the-key' >"$work/badpsk"
+charon_conf "aes128gcm16-prfsha256-x25519" "aes128gcm16" >"$C/swanctl.conf"
+swlab_load "$C" "$C/swanctl.conf" || fail "swanctl load"
+PSK_FILE="$work/badpsk" run_peer psk-us --initiate --proposal gcm --duration 3
+wait "$peer_pid" || true
+peer_pid=""
+grep -q "reason=AuthenticationFailed" "$work/peer-psk-us.log" || fail "psk-us: no authentication failure"
+swlab_ctl "$C" --list-sas 2>/dev/null | grep -q ESTABLISHED && fail "psk-us: charon kept an SA"
+PSK_FILE="$work/badpsk" run_peer psk-charon --proposal gcm --duration 3
+sleep 0.5
+swlab_ctl "$C" --initiate --child lab --timeout 5 >"$work/initiate-psk.txt" 2>&1 &&
+  fail "psk-charon: charon's initiation succeeded with a wrong key"
+wait "$peer_pid" || true
+peer_pid=""
+grep -q "notify: NotifyType(24), sent: true" "$work/peer-psk-charon.log" || fail "psk-charon: we sent no AUTHENTICATION_FAILED"
+grep -q "AUTHENTICATION_FAILED" "$C/charon.log" || fail "psk-charon: charon did not get AUTHENTICATION_FAILED"
+say "ok psk: wrong key refused both ways (AUTHENTICATION_FAILED, no SA on either side)"
+
+charon_conf "aes128gcm16-prfsha256-x25519" "aes128gcm16-x25519" >"$C/swanctl.conf"
+swlab_load "$C" "$C/swanctl.conf" || fail "swanctl load"
+UNDERLAY=6 run_peer v6 --initiate --proposal gcm --pfs x25519 --duration 5 --rekey-child-at 1.5 --rekey-ike-at 2.5
+wait_peer_up v6
+swlab_wait_sa "$C" lab 5 || fail "v6: charon has no CHILD SA"
+charon_has_sas v6
+grep -q "2001:db8:1::1\[4500\]" "$work/list-v6.txt" || fail "v6: not over IPv6: $(cat "$work/list-v6.txt")"
+wait "$peer_pid" || true
+peer_pid=""
+f="$work/peer-v6.log"
+[ "$(stat "$f" lost)" = 0 ] && [ "$(stat "$f" replies)" -gt 40 ] || fail "v6: traffic ($(grep STATS "$f"))"
+[ "$(stat "$f" child_rekeyed)" -ge 1 ] && [ "$(stat "$f" ike_rekeyed)" -ge 1 ] || fail "v6: rekeys"
+say "ok v6: IPv6 underlay, $(stat "$f" replies) pings, 0 lost, CHILD and IKE rekeyed"
+swlab_ctl "$C" --terminate --ike lab --force --timeout 2 >/dev/null 2>&1 || true
 
 # 3. charon's DPD notices our killed peer
 charon_conf "aes128gcm16-prfsha256-x25519" "aes128gcm16" >"$C/swanctl.conf"
