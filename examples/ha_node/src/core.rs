@@ -451,14 +451,17 @@ where
         }
         let mut router_cfg = RouterConfig::new(cfg.router_id);
         // RFC 8405's TIME_TO_LEARN is the time to learn every event of one failure.
-        // Without BFD a crashed neighbor is detected by dead timers whose phases are
-        // spread over one HelloInterval, so the second detection of the same crash
-        // (this node's own adjacency after a neighbor's new Router-LSA) arrives up to
-        // one HelloInterval after the first: learning for less than that put it in
-        // LONG_WAIT (1 s more outage, measured with scripts/failover-bench.sh).
-        let hello = Duration::from_secs(u64::from(cfg.ospf.hello));
+        // Without BFD a crashed neighbor is detected by each of its neighbors' dead
+        // timers, each running from the last Hello that neighbor received: its
+        // interfaces' Hello phases differ and Hellos get lost, so the detections of
+        // one crash are spread over up to one RouterDeadInterval (all fall between
+        // the crash and a dead interval after it). Learning for less put this node's
+        // own detection, after a neighbor's new Router-LSA, in LONG_WAIT: 1 s more
+        // outage, measured with scripts/failover-bench.sh at 5 % loss (detections
+        // 0.7 s and 1.4 s apart).
+        let dead = Duration::from_secs(u64::from(cfg.ospf.dead));
         let learn = &mut router_cfg.spf_throttle.time_to_learn;
-        *learn = (*learn).max(hello + Duration::from_millis(250));
+        *learn = (*learn).max(dead);
         let mut ospf = Router::new(router_cfg, rng(0x05F3));
         // The router reports changes of who advertises the policy's prefixes; the
         // policy first hears the answer at watch time (nobody, before any SPF run).

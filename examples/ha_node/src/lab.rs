@@ -1499,8 +1499,9 @@ fn crash_east(
     // Without BFD: the RouterDeadInterval (counted from east's last Hello, so at most
     // `dead` after the crash), then the client's own Router-LSA without east (the
     // origination throttle sends a first change at once) and SPF. West's detection
-    // and the client's are up to one HelloInterval apart; the core learns for longer
-    // than that (RFC 8405 TIME_TO_LEARN), so the second one is still in SHORT_WAIT
+    // and the client's are apart by lost Hellos and Hello phases, never more than one
+    // RouterDeadInterval; the core learns for that long (RFC 8405 TIME_TO_LEARN),
+    // so the second one is still in SHORT_WAIT
     // (200 ms), not LONG_WAIT. Bound: dead + 500 ms, the figure.
     //
     // With BFD, the client's session with east goes Down after the detection time

@@ -153,8 +153,8 @@ fn crash_story_without_bfd_waits_for_the_dead_interval() {
 /// Without BFD the route moves within the RouterDeadInterval + [`DEAD_CRASH_MARGIN`]
 /// of the crash, and within 300 ms of the client's own detection of it (SPF short
 /// delay 200 ms + LSA + latency), with and without loss, over several seeds
-/// (virtual time). West's detection and the client's are up to one HelloInterval
-/// apart; before the core learned for a whole HelloInterval (RFC 8405
+/// (virtual time). West's detection and the client's are apart by lost Hellos and
+/// Hello phases; before the core learned for a whole RouterDeadInterval (RFC 8405
 /// TIME_TO_LEARN), west's Router-LSA had put the client's SPF throttle in LONG_WAIT
 /// by then, and the route moved a second after the client's detection.
 #[test]
