@@ -528,6 +528,7 @@ impl Netlink {
             NetlinkError::from_rtnl(format!("mtu {mtu} up on ifindex {ifindex}"), e)
         })?;
         self.add_address(ifindex, link_local, 64).await?;
+        tracing::debug!(target: "netlink", ifindex, "addrgenmode none, mtu {mtu}, up, {link_local}/64 set");
         let started = Instant::now();
         let waited = Duration::from_secs(5);
         while started.elapsed() < waited {
@@ -537,6 +538,7 @@ impl Netlink {
                 .iter()
                 .any(|(a, _, _, tentative)| *a == link_local && !tentative);
             if ready {
+                tracing::debug!(target: "netlink", ifindex, waited = ?started.elapsed(), "link-local {link_local} ready");
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -80,6 +80,7 @@ pub async fn open(nl: &Netlink, name: &str, mac: Mac, mtu: u16) -> Result<Tap, T
         })?;
     let ifindex =
         nix::net::if_::if_nametoindex(name).map_err(|_| TapError::NoIndex(name.into()))?;
+    tracing::debug!(target: "netlink", ifindex, "TAP {name} created");
     let link_local = link_local_for(mac);
     nl.setup_tap(ifindex, mtu, link_local).await?;
     Ok(Tap {
