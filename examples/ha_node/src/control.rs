@@ -451,6 +451,17 @@ pub fn admin(
                 a.drain_period_s, a.shutdown_grace_s
             ));
         }
+        if cmd == AdminCommand::Drain
+            && !st
+                .peers
+                .iter()
+                .any(|(_, m)| *m < anycast_failover::PrefixConfig::new(st.prefix).drain_metric)
+        {
+            line.push_str(
+                "; WARNING: no other node advertises this prefix: the drain withdraws the \
+                 service (ctl undrain to cancel)",
+            );
+        }
         if st.force_standby {
             line.push_str("; forced standby");
         }

@@ -195,6 +195,9 @@ pub struct Prefix {
     /// While draining: seconds until the withdrawal.
     #[serde(default)]
     pub drain_ends_in_s: Option<f64>,
+    /// Whether this node's own LSAs no longer advertise the prefix (the last SPF
+    /// run no longer lists it among the prefix's advertisers).
+    pub withdrawal_flooded: bool,
     /// Drained, the withdrawal flooded and the shutdown grace passed since: the
     /// node may be stopped without losing a request for this prefix.
     pub safe_to_stop: bool,
@@ -437,7 +440,15 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
                 .iter()
                 .find(|a| a.prefix.parse::<Ipv6Prefix>().ok() == Some(st.prefix))
                 .map_or(Duration::ZERO, |a| Duration::from_secs(a.shutdown_grace_s));
+            // The withdrawal has been flooded once our own Intra-Area-Prefix-LSA no
+            // longer carries the prefix: the SPF run after its origination drops us
+            // from the prefix's advertisers (origination may wait for MinLSInterval).
+            let me = ospf.router_id();
+            let flooded = !ospf
+                .advertisers(&crate::core::to_ospf_prefix(st.prefix))
+                .any(|a| a.router_id == me);
             let (safe, safe_in) = match st.role {
+                Role::Drained if !flooded => (false, Some(secs(grace))),
                 Role::Drained => {
                     let at = st.role_since + grace;
                     (now >= at, (now < at).then(|| secs(at - now)))
@@ -486,6 +497,7 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
                 drain_ends_in_s: st
                     .drain_until
                     .map(|t| secs(t.saturating_duration_since(now))),
+                withdrawal_flooded: flooded,
                 safe_to_stop: safe,
                 safe_to_stop_in_s: safe_in,
                 peers: st
@@ -717,4 +729,199 @@ pub fn render(s: &Status) -> String {
         let _ = writeln!(o, "  {k:<34} {v}");
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::Output;
+
+    const SERVER: &str = r#"name = "a"
+router_id = "1.1.1.1"
+l2tp_secret = "k"
+ospf_auth_key = "o"
+insecure_fixed_seed = true
+seed = 1
+loopback = ["2001:db8:1::1"]
+[[peer]]
+name = "b"
+address = "10.0.0.2:1701"
+initiate = true
+tap = "pw-b"
+bfd = { enabled = false }
+[l2tp]
+silence_s = 0
+[[anycast]]
+prefix = "2001:db8:aa::1/128"
+settle_s = 1
+"#;
+
+    const CLIENT: &str = r#"name = "b"
+router_id = "2.2.2.2"
+l2tp_secret = "k"
+ospf_auth_key = "o"
+insecure_fixed_seed = true
+seed = 2
+loopback = ["2001:db8:2::1"]
+[[peer]]
+name = "a"
+address = "10.0.0.1:1701"
+tap = "pw-a"
+bfd = { enabled = false }
+[l2tp]
+silence_s = 0
+"#;
+
+    struct Node {
+        core: Core<SocketAddr>,
+        cfg: Config,
+        me: SocketAddr,
+        ll: std::net::Ipv6Addr,
+        ifindex: u32,
+    }
+
+    fn node(text: &str, me: &str, ll: &str, ifindex: u32) -> Node {
+        let cfg = crate::check::check_text(text).unwrap();
+        let core = Core::new(Instant::now(), cfg.core_config(1).unwrap()).unwrap();
+        Node {
+            core,
+            cfg,
+            me: me.parse().unwrap(),
+            ll: ll.parse().unwrap(),
+            ifindex,
+        }
+    }
+
+    /// Delivers `from`'s outputs to `to`; OSPFv3 packets go straight to the other
+    /// core, not through the pseudowire (hence `silence_s = 0` above).
+    fn deliver(now: Instant, from: &mut Node, to: &mut Node) -> bool {
+        let mut moved = false;
+        while let Some(o) = from.core.poll_output() {
+            moved = true;
+            match o {
+                Output::Underlay { mut datagram, .. } => {
+                    to.core.handle_underlay(now, from.me, &mut datagram);
+                }
+                Output::PseudowireUp { session_id, .. } => {
+                    from.core.attach(now, session_id, from.ifindex, from.ll);
+                }
+                Output::Ospf(t) => to.core.handle_ospf(now, to.ifindex, t.src, t.dst, &t.bytes),
+                _ => {}
+            }
+        }
+        moved
+    }
+
+    fn extra<'a>(probes: &'a ProbeLog, tap: &str, ifindex: u32, peer: SocketAddr) -> Extra<'a> {
+        Extra {
+            config_path: "test.toml",
+            started: Instant::now(),
+            tap_names: [(ifindex, tap.to_string())].into(),
+            tap_of_peer: [(peer, ifindex)].into(),
+            drops: vec![("control.bad_requests".into(), 0)],
+            probes,
+            reloads: (0, 0, None),
+        }
+    }
+
+    #[test]
+    fn snapshot_shows_tunnel_neighbor_route_and_role() {
+        let t0 = Instant::now();
+        let mut a = node(SERVER, "10.0.0.1:1701", "fe80::a", 10);
+        let mut b = node(CLIENT, "10.0.0.2:1701", "fe80::b", 11);
+        a.core.start(t0);
+        b.core.start(t0);
+        let mut now = t0;
+        for _ in 0..300 {
+            now += Duration::from_millis(100);
+            a.core.handle_timeout(now);
+            b.core.handle_timeout(now);
+            for _ in 0..50 {
+                if !(deliver(now, &mut a, &mut b) | deliver(now, &mut b, &mut a)) {
+                    break;
+                }
+            }
+        }
+        let probes = ProbeLog::default();
+        let sa = snapshot(now, &a.core, &a.cfg, &extra(&probes, "pw-b", 10, b.me));
+        let sb = snapshot(now, &b.core, &b.cfg, &extra(&probes, "pw-a", 11, a.me));
+        let control = sb.peers[0].control.as_ref().expect("a control connection");
+        assert_eq!(control.state, "Established");
+        assert_eq!(
+            sb.peers[0].session.as_ref().map(|s| s.state.as_str()),
+            Some("Established")
+        );
+        let pw = sb
+            .ospf
+            .interfaces
+            .iter()
+            .find(|i| i.name == "pw-a")
+            .unwrap();
+        assert_eq!(pw.neighbors[0].router_id, "1.1.1.1");
+        assert_eq!(pw.neighbors[0].state, "Full");
+        let route = sb
+            .ospf
+            .routes
+            .iter()
+            .find(|r| r.prefix == "2001:db8:aa::1/128")
+            .unwrap_or_else(|| panic!("no route to the anycast prefix: {:?}", sb.ospf.routes));
+        assert_eq!(route.next_hops, ["pw-a%fe80::a"]);
+        assert_eq!(sa.anycast[0].role, "Active");
+        assert_eq!(sa.anycast[0].metric, Some(10));
+        assert!(sa.anycast[0].healthy && !sa.anycast[0].safe_to_stop);
+        assert!(!sa.anycast[0].withdrawal_flooded);
+        assert!(
+            sa.drops.contains_key("l2tp.auth_failed") && sa.drops.contains_key("ospf.rx_dropped")
+        );
+        // JSON for scripts and back, tables for people.
+        let json = serde_json::to_string(&sb).unwrap();
+        let back: Status = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.ospf.routes.len(), sb.ospf.routes.len());
+        let table = render(&sa);
+        assert!(table.contains("pw-b"), "{table}");
+        assert!(table.contains("2001:db8:aa::1/128 Active"), "{table}");
+
+        // Drained and withdrawn: safe to stop once the grace (5 s) has passed.
+        let mut a_core = a.core;
+        a_core
+            .handle_command_scoped(
+                now,
+                anycast_failover::Scope::All,
+                anycast_failover::AdminCommand::Drain,
+            )
+            .unwrap();
+        a.core = a_core;
+        let sa = snapshot(now, &a.core, &a.cfg, &extra(&probes, "pw-b", 10, b.me));
+        assert_eq!(sa.anycast[0].role, "Draining");
+        assert_eq!(sa.anycast[0].metric, Some(1000));
+        assert!(!sa.anycast[0].safe_to_stop);
+        let mut saw_safe_in = None;
+        for _ in 0..600 {
+            now += Duration::from_millis(100);
+            a.core.handle_timeout(now);
+            b.core.handle_timeout(now);
+            for _ in 0..50 {
+                if !(deliver(now, &mut a, &mut b) | deliver(now, &mut b, &mut a)) {
+                    break;
+                }
+            }
+            let s = snapshot(now, &a.core, &a.cfg, &extra(&probes, "pw-b", 10, b.me));
+            if s.anycast[0].role == "Drained" && saw_safe_in.is_none() {
+                saw_safe_in = s.anycast[0].safe_to_stop_in_s;
+            }
+            if s.anycast[0].safe_to_stop {
+                assert!(s.anycast[0].withdrawal_flooded && s.anycast[0].metric.is_none());
+                assert!(saw_safe_in.is_some(), "drained before safe");
+                let sb = snapshot(now, &b.core, &b.cfg, &extra(&probes, "pw-a", 11, a.me));
+                assert!(
+                    !sb.ospf
+                        .routes
+                        .iter()
+                        .any(|r| r.prefix == "2001:db8:aa::1/128")
+                );
+                return;
+            }
+        }
+        panic!("never safe to stop");
+    }
 }
