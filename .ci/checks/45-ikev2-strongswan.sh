@@ -247,6 +247,21 @@ peer_pid=""
 grep -q "reason=Failed(NotifyType(14))" "$work/peer-noprop.log" || fail "noprop: no NO_PROPOSAL_CHOSEN"
 say "ok noprop: GCM/x25519 only against CBC/ECP-256 only: NO_PROPOSAL_CHOSEN, no SA"
 
+charon_conf "aes128gcm16-prfsha256-x25519" "aes128gcm16" >"$C/swanctl.conf"
+swlab_load "$C" "$C/swanctl.conf" || fail "swanctl load"
+run_peer cookie --proposal gcm --duration 4 --cookie-threshold 0
+sleep 0.5
+swlab_ctl "$C" --initiate --child lab --timeout 10 >"$work/initiate-cookie.txt" 2>&1 ||
+  fail "cookie: swanctl --initiate: $(tail -3 "$work/initiate-cookie.txt")"
+charon_has_sas cookie
+wait "$peer_pid" || true
+peer_pid=""
+f="$work/peer-cookie.log"
+[ "$(stat "$f" cookies_sent)" -ge 1 ] || fail "cookie: we demanded no cookie"
+[ "$(stat "$f" ike_up)" = 1 ] || fail "cookie: no IKE SA after the cookie round trip"
+say "ok cookie: we demanded a COOKIE (RFC 7296 2.6) from charon's IKE_SA_INIT, charon retried with it, up"
+swlab_ctl "$C" --terminate --ike lab --force --timeout 2 >/dev/null 2>&1 || true
+
 printf 'not-the-key' >"$work/badpsk"
 charon_conf "aes128gcm16-prfsha256-x25519" "aes128gcm16" >"$C/swanctl.conf"
 swlab_load "$C" "$C/swanctl.conf" || fail "swanctl load"

@@ -92,6 +92,9 @@ struct Args {
     /// Do not force UDP encapsulation (only move to 4500 when NAT is detected).
     #[arg(long)]
     no_force_encap: bool,
+    /// Half-open SAs beyond which IKE_SA_INIT must carry a cookie (0: always).
+    #[arg(long, default_value_t = 16)]
+    cookie_threshold: usize,
     /// Stop pinging this many seconds before the end (to count late replies).
     #[arg(long, default_value_t = 1.0)]
     ping_stop_before: f64,
@@ -569,6 +572,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     pc.remote_ts = vec![remote_ts.clone()];
     let mut cfg = EndpointConfig::new(vec![pc]);
     cfg.force_encap = !args.no_force_encap;
+    cfg.limits.cookie_threshold = args.cookie_threshold;
     cfg.timers.dpd_interval = Some(Duration::from_secs(args.dpd));
     cfg.timers.retransmit_initial = Duration::from_millis(args.retransmit_ms);
     cfg.timers.retransmit_tries = args.retransmit_tries;
@@ -719,7 +723,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let c = p.ep.counters();
     println!(
-        "STATS ike_up={} ike_rekeyed={} child_installed={} child_rekeyed={} child_deleted={} peer_dead={} pings_sent={} replies={} lost={} echo_answered={} esp_in={} esp_out={} esp_dropped={} retransmits={} integrity={} malformed={}",
+        "STATS ike_up={} ike_rekeyed={} child_installed={} child_rekeyed={} child_deleted={} peer_dead={} pings_sent={} replies={} lost={} echo_answered={} esp_in={} esp_out={} esp_dropped={} retransmits={} integrity={} malformed={} cookies_sent={}",
         p.stats.ike_up,
         p.stats.ike_rekeyed,
         p.stats.child_installed,
@@ -735,7 +739,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         p.stats.esp_dropped,
         c.retransmits,
         c.integrity,
-        c.malformed
+        c.malformed,
+        c.cookies_sent
     );
     Ok(())
 }
