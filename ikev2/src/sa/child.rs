@@ -44,6 +44,8 @@ pub(crate) struct ChildSa {
     pub replaces: Option<u32>,
     /// A superseded SA is forgotten at this instant if the peer never deletes it.
     pub expire_at: Option<Instant>,
+    /// Consecutive refused rekeys (the retry backs off).
+    pub rekey_failures: u32,
 }
 
 /// The `ipsec-lite` suite for a negotiated ESP suite, if `ipsec-lite` implements it.

@@ -371,7 +371,12 @@ impl IkeSa {
     fn send_init<R: Rng>(&mut self, ctx: &mut Ctx<'_, R>, now: Instant) -> Result<(), Error> {
         let pc = &ctx.cfg.peers[self.peer.0];
         let group = self.group.ok_or(Error::Crypto)?;
-        let dh = DhPrivate::generate(group, ctx.rng).map_err(|_| Error::Crypto)?;
+        // A retry after COOKIE keeps its KE (RFC 7296 2.6: "all other payloads
+        // unchanged"); a retry after INVALID_KE_PAYLOAD needs one in the new group.
+        let dh = match self.dh.take() {
+            Some(d) if d.group() == group => d,
+            _ => DhPrivate::generate(group, ctx.rng).map_err(|_| Error::Crypto)?,
+        };
         let mut payloads = Vec::new();
         if let Some(c) = &self.cookie {
             payloads.push(Payload::Notify(NotifyPayload::new(
@@ -901,6 +906,7 @@ impl IkeSa {
             out_pending: false,
             replaces: rekeys,
             expire_at: None,
+            rekey_failures: 0,
         };
         self.install_child(
             ctx,
@@ -1128,6 +1134,7 @@ impl IkeSa {
                 out_pending: true,
                 replaces: None,
                 expire_at: None,
+                rekey_failures: 0,
             },
             out,
         ))
@@ -1618,8 +1625,12 @@ impl IkeSa {
             });
             restore(self);
             // Try again later (2.25: TEMPORARY_FAILURE), unless the SA is gone.
+            // Back off: 2 s, 4 s, 8 s ... up to the rekey interval.
+            let cap = ctx.cfg.timers.child_rekey;
             if let Some(c) = self.children.iter_mut().find(|c| c.in_spi == old) {
-                c.rekey_at = now + Duration::from_secs(2);
+                c.rekey_failures = c.rekey_failures.saturating_add(1);
+                let wait = Duration::from_secs(1u64 << c.rekey_failures.min(20));
+                c.rekey_at = now + wait.min(cap);
             }
             self.child_collision = None;
             return;

@@ -343,12 +343,28 @@ fn cookie_is_required_under_load_and_accepted() {
     let mut lab = Lab::new(peer_cfg(A, B, b"secret"), peer_cfg(B, A, b"secret"), |c| {
         c.limits.cookie_threshold = 0;
     });
+    lab.sim.enable_trace();
     lab.initiate();
     lab.run(Duration::from_secs(1));
     let ea = lab.events(lab.a);
     assert_eq!(ups(&ea), 1, "{ea:?}");
     assert_eq!(lab.ep(lab.b).counters().cookies_sent, 1);
     assert_eq!(lab.ep(lab.b).counters().bad_cookie, 0);
+    // RFC 7296 2.6: the retry carries the cookie first and the other payloads unchanged.
+    let a = lab.a;
+    let inits: Vec<crate::wire::Message> = lab
+        .sim
+        .take_trace()
+        .into_iter()
+        .filter(|t| t.from.0 == a)
+        .filter_map(|t| crate::wire::Message::decode(&t.payload[4..]).ok())
+        .filter(|m| m.header.exchange_type == crate::wire::ExchangeType::IKE_SA_INIT)
+        .collect();
+    assert_eq!(inits.len(), 2);
+    assert!(
+        matches!(&inits[1].payloads[0], crate::wire::Payload::Notify(n) if n.notify_type == NotifyType::COOKIE)
+    );
+    assert_eq!(inits[0].payloads[..], inits[1].payloads[1..]);
 }
 
 /// A flood of IKE_SA_INIT requests from spoofed SPIs: beyond the threshold nothing is
