@@ -216,7 +216,9 @@ fn crash_story_without_bfd_moves_within_dead_interval_and_margin() {
 /// the route still moves within the detection time + margin (virtual time).
 #[test]
 fn crash_story_with_bfd_holds_on_lossy_links() {
-    for seed in [1, 2, 3] {
+    // Seed 4: west detects the crash 84 ms before the client, whose own detection
+    // then falls in SHORT_WAIT (RFC 8405's 200 ms delay moved the route after 451 ms).
+    for seed in [1, 2, 3, 4] {
         let report = run(&LabOptions {
             seed,
             loss: 0.05,
