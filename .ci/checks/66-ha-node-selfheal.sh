@@ -78,6 +78,11 @@ socket = "$work/$1.sock"
 [ospf]
 hello = 1
 dead = 3
+[bfd]
+# 1 s detection: BFD packets keep the pseudowire busy (data is liveness for
+# silence_s) without flapping on a loaded machine's scheduling stalls.
+interval_ms = 100
+multiplier = 10
 [l2tp]
 hello_s = 2
 silence_s = 2
