@@ -1418,6 +1418,12 @@ where
         self.cfg.loopback.0
     }
 
+    /// Whether a learned route was handed to the driver for installation (it passed
+    /// the route filter) and not removed since.
+    pub fn route_installed(&self, prefix: &Ipv6Prefix) -> bool {
+        self.installed.contains(prefix)
+    }
+
     /// The configured peers.
     pub fn peers(&self) -> &[PeerSpec<A>] {
         &self.cfg.peers

@@ -75,6 +75,8 @@ fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
     move |source| DaemonError::Io { what, source }
 }
 
+/// Longest wait for every pseudowire before telling systemd the daemon is ready.
+pub const READY_WAIT: Duration = Duration::from_secs(20);
 /// Depth of the channels from the reader tasks to the event loop.
 const CHANNEL_DEPTH: usize = 1024;
 
@@ -696,6 +698,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     let mut probe_log = crate::status::ProbeLog::default();
     probe_log.set_checks(policy_checks(&core));
     let mut reloads = (0u64, 0u64, None::<String>);
+    let (reload_tx, mut reload_rx) = mpsc::channel::<Prepared>(4);
 
     // Metrics: a snapshot of the core once a second, served by a task of its own.
     let (snap_tx, snap_rx) = tokio::sync::watch::channel(Arc::new(metrics::Snapshot::default()));
@@ -719,9 +722,12 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
 
     core.start(Instant::now());
     ex.execute(&mut core).await;
-    // systemd (Type=notify): ready once the sockets, TAP devices, control socket and
-    // probes are set up and the tunnels are being opened.
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    // systemd (Type=notify): READY=1 once every peer's pseudowire is up, or after
+    // READY_WAIT whatever their state (a peer that is down must not fail the start);
+    // STATUS= says how many are up.
+    let ready_by = Instant::now() + READY_WAIT;
+    let mut ready = false;
+    let mut pw_up_shown = usize::MAX;
     let mut shutdown_since: Option<Instant> = None;
     loop {
         let wake = core
@@ -836,8 +842,21 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                         crate::control::Answer { ok: true, status: Some(Box::new(st)), ..Default::default() }
                     }
                     crate::control::Request::Reload {} => {
-                        let outcome = reload_config(Reloader {
-                            path: config_path,
+                        // Read and checked off the event loop; applied when ready.
+                        spawn_prepare(config_path, "ctl reload", Some(reply), &reload_tx);
+                        continue;
+                    }
+                    other => crate::control::admin(Instant::now(), &mut core, &cfg, &other),
+                };
+                let _ = reply.send(answer);
+            }
+            _ = sighup.recv() => spawn_prepare(config_path, "SIGHUP", None, &reload_tx),
+            Some(prepared) = reload_rx.recv() => {
+                let Prepared { result, why, reply } = prepared;
+                let checks = core.checks();
+                let outcome = match result {
+                    Ok((new, new_table)) => {
+                        reload_config(Reloader {
                             cfg: &mut cfg,
                             table: &mut table,
                             core: &mut core,
@@ -848,43 +867,42 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                             reopening: &mut reopening,
                             reopen_tx: &reopen_tx,
                             lo_ifindex,
-                        }, "ctl reload").await;
-                        if after_reload(&outcome, &mut reloads) {
-                            restart_probers(&core, &mut probe_rx, &mut probe_stats, &mut probe_log);
-                            check_names = self::check_names(&cfg);
-                            grace = max_grace(&cfg);
-                        }
-                        match outcome {
-                            Ok(m) => crate::control::Answer::done(m),
-                            Err(e) => crate::control::Answer::error(e),
-                        }
+                        }, new, new_table, why).await
                     }
-                    other => crate::control::admin(Instant::now(), &mut core, &cfg, &other),
+                    Err(e) => {
+                        tracing::error!("{why}: configuration not reloaded: {e}");
+                        Err(e)
+                    }
                 };
-                let _ = reply.send(answer);
-            }
-            _ = sighup.recv() => {
-                let outcome = reload_config(Reloader {
-                    path: config_path,
-                    cfg: &mut cfg,
-                    table: &mut table,
-                    core: &mut core,
-                    ex: &mut ex,
-                    nl: &nl,
-                    tap_specs: &mut tap_specs,
-                    tap_io: &mut tap_io,
-                    reopening: &mut reopening,
-                    reopen_tx: &reopen_tx,
-                    lo_ifindex,
-                }, "SIGHUP").await;
-                if after_reload(&outcome, &mut reloads) {
+                if after_reload(&outcome, &mut reloads) && core.checks() != checks {
                     restart_probers(&core, &mut probe_rx, &mut probe_stats, &mut probe_log);
                     check_names = self::check_names(&cfg);
-                    grace = max_grace(&cfg);
+                }
+                grace = max_grace(&cfg);
+                if let Some(reply) = reply {
+                    let _ = reply.send(match outcome {
+                        Ok(m) => crate::control::Answer::done(m),
+                        Err(e) => crate::control::Answer::error(e),
+                    });
                 }
             }
         }
         ex.execute(&mut core).await;
+        let up = cfg
+            .peers
+            .iter()
+            .filter(|p| core.session_of_peer(&p.address).is_some())
+            .count();
+        if up != pw_up_shown {
+            pw_up_shown = up;
+            let status = format!("{up} of {} pseudowires up", cfg.peers.len());
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Status(&status)]);
+        }
+        if !ready && (up == cfg.peers.len() || Instant::now() >= ready_by) {
+            ready = true;
+            tracing::info!("ready: {up} of {} pseudowires up", cfg.peers.len());
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+        }
         if let Some(since) = shutdown_since {
             let stopped = core.policy().is_none_or(|p| p.is_stopped());
             // The grace is bounded by the configuration (MAX_POLICY_DELAY_S); saturate
@@ -1051,9 +1069,37 @@ fn restart_probers(
     }
 }
 
+/// A configuration file read and checked off the event loop, for a reload.
+struct Prepared {
+    result: Result<(Config, toml::Table), String>,
+    why: &'static str,
+    reply: Option<tokio::sync::oneshot::Sender<crate::control::Answer>>,
+}
+
+/// Reads and checks the configuration on a blocking thread (file reads, key files,
+/// validation: none of it may stall the event loop's BFD and OSPFv3 timers); the
+/// result comes back on `tx` to be applied.
+fn spawn_prepare(
+    path: &Path,
+    why: &'static str,
+    reply: Option<tokio::sync::oneshot::Sender<crate::control::Answer>>,
+    tx: &mpsc::Sender<Prepared>,
+) {
+    let (path, tx) = (path.to_path_buf(), tx.clone());
+    tokio::spawn(async move {
+        let result = tokio::task::spawn_blocking(move || {
+            let new = crate::check::load(&path).map_err(|p| p.to_string())?;
+            let table = read_table(&path)?;
+            Ok((new, table))
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("reading the configuration: {e}")));
+        let _ = tx.send(Prepared { result, why, reply }).await;
+    });
+}
+
 /// What a reload may change.
 struct Reloader<'a> {
-    path: &'a Path,
     cfg: &'a mut Config,
     table: &'a mut toml::Table,
     core: &'a mut Core<SocketAddr>,
@@ -1069,8 +1115,15 @@ struct Reloader<'a> {
 /// Re-reads the configuration and applies the difference ([`crate::reload`]); the
 /// outcome is logged. On `Err` nothing was changed, except after a failure while
 /// opening an added peer's TAP device (said so in the message).
-async fn reload_config(r: Reloader<'_>, why: &str) -> Result<String, String> {
-    let outcome = reload_inner(r).await;
+async fn reload_config(
+    r: Reloader<'_>,
+    new: Config,
+    table: toml::Table,
+    why: &str,
+) -> Result<String, String> {
+    let t = Instant::now();
+    let outcome = reload_inner(r, new, table).await;
+    tracing::debug!("{why}: applied in {:?}", t.elapsed());
     match &outcome {
         Ok(m) => tracing::info!("{why}: configuration reloaded: {m}"),
         Err(e) => tracing::error!("{why}: configuration not reloaded: {e}"),
@@ -1078,9 +1131,7 @@ async fn reload_config(r: Reloader<'_>, why: &str) -> Result<String, String> {
     outcome
 }
 
-async fn reload_inner(r: Reloader<'_>) -> Result<String, String> {
-    let new = crate::check::load(r.path).map_err(|p| p.to_string())?;
-    let table = read_table(r.path)?;
+async fn reload_inner(r: Reloader<'_>, new: Config, table: toml::Table) -> Result<String, String> {
     let plan = crate::reload::plan(r.table, &table)?;
     let core_cfg = new.core_config(r.lo_ifindex).map_err(|e| e.to_string())?;
     if plan.is_empty() {

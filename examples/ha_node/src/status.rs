@@ -170,6 +170,9 @@ pub struct Route {
     pub cost: u32,
     /// Next hops, `device%address`.
     pub next_hops: Vec<String>,
+    /// Handed to the kernel (it passed the `[routes]` filter); routes to this node's
+    /// own prefixes and refused ones are not.
+    pub installed: bool,
 }
 
 /// One anycast prefix.
@@ -417,6 +420,7 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
         .routes()
         .values()
         .map(|r| Route {
+            installed: core.route_installed(&r.prefix),
             prefix: r.prefix.to_string(),
             kind: format!("{:?}", r.kind),
             cost: r.cost,
@@ -512,6 +516,7 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
 
     let mut drops = BTreeMap::new();
     let ls = l2tp.stats();
+    let sc = core.security_counts();
     for (k, v) in [
         ("l2tp.malformed", ls.malformed),
         ("l2tp.auth_failed", ls.auth_failed),
@@ -537,6 +542,11 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
         ("ospf.acks_dropped", oc.acks_dropped),
         ("bfd.sessions_refused", core.bfd_refused()),
         ("bfd.rx_dropped", core.bfd_rx_dropped()),
+        ("security.unknown_source", sc.unknown_source),
+        ("security.wrong_protection", sc.wrong_protection),
+        ("security.data_wrong_peer", sc.data_wrong_peer),
+        ("security.extra_sessions_refused", sc.extra_sessions_refused),
+        ("security.routes_refused", sc.routes_refused),
     ] {
         drops.insert(k.to_string(), v);
     }
@@ -662,10 +672,15 @@ pub fn render(s: &Status) -> String {
     for r in &s.ospf.routes {
         let _ = writeln!(
             o,
-            "{:<24} {:<10} cost {:<6} via {}",
+            "{:<24} {:<10} cost {:<6} {} via {}",
             r.prefix,
             r.kind,
             r.cost,
+            if r.installed {
+                "installed"
+            } else {
+                "not installed"
+            },
             if r.next_hops.is_empty() {
                 "-".to_string()
             } else {
@@ -866,6 +881,7 @@ silence_s = 0
             .find(|r| r.prefix == "2001:db8:aa::1/128")
             .unwrap_or_else(|| panic!("no route to the anycast prefix: {:?}", sb.ospf.routes));
         assert_eq!(route.next_hops, ["pw-a%fe80::a"]);
+        assert!(route.installed);
         assert_eq!(sa.anycast[0].role, "Active");
         assert_eq!(sa.anycast[0].metric, Some(10));
         assert!(sa.anycast[0].healthy && !sa.anycast[0].safe_to_stop);
