@@ -2,12 +2,22 @@
 
 use core::fmt;
 
+use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 /// Key material (SKEYSEED, SK_*, KEYMAT, Diffie-Hellman shared secrets). The bytes are
-/// wiped when the value is dropped and never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq)]
+/// wiped when the value is dropped, never printed by `Debug`, and compared in constant
+/// time (for equal lengths) by `==`.
+#[derive(Clone)]
 pub struct Secret(Zeroizing<Vec<u8>>);
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        bool::from(self.0.as_slice().ct_eq(other.0.as_slice()))
+    }
+}
+
+impl Eq for Secret {}
 
 impl Secret {
     /// Takes ownership of the bytes.
@@ -52,5 +62,14 @@ mod tests {
         let d = format!("{s:?}");
         assert!(!d.contains("de") && !d.contains("222"), "{d}");
         assert!(d.contains("4 bytes"));
+    }
+
+    #[test]
+    fn equality() {
+        let a = Secret::from_slice(&[1, 2, 3]);
+        assert_eq!(a, Secret::new(vec![1, 2, 3]));
+        assert_ne!(a, Secret::from_slice(&[1, 2, 4]));
+        assert_ne!(a, Secret::from_slice(&[1, 2]));
+        assert_eq!(Secret::new(vec![]), Secret::new(vec![]));
     }
 }
