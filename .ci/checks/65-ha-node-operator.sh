@@ -95,6 +95,9 @@ veth ho-east u-west 10.0.3.1 ho-west u-east 10.0.3.2
 
 K1=000102030405060708090a0b0c0d0e0f10111213
 K2=202122232425262728292a2b2c2d2e2f30313233
+# BFD 100 ms x 10 (1 s) rather than the default 50 ms x 5: the check asserts that
+# adjacencies survive drains and reloads, which a scheduling stall of a loaded machine
+# (not the daemon) could otherwise break.
 common() { # name router-id loopback
   cat <<EOF
 name = "$1"
@@ -105,6 +108,9 @@ loopback = ["$3"]
 [ospf]
 hello = 1
 dead = 3
+[bfd]
+interval_ms = 100
+multiplier = 10
 [control]
 socket = "$work/$1.sock"
 EOF
