@@ -1792,6 +1792,10 @@ impl IkeSa {
     fn start_rekey_ike<R: Rng>(&mut self, ctx: &mut Ctx<'_, R>, now: Instant) -> Result<(), Error> {
         let pc = &ctx.cfg.peers[self.peer.0];
         let suite = self.suite.ok_or(Error::NotEstablished)?;
+        // The new SA is one more in the table until the old one is deleted.
+        if ctx.total_sas >= ctx.cfg.limits.max_ike_sas {
+            return Err(Error::TooManySas);
+        }
         let new_spi = random_spi64(ctx.rng);
         let ni = nonce(ctx.rng);
         let dh = DhPrivate::generate(suite.group, ctx.rng).map_err(|_| Error::Crypto)?;
@@ -2204,6 +2208,10 @@ impl IkeSa {
         if self.queue.len() >= ctx.cfg.limits.max_pending {
             return Err(Error::Busy);
         }
+        if self.outstanding.is_none() && self.queue.is_empty() {
+            // The window is free: run it now and report its failure to the caller.
+            return self.run(ctx, now, cmd);
+        }
         self.queue.push_back(cmd);
         self.pump(ctx, now);
         Ok(())
@@ -2215,7 +2223,21 @@ impl IkeSa {
             let Some(cmd) = self.queue.pop_front() else {
                 return;
             };
-            let r = match (self.state, cmd) {
+            // A queued command that cannot run any more (its CHILD SA went away, the
+            // table filled up) is dropped; the timers retry what matters.
+            let _ = self.run(ctx, now, cmd);
+        }
+    }
+
+    /// One command, window free: (state, command) table.
+    fn run<R: Rng>(
+        &mut self,
+        ctx: &mut Ctx<'_, R>,
+        now: Instant,
+        cmd: Command,
+    ) -> Result<(), Error> {
+        {
+            match (self.state, cmd) {
                 (IkeState::Established, Command::RekeyChild(spi)) => {
                     self.start_rekey_child(ctx, now, spi)
                 }
@@ -2233,7 +2255,7 @@ impl IkeSa {
                             Pending::DeleteChild(vec![spi]),
                         )
                     } else {
-                        Ok(())
+                        Err(Error::NoSuchChild(spi))
                     }
                 }
                 (IkeState::Established | IkeState::Rekeyed, Command::DeleteIke) => {
@@ -2255,10 +2277,7 @@ impl IkeSa {
                     Vec::new(),
                     Pending::Dpd,
                 ),
-                _ => Ok(()),
-            };
-            if let Err(e) = r {
-                let _ = e;
+                _ => Err(Error::NotEstablished),
             }
         }
     }
