@@ -826,3 +826,24 @@ fn oversized_messages_are_refused_cleanly() {
     assert!(ep.poll_transmit().is_none());
     assert_eq!(ep.ike_sa_count(), 0);
 }
+
+/// An IKE SA rekey needs a second table entry: at the limit it is refused with a typed
+/// error, and the established SA carries on.
+#[test]
+fn ike_rekey_respects_the_table_limit() {
+    let mut lab = Lab::new(peer_cfg(A, B, b"secret"), peer_cfg(B, A, b"secret"), |c| {
+        c.limits.max_ike_sas = 1;
+        c.timers.dpd_interval = None;
+    });
+    lab.initiate();
+    lab.run(Duration::from_secs(1));
+    let sa = lab.ep(lab.a).established(PeerId(0))[0];
+    let r = lab.with_ep(lab.a, |ep, now| ep.rekey_ike(now, sa));
+    assert_eq!(r, Err(crate::Error::TooManySas));
+    assert_eq!(
+        lab.with_ep(lab.a, |ep, now| ep.rekey_child(now, 1)),
+        Err(crate::Error::NoSuchChild(1))
+    );
+    lab.run(Duration::from_secs(1));
+    assert_eq!(lab.ep(lab.a).established(PeerId(0)), vec![sa]);
+}
