@@ -484,6 +484,17 @@ impl Netlink {
         Ok(n)
     }
 
+    /// Sets a link up.
+    pub async fn set_link_up(&self, ifindex: u32) -> Result<(), NetlinkError> {
+        let up = LinkUnspec::new_with_index(ifindex).up().build();
+        self.handle
+            .link()
+            .set(up)
+            .execute()
+            .await
+            .map_err(|e| NetlinkError::from_rtnl(format!("up on ifindex {ifindex}"), e))
+    }
+
     /// The index of the link named `name`, if there is one.
     pub async fn link_index(&self, name: &str) -> Result<Option<u32>, NetlinkError> {
         let mut s = self.handle.link().get().match_name(name).execute();
