@@ -30,8 +30,8 @@ use crate::suite::Suite;
 
 /// A configuration error, with the 1-based line and the offending token.
 ///
-/// A token that may be key material (`0x` followed by more than 8 hex digits, longer
-/// than any SPI) is never echoed: `token` then reads `<redacted: N hex digits>`.
+/// A token that may be key material (`0x` followed by more than 8 bytes, longer than
+/// any SPI) is never echoed: `token` then reads `<redacted: N bytes after 0x>`.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("line {line}: {what} (at {token:?})")]
 pub struct ConfigError {
@@ -415,12 +415,13 @@ fn hex_key(s: &str) -> Option<Zeroizing<Vec<u8>>> {
 }
 
 /// How a token is shown in an error: as it is, unless it may be key material (`0x`
-/// and more than 8 more characters: longer than any SPI or number we read).
+/// and more than 8 more bytes: longer than any SPI or number we read). Bytes, not
+/// characters, are counted, so a token is redacted whatever it is made of.
 fn shown(token: &str) -> String {
-    let hexish = token.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("0x"));
-    let digits = token.chars().count().saturating_sub(2);
-    if hexish && digits > 8 {
-        format!("<redacted: {digits} hex digits>")
+    let b = token.as_bytes();
+    let after = b.len().saturating_sub(2);
+    if b.len() >= 2 && b[..2].eq_ignore_ascii_case(b"0x") && after > 8 {
+        format!("<redacted: {after} bytes after 0x>")
     } else {
         token.to_string()
     }
@@ -573,7 +574,12 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(e.what, "unknown keyword");
-        assert_eq!(e.token, "<redacted: 40 hex digits>");
+        assert_eq!(e.token, "<redacted: 40 bytes after 0x>");
+        // Whatever the token is made of (found by the esp_config_parse fuzz target: a
+        // `0X` token of multi-byte characters was echoed).
+        let e =
+            parse("src 1.2.3.4 dst 1.2.3.5 spi 0x100 dir out 0X\u{1F600}\"\u{1F600}z").unwrap_err();
+        assert_eq!(e.token, "<redacted: 10 bytes after 0x>");
         assert!(!e.to_string().contains("0123456789abcdef"));
         // Keys in the ICV or port positions are redacted too; short numbers are not.
         let e = parse(&format!(
