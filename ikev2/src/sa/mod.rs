@@ -289,6 +289,18 @@ pub struct ChildSaKeys {
     pub outbound_ready: bool,
 }
 
+impl Drop for ChildSaKeys {
+    /// The key material is wiped when the event (or a clone) is dropped; `ipsec-lite`
+    /// keeps its own keyed copy.
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        for p in [&mut self.inbound, &mut self.outbound] {
+            p.enc_key.zeroize();
+            p.auth_key.zeroize();
+        }
+    }
+}
+
 /// Why an IKE SA went down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
