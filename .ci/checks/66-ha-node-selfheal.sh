@@ -15,7 +15,7 @@ cd "$(dirname "$0")/../.."
 name="66-ha-node-selfheal"
 if [ "$(id -u)" != 0 ]; then echo "SKIP $name: needs root"; exit 0; fi
 if [ ! -c /dev/net/tun ]; then echo "SKIP $name: /dev/net/tun missing"; exit 0; fi
-for tool in ip python3; do
+for tool in ip python3 jq; do
   command -v "$tool" >/dev/null || { echo "SKIP $name: $tool missing"; exit 0; }
 done
 if ! ip netns add hs-probe-$$ 2>/dev/null; then echo "SKIP $name: no netns support"; exit 0; fi
@@ -201,6 +201,11 @@ done
 [ -n "$back" ] || fail "pw-a did not come back with its adjacency within 20 s"
 ip -n hs-b -6 route show proto 89 | grep -q "2001:db8:a::1 .*pw-a" || fail "b's route to a's loopback did not come back"
 say "pw-a reopened, adjacency Full and pings over it ${back} ms after the deletion"
+st=$("$bin" ctl --socket "$work/b.sock" status --json) || fail "ctl status on b failed"
+lost=$(jq -r '.healing["tap.lost"] // 0' <<<"$st")
+reopened=$(jq -r '.healing["tap.reopened"] // 0' <<<"$st")
+[ "$lost" -ge 1 ] && [ "$reopened" -ge 1 ] || fail "ctl status on b shows tap.lost=$lost tap.reopened=$reopened"
+say "ctl status on b: healing tap.lost=$lost tap.reopened=$reopened"
 
 for victim in b a; do
   say "kill -9 $victim and start it again"

@@ -837,6 +837,11 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                             drops: status_drops(&natt_counts, &probe_stats, &control.stats),
                             probes: &probe_log,
                             reloads: reloads.clone(),
+                            healing: vec![
+                                ("tap.lost".into(), ex.heal_counts.taps_lost),
+                                ("tap.reopened".into(), ex.heal_counts.taps_reopened),
+                                ("tap.reopen_failures".into(), ex.heal_counts.tap_reopen_failures),
+                            ],
                         };
                         let st = crate::status::snapshot(Instant::now(), &core, &cfg, &extra);
                         crate::control::Answer { ok: true, status: Some(Box::new(st)), ..Default::default() }

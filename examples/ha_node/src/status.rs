@@ -31,6 +31,10 @@ pub struct Status {
     pub anycast: Vec<Prefix>,
     /// Every drop counter, by `protocol.reason`.
     pub drops: BTreeMap<String, u64>,
+    /// Self-healing: reconnections, silent or replaced pseudowires, TAPs lost and
+    /// reopened (the same names as the metrics).
+    #[serde(default)]
+    pub healing: BTreeMap<String, u64>,
 }
 
 /// The node itself.
@@ -313,6 +317,8 @@ pub struct Extra<'a> {
     pub probes: &'a ProbeLog,
     /// Reloads applied and refused, and the last outcome.
     pub reloads: (u64, u64, Option<String>),
+    /// The daemon's self-healing counters (`tap.lost`, `tap.reopened`, ...).
+    pub healing: Vec<(String, u64)>,
 }
 
 fn secs(d: Duration) -> f64 {
@@ -588,6 +594,16 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
         },
         anycast,
         drops,
+        healing: {
+            let h = core.healing_counts();
+            let mut m = BTreeMap::from([
+                ("l2tp.reconnects".to_string(), h.reconnects),
+                ("l2tp.silent_closed".to_string(), h.silent_closed),
+                ("l2tp.replaced".to_string(), h.replaced),
+            ]);
+            m.extend(extra.healing.iter().cloned());
+            m
+        },
     }
 }
 
@@ -735,6 +751,9 @@ pub fn render(s: &Status) -> String {
             );
         }
     }
+    let _ = writeln!(o, "\nSELF-HEALING");
+    let healing: Vec<String> = s.healing.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    let _ = writeln!(o, "  {}", healing.join(", "));
     let _ = writeln!(o, "\nDROPS");
     let nonzero: Vec<_> = s.drops.iter().filter(|(_, v)| **v > 0).collect();
     if nonzero.is_empty() {
@@ -836,6 +855,7 @@ silence_s = 0
             drops: vec![("control.bad_requests".into(), 0)],
             probes,
             reloads: (0, 0, None),
+            healing: vec![("tap.lost".into(), 2)],
         }
     }
 
@@ -889,6 +909,9 @@ silence_s = 0
         assert!(
             sa.drops.contains_key("l2tp.auth_failed") && sa.drops.contains_key("ospf.rx_dropped")
         );
+        // Self-healing: the core's counters and the daemon's.
+        assert_eq!(sa.healing.get("l2tp.reconnects"), Some(&0));
+        assert_eq!(sa.healing.get("tap.lost"), Some(&2));
         // JSON for scripts and back, tables for people.
         let json = serde_json::to_string(&sb).unwrap();
         let back: Status = serde_json::from_str(&json).unwrap();
@@ -896,6 +919,10 @@ silence_s = 0
         let table = render(&sa);
         assert!(table.contains("pw-b"), "{table}");
         assert!(table.contains("2001:db8:aa::1/128 Active"), "{table}");
+        assert!(
+            table.contains("SELF-HEALING") && table.contains("tap.lost 2"),
+            "{table}"
+        );
 
         // Drained and withdrawn: safe to stop once the grace (5 s) has passed.
         let mut a_core = a.core;
