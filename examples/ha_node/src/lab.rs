@@ -1461,9 +1461,8 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
 }
 
 /// What the crash story with BFD allows beyond the BFD detection time before the
-/// client's route moves: the node's SPF delay (10 ms, or 50 ms when a neighbor's
-/// Router-LSA about the same crash came first), the client's Router-LSA and the SPF
-/// run, and one link latency. Virtual time.
+/// client's route moves: the node's SPF delay (10 ms), the client's Router-LSA and
+/// the SPF run, and one link latency, with room to spare. Virtual time.
 pub const BFD_CRASH_MARGIN: Duration = Duration::from_millis(100);
 
 /// How long after the RouterDeadInterval the client's route may move when a server
