@@ -71,19 +71,27 @@ fn seal_and_open_do_not_allocate() {
             // detection and the like) is not per-packet cost.
             let s = tx.seal(now, &flow, &mut buf, 64..1464, 17).unwrap();
             rx.open(now, outer, s.packet).unwrap();
-            let region = Region::new(GLOBAL);
-            for _ in 0..100 {
-                let s = tx.seal(now, &flow, &mut buf, 64..1464, 17).unwrap();
-                let d = rx.open(now, outer, s.packet).unwrap();
-                assert_eq!(d.payload.len(), 1400);
-                let mut bad = [0u8; 40];
-                assert!(rx.open(now, outer, &mut bad).is_err());
-            }
-            let stats = region.change();
-            assert_eq!(
-                (stats.allocations, stats.reallocations),
-                (0, 0),
-                "{} {suite}: {stats:?}",
+            // The counting allocator sees every thread of the process, and the test
+            // harness's main thread allocates a few hundred bytes once, whenever the
+            // scheduler runs it (seen in about a third of runs on a loaded machine).
+            // So three windows of 100 packets each: a per-packet allocation shows in
+            // all three (at least 100 each), another thread's one-off in at most one.
+            let windows: Vec<_> = (0..3)
+                .map(|_| {
+                    let region = Region::new(GLOBAL);
+                    for _ in 0..100 {
+                        let s = tx.seal(now, &flow, &mut buf, 64..1464, 17).unwrap();
+                        let d = rx.open(now, outer, s.packet).unwrap();
+                        assert_eq!(d.payload.len(), 1400);
+                        let mut bad = [0u8; 40];
+                        assert!(rx.open(now, outer, &mut bad).is_err());
+                    }
+                    region.change()
+                })
+                .collect();
+            assert!(
+                windows.iter().any(|s| (s.allocations, s.reallocations) == (0, 0)),
+                "{} {suite}: every window allocated: {windows:?}",
                 backend.name()
             );
         }
