@@ -71,47 +71,51 @@ fn endpoint_data_path_allocates_nothing_per_packet() {
     let mut back = vec![0u8; MAX_DATA_HEADER_LEN + 1400];
     let mut replay = vec![0u8; MAX_DATA_HEADER_LEN + 1400];
     let mut delivered = 0u32;
-    let region = Region::new(GLOBAL);
-    for i in 0..PACKETS {
-        tx[MAX_DATA_HEADER_LEN..].fill(i as u8);
-        // A to B, accepted.
-        let t = a.encapsulate(sid, &mut tx, MAX_DATA_HEADER_LEN).unwrap();
-        assert_eq!(*t.destination, b_addr);
-        let len = t.contents.len();
-        let got = b
-            .handle_datagram(now, a_addr, t.contents)
-            .expect("delivered");
-        assert_eq!(got.sequence, Some(i));
-        assert_eq!(got.payload.len(), 1400);
-        assert!(got.payload.iter().all(|&x| x == i as u8));
-        delivered += 1;
-        // The same packet again: a replayed sequence number, dropped.
-        let start = tx.len() - len;
-        replay.copy_from_slice(&tx);
-        assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
-        // A wrong cookie and an unknown session, dropped.
-        replay[start + 8] ^= 0xff;
-        assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
-        replay[start + 4..start + 8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
-        assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
-        // B to A, accepted through the data-only entry point (a caller whose
-        // codec told data from control).
-        let t = b
-            .encapsulate(b_sid, &mut back, MAX_DATA_HEADER_LEN)
-            .unwrap();
-        assert_eq!(*t.destination, a_addr);
-        assert!(a.handle_data(&b_addr, t.contents).is_ok());
+    // The counter sees every thread of the process, and the test harness's main
+    // thread allocates about 900 bytes once, whenever the scheduler runs it (6 of 15
+    // runs under load). So three windows of PACKETS packets each way: a per-packet
+    // allocation shows in all three, another thread's one-off in at most one.
+    let mut windows = Vec::with_capacity(3);
+    for w in 0..3u32 {
+        let region = Region::new(GLOBAL);
+        for i in w * PACKETS..(w + 1) * PACKETS {
+            tx[MAX_DATA_HEADER_LEN..].fill(i as u8);
+            // A to B, accepted.
+            let t = a.encapsulate(sid, &mut tx, MAX_DATA_HEADER_LEN).unwrap();
+            assert_eq!(*t.destination, b_addr);
+            let len = t.contents.len();
+            let got = b
+                .handle_datagram(now, a_addr, t.contents)
+                .expect("delivered");
+            assert_eq!(got.sequence, Some(i));
+            assert_eq!(got.payload.len(), 1400);
+            assert!(got.payload.iter().all(|&x| x == i as u8));
+            delivered += 1;
+            // The same packet again: a replayed sequence number, dropped.
+            let start = tx.len() - len;
+            replay.copy_from_slice(&tx);
+            assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
+            // A wrong cookie and an unknown session, dropped.
+            replay[start + 8] ^= 0xff;
+            assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
+            replay[start + 4..start + 8].copy_from_slice(&[0xde, 0xad, 0xbe, 0xef]);
+            assert!(b.handle_datagram(now, a_addr, &replay[start..]).is_none());
+            // B to A, accepted through the data-only entry point (a caller whose
+            // codec told data from control).
+            let t = b
+                .encapsulate(b_sid, &mut back, MAX_DATA_HEADER_LEN)
+                .unwrap();
+            assert_eq!(*t.destination, a_addr);
+            assert!(a.handle_data(&b_addr, t.contents).is_ok());
+        }
+        windows.push(region.change());
     }
-    let stats = region.change();
-    assert_eq!(delivered, PACKETS);
-    assert_eq!(
-        (
-            stats.allocations,
-            stats.reallocations,
-            stats.bytes_allocated
-        ),
-        (0, 0, 0),
-        "allocations on the data path over {PACKETS} packets each way: {stats:?}"
+    assert_eq!(delivered, 3 * PACKETS);
+    assert!(
+        windows
+            .iter()
+            .any(|s| (s.allocations, s.reallocations, s.bytes_allocated) == (0, 0, 0)),
+        "allocations on the data path in every window of {PACKETS} packets each way: {windows:?}"
     );
     let s = b.stats();
     assert_eq!(
@@ -120,6 +124,10 @@ fn endpoint_data_path_allocates_nothing_per_packet() {
             s.data_bad_cookie,
             s.data_unknown_session
         ),
-        (u64::from(PACKETS), u64::from(PACKETS), u64::from(PACKETS))
+        (
+            u64::from(3 * PACKETS),
+            u64::from(3 * PACKETS),
+            u64::from(3 * PACKETS)
+        )
     );
 }
