@@ -2302,7 +2302,10 @@ impl IkeSa {
             IkeState::InitReplied => Some(self.created + cfg.timers.half_open_timeout),
             _ => {
                 let mut t = self.outstanding.as_ref().map(|o| o.next);
-                t = earliest(t, self.linger_until);
+                // Only a rekeyed IKE SA lingers (`handle_timeout` acts on nothing else).
+                if self.state == IkeState::Rekeyed {
+                    t = earliest(t, self.linger_until);
+                }
                 for c in &self.children {
                     t = earliest(t, c.expire_at);
                 }
@@ -2390,8 +2393,12 @@ impl IkeSa {
         }
         if self.rekey_at.is_some_and(|t| now >= t) {
             self.rekey_at = Some(now + cfg.timers.ike_rekey);
-            let _ = self.request(ctx, now, Command::RekeyIke);
-            return;
+            // Sent: the CHILD rekeys and DPD wait for it (they are not due while an
+            // exchange is outstanding). Refused: go on, so that nothing else due is
+            // left behind `now` (found by the ikev2_sa fuzz target).
+            if self.request(ctx, now, Command::RekeyIke).is_ok() || self.outstanding.is_some() {
+                return;
+            }
         }
         let due: Vec<u32> = self
             .children

@@ -847,3 +847,32 @@ fn ike_rekey_respects_the_table_limit() {
     lab.run(Duration::from_secs(1));
     assert_eq!(lab.ep(lab.a).established(PeerId(0)), vec![sa]);
 }
+
+/// After `handle_timeout(now)` every deadline is after `now` (the contract), also when
+/// an IKE SA rekey is due but refused (here: the IKE SA table is full) at the same time
+/// as a CHILD SA rekey and a liveness check: the refused IKE rekey used to return
+/// early and leave those behind `now` (found by the `ikev2_sa` fuzz target).
+#[test]
+fn refused_ike_rekey_leaves_no_deadline_behind() {
+    let mut lab = Lab::new(peer_cfg(A, B, b"secret"), peer_cfg(B, A, b"secret"), |c| {
+        c.limits.max_ike_sas = 1;
+        c.timers.dpd_interval = Some(Duration::from_secs(10));
+    });
+    lab.initiate();
+    lab.run(Duration::from_secs(1));
+    assert_eq!(lab.ep(lab.a).established(PeerId(0)).len(), 1);
+    let (ike, child) = {
+        let t = &lab.ep(lab.a).config().timers;
+        (t.ike_rekey, t.child_rekey)
+    };
+    let a = lab.a;
+    lab.with_ep(a, |ep, now| {
+        let later = now + ike.max(child) + Duration::from_secs(1);
+        ep.handle_timeout(later);
+        let next = ep.poll_timeout();
+        assert!(
+            next.is_none_or(|t| t > later),
+            "deadline {next:?} not after {later:?}"
+        );
+    });
+}
