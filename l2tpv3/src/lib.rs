@@ -166,7 +166,7 @@ pub use avp::{Avp, AvpType, AvpValue, CircuitErrors, PwType, ResultCode};
 pub use control::{
     CommandError, Config, ConnState, ConnectionInfo, DataDrop, DataIn, DownReason, Endpoint,
     EndpointStats, Event, ReliableConfig, ReliableStats, SessionInfo, SessionRequest, SessionState,
-    Transmit,
+    SessionTemplates, Transmit,
 };
 pub use data::{
     Cookie, CookieLen, DataHeader, DataPacket, DecapError, DefaultSublayer, HeaderTemplate,

@@ -147,6 +147,9 @@ pub struct Config {
     /// BFD defaults of every peer's OSPFv3 neighbors.
     #[serde(default)]
     pub bfd: BfdSection,
+    /// `[dataplane]`: the batched data plane (default on, TAP offload on).
+    #[serde(default)]
+    pub dataplane: crate::dataplane::DataplaneConfig,
     /// Underlay peers, one pseudowire each.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerSection>,

@@ -555,6 +555,17 @@ where
             .collect()
     }
 
+    /// Moves the ESP protection of `peer` out of the core, to a data plane that
+    /// seals and opens every datagram to and from the peer from now on: the core
+    /// then hands over and takes that peer's L2TPv3 messages unsealed, and the
+    /// driver must only give it what the data plane opened.
+    pub fn take_esp(&mut self, peer: &A) -> Option<EspLink>
+    where
+        A: Eq + std::hash::Hash,
+    {
+        self.esp.remove(peer)
+    }
+
     /// The configured name of a peer.
     pub fn peer_name(&self, peer: &A) -> Option<&str> {
         self.cfg

@@ -40,6 +40,7 @@ use tokio_util::udp::UdpFramed;
 
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, CoreError, Output, Via};
+use crate::dataplane::Dataplane;
 use crate::metrics;
 use crate::netlink::{self, KernelOp, KernelRoute, Netlink};
 use crate::selfheal;
@@ -143,6 +144,8 @@ struct Executor {
     /// address and the session's port (RFC 5881 4: one source port per session);
     /// opened on a session's first packet, closed when the session is gone.
     bfd_tx: BTreeMap<(u32, u16), Arc<bfd::tokio_udp::BfdSocket>>,
+    /// The batched data plane, when enabled ([`crate::dataplane`]).
+    dataplane: Option<Arc<Dataplane>>,
 }
 
 impl Executor {
@@ -153,7 +156,13 @@ impl Executor {
     async fn execute(&mut self, core: &mut Core<SocketAddr>) {
         while let Some(o) = core.poll_output() {
             match o {
-                Output::Underlay { peer, datagram } => {
+                Output::Underlay { peer, mut datagram } => {
+                    if let Some(dp) = self.dataplane.as_ref().filter(|d| d.has_esp(&peer)) {
+                        match dp.seal_control(Instant::now(), &peer, &datagram) {
+                            Some(sealed) => datagram = sealed,
+                            None => continue,
+                        }
+                    }
                     if self.esp_peers.contains(&peer) {
                         self.esp_tx.send(NattDatagram::Esp(datagram), peer).await;
                     } else {
@@ -175,6 +184,11 @@ impl Executor {
                             t.link_local
                         );
                         core.attach(Instant::now(), session_id, t.ifindex, t.link_local);
+                        if let Some(dp) = &self.dataplane
+                            && let Some(templates) = core.l2tp().session_templates(session_id)
+                        {
+                            dp.install(templates);
+                        }
                     }
                     None => tracing::warn!(
                         peer = %peer_name,
@@ -185,20 +199,38 @@ impl Executor {
                 Output::PseudowireDown {
                     session_id,
                     ifindex,
-                } => tracing::warn!(
-                    session = session_id,
-                    "pseudowire session {session_id} down (interface {:?})",
-                    ifindex.and_then(|i| self.dev_name(i))
-                ),
+                } => {
+                    if let Some(dp) = &self.dataplane {
+                        dp.remove_session(session_id);
+                    }
+                    tracing::warn!(
+                        session = session_id,
+                        "pseudowire session {session_id} down (interface {:?})",
+                        ifindex.and_then(|i| self.dev_name(i))
+                    )
+                }
                 Output::Frame { ifindex, frame } => {
-                    if let Some(t) = self.taps.get(&ifindex)
+                    if let Some(dp) = &self.dataplane {
+                        dp.write_frame(ifindex, &frame);
+                    } else if let Some(t) = self.taps.get(&ifindex)
                         && let Err(e) = t.dev.send(&frame).await
                     {
                         tracing::debug!("write to {}: {e}", t.name);
                     }
                 }
                 Output::Ospf(t) => {
-                    if let Some(s) = self.sockets.get(&t.ifindex)
+                    let straight = self.dataplane.as_ref().is_some_and(|dp| {
+                        dp.send_control(
+                            t.ifindex,
+                            t.src,
+                            t.dst,
+                            crate::frame::PROTO_OSPF,
+                            1,
+                            &t.bytes,
+                        )
+                    });
+                    if !straight
+                        && let Some(s) = self.sockets.get(&t.ifindex)
                         && let Err(e) = s.send(t.dst, &t.bytes).await
                     {
                         tracing::debug!("OSPFv3 send on ifindex {}: {e}", t.ifindex);
@@ -211,6 +243,21 @@ impl Executor {
                     src_port,
                     payload,
                 } => {
+                    // With the data plane: straight over the pseudowire (hop limit
+                    // 255, RFC 5881 5), never behind a TAP queue.
+                    if let Some(dp) = &self.dataplane {
+                        let dgram = crate::frame::build_udp(
+                            src,
+                            dst,
+                            src_port,
+                            bfd::encap::CONTROL_PORT,
+                            &payload,
+                        );
+                        if dp.send_control(ifindex, src, dst, crate::frame::PROTO_UDP, 255, &dgram)
+                        {
+                            continue;
+                        }
+                    }
                     let key = (ifindex, src_port);
                     if !self.bfd_tx.contains_key(&key) {
                         let live = core.bfd_source_ports();
@@ -549,7 +596,29 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     // Each datagram carries the socket it came in on: a peer is heard only on the
     // socket of its protection (Core::handle_underlay_via).
     let (udp_tx, mut udp_rx) = mpsc::channel::<(SocketAddr, Via, BytesMut)>(CHANNEL_DEPTH);
-    {
+    // The batched data plane reads both sockets itself (in place of the two reader
+    // tasks) and takes the ESP peers' SAs.
+    let (dataplane, mut dp_control) = if cfg.dataplane.enabled {
+        let (dp, control) = Dataplane::start(
+            &cfg.dataplane,
+            l2tp_udp.clone(),
+            esp_udp.clone(),
+            udp_tx.clone(),
+        )
+        .map_err(io("data plane"))?;
+        for p in &cfg.peers {
+            let esp = if p.esp.is_some() {
+                core.take_esp(&p.address)
+            } else {
+                None
+            };
+            dp.add_peer(p.address, &p.tap, esp);
+        }
+        (Some(dp), Some(control))
+    } else {
+        (None, None)
+    };
+    if dataplane.is_none() {
         let mut framed = UdpFramed::new(l2tp_udp.clone(), L2tpUdpCodec);
         let udp_tx = udp_tx.clone();
         tokio::spawn(async move {
@@ -576,7 +645,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
         });
     }
     let natt_counts = Arc::new(NattCounts::default());
-    {
+    if dataplane.is_none() {
         let mut framed = UdpFramed::new(esp_udp.clone(), NattCodec::new());
         let counts = natt_counts.clone();
         tokio::spawn(async move {
@@ -632,6 +701,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
         hist: hist.clone(),
         role_changes: BTreeMap::new(),
         bfd_tx: BTreeMap::new(),
+        dataplane: dataplane.clone(),
     };
     // BFD Control packets received on the TAPs: (ifindex, source, bytes, hop limit).
     let (bfd_rx_tx, mut bfd_rx) = mpsc::channel::<(u32, Ipv6Addr, Vec<u8>, u8)>(CHANNEL_DEPTH);
@@ -644,7 +714,13 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     let mut tap_io: BTreeMap<u32, selfheal::TapIo> = BTreeMap::new();
     for (i, p) in cfg.peers.iter().enumerate() {
         let mac = tap::tap_mac(cfg.router_id, u8::try_from(i).unwrap_or(u8::MAX));
-        let t = tap::open(&nl, &p.tap, mac, cfg.ospf.mtu).await?;
+        let t = match &dataplane {
+            Some(_) => {
+                crate::dataplane::open_tap(&nl, &p.tap, mac, cfg.ospf.mtu, cfg.dataplane.offload)
+                    .await?
+            }
+            None => tap::open(&nl, &p.tap, mac, cfg.ospf.mtu).await?,
+        };
         tracing::info!(
             tap = %t.name,
             peer = %p.name,
@@ -657,6 +733,10 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
         let tio = selfheal::start_io(&t, cfg.ospf.enabled, &tap_channels)?;
         if let Some(sock) = &tio.ospf {
             ex.sockets.insert(t.ifindex, sock.clone());
+        }
+        if let Some(dp) = &dataplane {
+            dp.attach_tap(p.address, &t, cfg.ospf.mtu)
+                .map_err(io(format!("data plane thread for {}", t.name)))?;
         }
         tap_io.insert(t.ifindex, tio);
         tap_specs.insert(
@@ -791,6 +871,12 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                     ex.tap_of_peer.insert(spec.peer, t.ifindex);
                     let (ifindex, ll) = (t.ifindex, t.link_local);
                     ex.taps.insert(ifindex, t);
+                    if let Some(dp) = &dataplane
+                        && let Some(t) = ex.taps.get(&ifindex)
+                        && let Err(e) = dp.attach_tap(spec.peer, t, spec.mtu)
+                    {
+                        tracing::warn!(tap = %spec.name, "data plane thread: {e}");
+                    }
                     if let Some(sid) = core.session_of_peer(&spec.peer) {
                         core.attach(Instant::now(), sid, ifindex, ll);
                     }
@@ -801,6 +887,9 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                     selfheal::spawn_reopen(nl.clone(), spec, attempt.saturating_add(1), reopen_tx.clone());
                 }
             },
+            Some((ifindex, frame)) = async { match dp_control.as_mut() { Some(c) => c.recv().await, None => std::future::pending().await } } => {
+                crate::dataplane::handle_control_frame(&mut core, Instant::now(), ifindex, &frame);
+            }
             _ = tokio::time::sleep_until(wake.into()) => {
                 // Probe results already waiting count before the timers: when the loop
                 // wakes late, a staleness timer must not fire past a fresh result.
@@ -944,6 +1033,9 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
         probe_stats.timeouts.load(Ordering::Relaxed),
         probe_stats.dropped.load(Ordering::Relaxed)
     );
+    if let Some(dp) = &dataplane {
+        dp.log_counts();
+    }
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     control.close();
     tracing::info!("closing control connections");

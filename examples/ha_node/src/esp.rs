@@ -135,6 +135,12 @@ impl EspLink {
     pub fn counts(&self) -> (u64, u64) {
         (self.tx.packets(), self.rx.packets())
     }
+
+    /// The outbound and inbound SAs, for a data plane that seals and opens this
+    /// peer's packets itself from now on ([`crate::dataplane`]).
+    pub fn into_sas(self) -> (SecurityAssociation, SecurityAssociation) {
+        (self.tx, self.rx)
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod control;
 pub mod core;
 pub mod ctl;
 pub mod daemon;
+pub mod dataplane;
 pub mod esp;
 pub mod frame;
 pub mod health;

@@ -136,6 +136,9 @@ pub fn start_io(t: &Tap, ospf: bool, ch: &TapChannels) -> Result<TapIo, DaemonEr
             .abort_handle(),
         );
     }
+    if crate::dataplane::reads_tap(&t.name) {
+        return Ok(io_); // the batched data plane reads this TAP itself
+    }
     let (dev, ifindex, tx) = (t.dev.clone(), t.ifindex, ch.frames.clone());
     io_.tasks.push(
         tokio::spawn(async move {

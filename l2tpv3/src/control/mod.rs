@@ -27,7 +27,7 @@ pub use config::Config;
 pub use connection::ConnState;
 pub use endpoint::{
     CommandError, ConnectionInfo, DataDrop, DataIn, Endpoint, EndpointStats, SessionInfo,
-    SessionRequest, Transmit,
+    SessionRequest, SessionTemplates, Transmit,
 };
 pub use event::{DownReason, Event};
 pub use reliable::{DEFAULT_PEER_WINDOW, ReliableConfig, ReliableStats};

@@ -532,6 +532,82 @@ where
     }
 }
 
+/// What a data plane outside the endpoint needs to carry one established session's
+/// data itself (on other threads, in batches): both header templates, the peer, and
+/// the sequence state at the moment of the hand-over. From then on that data plane
+/// owns the session's transmit sequence: the endpoint's own [`Endpoint::encapsulate`]
+/// must not be used for the session as well, or sequence numbers repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTemplates<A> {
+    /// Our Session ID.
+    pub session_id: u32,
+    /// Checks what we receive (our Session ID and cookie, RFC 3931 section 4.1).
+    pub rx: HeaderTemplate,
+    /// Writes what we send (the peer's Session ID and cookie).
+    pub tx: HeaderTemplate,
+    /// The peer: where data goes and the only source data is accepted from.
+    pub peer: A,
+    /// The sequence number of the next packet to send when the peer asked us to
+    /// sequence our data (section 4.6), `None` when we send unsequenced.
+    pub tx_next_sequence: Option<u32>,
+}
+
+impl<A, R> Endpoint<A, R>
+where
+    A: Clone + Eq + Hash,
+    R: Rng,
+{
+    /// The templates and sequence state of established session `session_id`, for a
+    /// data plane that encapsulates and checks the session's data itself (see
+    /// [`SessionTemplates`]); `None` when the session is not established. Received
+    /// data with the S bit set must still go through [`Endpoint::handle_data`]
+    /// (or the data plane must check sequence numbers itself).
+    ///
+    /// ```
+    /// # use l2tpv3::{Config, Endpoint, SessionRequest, MAX_DATA_HEADER_LEN};
+    /// # use rand::SeedableRng;
+    /// # let now = std::time::Instant::now();
+    /// # let rng = |s| rand::rngs::StdRng::seed_from_u64(s);
+    /// # let mut a = Endpoint::new(Config::default(), rng(1));
+    /// # let mut b = Endpoint::new(Config::default(), rng(2));
+    /// # let ccid = a.connect(now, "b").unwrap();
+    /// let sid = a.open_session(now, ccid, SessionRequest::ethernet("pw")).unwrap();
+    /// assert!(a.session_templates(sid).is_none()); // not established yet
+    /// # for _ in 0..8 {
+    /// #     while let Some(t) = a.poll_transmit() { b.handle_datagram(now, "a", &t.contents); }
+    /// #     while let Some(t) = b.poll_transmit() { a.handle_datagram(now, "b", &t.contents); }
+    /// # }
+    /// let t = a.session_templates(sid).unwrap();
+    /// assert_eq!((t.session_id, t.peer), (sid, "b"));
+    /// // A data plane encapsulates with the transmit template; the peer accepts it.
+    /// let mut buf = [0u8; MAX_DATA_HEADER_LEN + 60];
+    /// let sub = l2tpv3::DefaultSublayer::unsequenced();
+    /// let start = t.tx.encapsulate(&mut buf, MAX_DATA_HEADER_LEN, sub).unwrap();
+    /// let got = b.handle_datagram(now, "a", &buf[start..]).unwrap();
+    /// assert_eq!(got.payload.len(), 60);
+    /// // And checks what the peer sends with the receive template.
+    /// let bsid = b.sessions().next().unwrap().local_id;
+    /// let mut buf = [0u8; MAX_DATA_HEADER_LEN + 60];
+    /// let p = b.encapsulate(bsid, &mut buf, MAX_DATA_HEADER_LEN).unwrap();
+    /// assert_eq!(t.rx.decapsulate(p.contents).unwrap().payload.len(), 60);
+    /// ```
+    pub fn session_templates(&self, session_id: u32) -> Option<SessionTemplates<A>> {
+        let path = self
+            .data
+            .paths
+            .get((session_id & self.data.mask) as usize)
+            .filter(|p| p.sid == session_id)?;
+        Some(SessionTemplates {
+            session_id,
+            rx: path.rx,
+            tx: path.tx,
+            peer: path.peer.clone(),
+            tx_next_sequence: (path.tx_step != 0)
+                .then_some(path.tx_word & DefaultSublayer::MAX_SEQUENCE),
+        })
+    }
+}
+
 /// Why [`Endpoint::encapsulate`] found no data path for `session_id` (a free
 /// function of the session map: the data table stays borrowed for the result).
 #[cold]

@@ -52,6 +52,7 @@ use crate::message::MessageType;
 
 use build::session_ids;
 use data::DataTable;
+pub use data::SessionTemplates;
 
 /// Why a command was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
