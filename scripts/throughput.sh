@@ -183,6 +183,8 @@ node_cfg() { # name rid lo tap peer_addr initiate esp(none|suite) dataplane(on|o
   echo "loopback = [\"$lo\"]"
   has_key l2tp_secret && echo 'l2tp_secret = "throughput-bench-secret"'
   has_key ospf_auth_key && echo 'ospf_auth_key = "throughput-bench-ospf"'
+  # One control socket per daemon (the default path is shared by every daemon).
+  has_key ControlSection && echo "control = { socket = \"$work/$n.sock\" }"
   echo "[ospf]"
   echo "hello = 1"
   echo "dead = 4"

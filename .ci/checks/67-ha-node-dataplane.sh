@@ -212,6 +212,8 @@ node_cfg() { # name rid lo tap peer init esp mode mtu
   echo "loopback = [\"$3\"]"
   has_key l2tp_secret && echo 'l2tp_secret = "dataplane-check-secret"'
   has_key ospf_auth_key && echo 'ospf_auth_key = "dataplane-check-ospf"'
+  # One control socket per daemon (the default path is shared by every daemon).
+  has_key ControlSection && echo "control = { socket = \"$work/$1.sock\" }"
   printf '[ospf]\nhello = 1\ndead = 4\nmtu = %s\n' "$9"
   case "$8" in
     offload) printf '[dataplane]\nenabled = true\noffload = true\n' ;;

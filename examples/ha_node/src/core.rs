@@ -566,6 +566,17 @@ where
         self.esp.remove(peer)
     }
 
+    /// Something arrived over the pseudowire on `ifindex` that a data plane carried
+    /// past the core (OSPFv3, BFD, data): it counts as liveness of the session
+    /// there ([`L2tpTimers::silence`]), as the data the core sees itself does.
+    pub fn note_alive(&mut self, now: Instant, ifindex: u32) {
+        if let Some(sid) = self.by_ifindex.get(&ifindex)
+            && let Some(pw) = self.sessions.get_mut(sid)
+        {
+            pw.last_rx = now;
+        }
+    }
+
     /// The configured name of a peer.
     pub fn peer_name(&self, peer: &A) -> Option<&str> {
         self.cfg

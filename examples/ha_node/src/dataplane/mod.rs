@@ -556,6 +556,8 @@ pub fn handle_control_frame(
     let Ok(p) = parse_ipv6_frame(frame) else {
         return;
     };
+    // It came over the session's pseudowire (template, peer and ESP checked).
+    core.note_alive(now, ifindex);
     match p.next_header {
         PROTO_OSPF => core.handle_ospf(now, ifindex, p.src, p.dst, p.payload),
         PROTO_UDP => {
