@@ -210,9 +210,14 @@ impl Executor {
                     )
                 }
                 Output::Frame { ifindex, frame } => {
-                    if let Some(dp) = &self.dataplane {
-                        dp.write_frame(ifindex, &frame);
-                    } else if let Some(t) = self.taps.get(&ifindex)
+                    // The data plane writes to its TAPs (virtio-net header); a TAP
+                    // it does not know (a peer added by a reload) is written here.
+                    let written = self
+                        .dataplane
+                        .as_ref()
+                        .is_some_and(|dp| dp.write_frame(ifindex, &frame));
+                    if !written
+                        && let Some(t) = self.taps.get(&ifindex)
                         && let Err(e) = t.dev.send(&frame).await
                     {
                         tracing::debug!("write to {}: {e}", t.name);

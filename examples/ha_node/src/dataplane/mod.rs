@@ -452,20 +452,22 @@ impl Dataplane {
     }
 
     /// Writes a frame the control loop received over the pseudowire (slow path) to
-    /// the TAP `ifindex`, with the virtio-net header when offload is on.
-    pub fn write_frame(&self, ifindex: u32, frame: &[u8]) {
+    /// the TAP `ifindex`, with the virtio-net header when offload is on; false when
+    /// the TAP is not the data plane's (the caller writes it).
+    pub fn write_frame(&self, ifindex: u32, frame: &[u8]) -> bool {
         let peer = self
             .shared
             .by_ifindex
             .read()
             .ok()
             .and_then(|m| m.get(&ifindex).cloned());
-        let Some(peer) = peer else { return };
+        let Some(peer) = peer else { return false };
         let offload = peer.offload.load(Ordering::Relaxed);
         let dev = peer.tap.read().ok().and_then(|t| t.clone());
         if let Some(dev) = dev {
             worker::write_tap(&self.shared, offload, &dev, frame);
         }
+        true
     }
 
     /// The counters.
