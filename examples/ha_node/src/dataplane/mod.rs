@@ -141,6 +141,8 @@ pub(crate) struct EspSas {
     pub(crate) rx: Mutex<SecurityAssociation>,
     pub(crate) headroom: usize,
     pub(crate) max_tailroom: usize,
+    /// Packets from the peer that did not open.
+    pub(crate) dropped: AtomicU64,
 }
 
 /// An established session handed over by the control loop.
@@ -295,6 +297,7 @@ impl Dataplane {
                 max_tailroom: tx.max_tailroom(),
                 tx: Mutex::new(tx),
                 rx: Mutex::new(rx),
+                dropped: AtomicU64::new(0),
             }
         });
         let peer = Arc::new(Peer {
@@ -475,8 +478,8 @@ impl Dataplane {
         &self.shared.counters
     }
 
-    /// ESP packets sealed and opened per protected peer.
-    pub fn esp_counts(&self) -> Vec<(SocketAddr, u64, u64)> {
+    /// ESP packets sealed, opened and dropped (did not open) per protected peer.
+    pub fn esp_counts(&self) -> Vec<(SocketAddr, u64, u64, u64)> {
         let Ok(peers) = self.shared.peers.read() else {
             return Vec::new();
         };
@@ -486,7 +489,7 @@ impl Dataplane {
                 let e = p.esp.as_ref()?;
                 let tx = e.tx.lock().ok()?.packets();
                 let rx = e.rx.lock().ok()?.packets();
-                Some((p.addr, tx, rx))
+                Some((p.addr, tx, rx, e.dropped.load(Ordering::Relaxed)))
             })
             .collect()
     }
@@ -514,8 +517,10 @@ impl Dataplane {
             g(&c.control_received),
             g(&c.control_dropped)
         );
-        for (peer, sealed, opened) in self.esp_counts() {
-            tracing::info!("ESP with {peer}: {sealed} sealed, {opened} opened (data plane)");
+        for (peer, sealed, opened, dropped) in self.esp_counts() {
+            tracing::info!(
+                "ESP with {peer}: {sealed} sealed, {opened} opened, {dropped} dropped (data plane)"
+            );
         }
     }
 }

@@ -428,6 +428,7 @@ fn handle(
                     Ok((NEXT_HEADER_L2TPV3, range)) => &mut dgram[range],
                     Ok(_) | Err(_) => {
                         Counters::bump(&s.counters.esp_dropped);
+                        Counters::bump(&esp.dropped);
                         return;
                     }
                 }
