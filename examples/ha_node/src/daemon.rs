@@ -619,6 +619,8 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
             };
             dp.add_peer(p.address, &p.tap, esp);
         }
+        // Without OSPFv3 here, another router on the TAPs gets its packets.
+        dp.divert_control(cfg.ospf.enabled);
         (Some(dp), Some(control))
     } else {
         (None, None)

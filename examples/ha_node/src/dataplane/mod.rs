@@ -192,6 +192,9 @@ pub(crate) struct Shared {
     /// OSPFv3 and BFD frames received over a pseudowire, for the control loop
     /// (interface index, Ethernet frame): they skip the kernel and its queues.
     pub(crate) to_control: mpsc::Sender<(u32, Vec<u8>)>,
+    /// Whether OSPFv3 and BFD frames go to the control loop (the node runs OSPFv3
+    /// itself) rather than to the TAP (another router on the TAP, e.g. FRR).
+    pub(crate) divert_control: AtomicBool,
     pub(crate) counters: Counters,
 }
 
@@ -258,6 +261,7 @@ impl Dataplane {
             esp: underlay(esp)?,
             to_core,
             to_control,
+            divert_control: AtomicBool::new(true),
             counters: Counters::default(),
         });
         tracing::info!(
@@ -312,6 +316,13 @@ impl Dataplane {
         if let Ok(mut peers) = self.shared.peers.write() {
             peers.insert(addr, peer);
         }
+    }
+
+    /// Whether received OSPFv3 and BFD frames go straight to the control loop
+    /// (default; the node runs OSPFv3 itself) or to the TAP like any frame (false:
+    /// another routing daemon runs on the TAPs).
+    pub fn divert_control(&self, on: bool) {
+        self.shared.divert_control.store(on, Ordering::Relaxed);
     }
 
     /// Whether `peer`'s ESP is done here (its control messages must be sealed with

@@ -541,7 +541,7 @@ pub(crate) fn send_one(s: &Shared, peer: &Peer, path: &Path, frame: &[u8]) {
 /// A frame from the fast path to the peer's TAP: merged into the pending
 /// super-frame when it continues it (offload on), else written by itself after it.
 fn deliver(s: &Shared, peer: &Peer, frame: &[u8], gro: &mut Gro) {
-    if is_control(frame) {
+    if s.divert_control.load(Ordering::Relaxed) && is_control(frame) {
         let ifindex = peer.ifindex.load(Ordering::Relaxed);
         if ifindex != 0 {
             Counters::bump(&s.counters.control_received);
