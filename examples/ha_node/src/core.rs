@@ -357,6 +357,8 @@ pub struct Core<A> {
     ospf: Router<StdRng>,
     policy: Option<Policy>,
     esp: HashMap<A, EspLink>,
+    /// Counters of the peers whose ESP moved to a data plane ([`Core::take_esp`]).
+    esp_moved: HashMap<A, std::sync::Arc<crate::esp::EspCounters>>,
     initiated: HashSet<u32>,
     ccid_peers: HashMap<u32, A>,
     reconnect: Vec<(Instant, A)>,
@@ -502,6 +504,7 @@ where
             ospf,
             policy,
             esp,
+            esp_moved: HashMap::new(),
             initiated: HashSet::new(),
             ccid_peers: HashMap::new(),
             reconnect: Vec::new(),
@@ -552,6 +555,10 @@ where
                 let (tx, rx) = l.counts();
                 (a.clone(), tx, rx, l.dropped)
             })
+            .chain(self.esp_moved.iter().map(|(a, c)| {
+                let (tx, rx, dropped) = c.get();
+                (a.clone(), tx, rx, dropped)
+            }))
             .collect()
     }
 
@@ -559,11 +566,16 @@ where
     /// seals and opens every datagram to and from the peer from now on: the core
     /// then hands over and takes that peer's L2TPv3 messages unsealed, and the
     /// driver must only give it what the data plane opened.
-    pub fn take_esp(&mut self, peer: &A) -> Option<EspLink>
-    where
-        A: Eq + std::hash::Hash,
-    {
-        self.esp.remove(peer)
+    /// The counters it returns are the data plane's to keep up to date: the core
+    /// reports them in [`Core::esp_counts`] as before.
+    pub fn take_esp(
+        &mut self,
+        peer: &A,
+    ) -> Option<(EspLink, std::sync::Arc<crate::esp::EspCounters>)> {
+        let link = self.esp.remove(peer)?;
+        let counters = std::sync::Arc::new(crate::esp::EspCounters::default());
+        self.esp_moved.insert(peer.clone(), counters.clone());
+        Some((link, counters))
     }
 
     /// Something arrived over the pseudowire on `ifindex` that a data plane carried

@@ -143,6 +143,30 @@ impl EspLink {
     }
 }
 
+/// Packets sealed, opened and dropped for a peer whose SAs moved out of the core to
+/// a data plane ([`crate::core::Core::take_esp`]), which counts them here.
+#[derive(Debug, Default)]
+pub struct EspCounters {
+    /// Packets sealed.
+    pub sealed: std::sync::atomic::AtomicU64,
+    /// Packets opened.
+    pub opened: std::sync::atomic::AtomicU64,
+    /// Packets that did not open.
+    pub dropped: std::sync::atomic::AtomicU64,
+}
+
+impl EspCounters {
+    /// (sealed, opened, dropped).
+    pub fn get(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            self.sealed.load(Relaxed),
+            self.opened.load(Relaxed),
+            self.dropped.load(Relaxed),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,8 +141,9 @@ pub(crate) struct EspSas {
     pub(crate) rx: Mutex<SecurityAssociation>,
     pub(crate) headroom: usize,
     pub(crate) max_tailroom: usize,
-    /// Packets from the peer that did not open.
-    pub(crate) dropped: AtomicU64,
+    /// Packets sealed, opened, and from the peer that did not open (shared with
+    /// the core, which reports them).
+    pub(crate) counts: Arc<crate::esp::EspCounters>,
 }
 
 /// An established session handed over by the control loop.
@@ -290,18 +291,23 @@ impl Dataplane {
     /// datagram this data plane seals and opens.
     /// `tap` names its TAP device: the daemon's own TAP reader leaves it alone
     /// ([`reads_tap`]).
-    pub fn add_peer(&self, addr: SocketAddr, tap: &str, esp: Option<EspLink>) {
+    pub fn add_peer(
+        &self,
+        addr: SocketAddr,
+        tap: &str,
+        esp: Option<(EspLink, Arc<crate::esp::EspCounters>)>,
+    ) {
         if let Ok(mut names) = TAPS.lock() {
             names.insert(tap.to_string());
         }
-        let esp = esp.map(|link| {
+        let esp = esp.map(|(link, counts)| {
             let (tx, rx) = link.into_sas();
             EspSas {
                 headroom: tx.headroom(),
                 max_tailroom: tx.max_tailroom(),
                 tx: Mutex::new(tx),
                 rx: Mutex::new(rx),
-                dropped: AtomicU64::new(0),
+                counts,
             }
         });
         let peer = Arc::new(Peer {
@@ -416,7 +422,10 @@ impl Dataplane {
         buf[head..head + msg.len()].copy_from_slice(msg);
         let mut sa = esp.tx.lock().ok()?;
         match sa.seal(now, &mut buf, head..head + msg.len(), NEXT_HEADER_L2TPV3) {
-            Ok(pkt) => Some(pkt.to_vec()),
+            Ok(pkt) => {
+                Counters::bump(&esp.counts.sealed);
+                Some(pkt.to_vec())
+            }
             Err(e) => {
                 tracing::debug!("ESP seal to {peer}: {e}");
                 Counters::bump(&self.shared.counters.tx_dropped);
@@ -500,7 +509,7 @@ impl Dataplane {
                 let e = p.esp.as_ref()?;
                 let tx = e.tx.lock().ok()?.packets();
                 let rx = e.rx.lock().ok()?.packets();
-                Some((p.addr, tx, rx, e.dropped.load(Ordering::Relaxed)))
+                Some((p.addr, tx, rx, e.counts.dropped.load(Ordering::Relaxed)))
             })
             .collect()
     }
@@ -528,11 +537,6 @@ impl Dataplane {
             g(&c.control_received),
             g(&c.control_dropped)
         );
-        for (peer, sealed, opened, dropped) in self.esp_counts() {
-            tracing::info!(
-                "ESP with {peer}: {sealed} sealed, {opened} opened, {dropped} dropped (data plane)"
-            );
-        }
     }
 }
 

@@ -222,7 +222,10 @@ fn finish(
                 Err(_) => return,
             };
             match sealed {
-                Ok(n) => n,
+                Ok(n) => {
+                    Counters::bump(&esp.counts.sealed);
+                    n
+                }
                 Err(e) => {
                     tracing::debug!("ESP seal to {}: {e}", peer.addr);
                     Counters::bump(&s.counters.tx_dropped);
@@ -425,10 +428,13 @@ fn handle(
                     Err(_) => return,
                 };
                 match opened {
-                    Ok((NEXT_HEADER_L2TPV3, range)) => &mut dgram[range],
+                    Ok((NEXT_HEADER_L2TPV3, range)) => {
+                        Counters::bump(&esp.counts.opened);
+                        &mut dgram[range]
+                    }
                     Ok(_) | Err(_) => {
                         Counters::bump(&s.counters.esp_dropped);
-                        Counters::bump(&esp.dropped);
+                        Counters::bump(&esp.counts.dropped);
                         return;
                     }
                 }
