@@ -131,6 +131,15 @@ pub enum Via {
     Esp,
 }
 
+impl Via {
+    /// Whether a datagram that came in this way may come from a peer configured with
+    /// (`protected`) or without ESP: nothing in clear from a protected peer, no ESP
+    /// from an unprotected one. The core and the data plane both decide with it.
+    pub fn admits(self, protected: bool) -> bool {
+        (self == Via::Esp) == protected
+    }
+}
+
 /// Counters of what the core's security checks dropped or refused.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SecurityCounts {
@@ -679,7 +688,7 @@ where
             });
             return;
         }
-        if (via == Via::Esp) != self.esp.contains_key(&from) {
+        if !via.admits(self.esp.contains_key(&from)) {
             self.security.wrong_protection += 1;
             self.out.push_back(Output::Dropped {
                 peer: from,
@@ -1591,6 +1600,19 @@ where
 mod tests {
     use super::*;
     use rand_core::Rng;
+
+    /// The protection rule the core and the data plane share: a protected peer only
+    /// through ESP, an unprotected one only in clear.
+    #[test]
+    fn via_admits_only_the_peers_own_protection() {
+        assert!(Via::Esp.admits(true));
+        assert!(Via::Clear.admits(false));
+        assert!(
+            !Via::Clear.admits(true),
+            "clear datagram in a protected peer's name"
+        );
+        assert!(!Via::Esp.admits(false), "ESP in an unprotected peer's name");
+    }
 
     fn cfg(name: &str, rid: u8, peer: &str, initiate: bool) -> CoreConfig<String> {
         CoreConfig {

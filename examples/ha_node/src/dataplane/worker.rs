@@ -410,18 +410,15 @@ fn handle(
         s.forward(from, via, dgram);
         return;
     };
-    let msg: &mut [u8] = match (via, &peer.esp) {
-        (Via::Clear, None) => dgram,
-        (Via::Clear, Some(_)) => {
-            // Nothing unprotected is accepted from a protected peer.
-            Counters::bump(&s.counters.rx_refused);
-            return;
-        }
-        (Via::Esp, None) => {
-            Counters::bump(&s.counters.rx_refused);
-            return;
-        }
-        (Via::Esp, Some(esp)) => match natt::classify(dgram) {
+    // Nothing unprotected from a protected peer, no ESP from an unprotected one: the
+    // core's rule (`Via::admits`), applied here since the data plane holds the SAs.
+    if !via.admits(peer.esp.is_some()) {
+        Counters::bump(&s.counters.rx_refused);
+        return;
+    }
+    let msg: &mut [u8] = match &peer.esp {
+        None => dgram,
+        Some(esp) => match natt::classify(dgram) {
             Ok(NattPayload::Esp(pkt)) => {
                 let opened = match esp.rx.lock() {
                     Ok(mut sa) => sa.open(now, pkt).map(|o| (o.next_header, o.range)),
