@@ -90,7 +90,9 @@ fn seal_and_open_do_not_allocate() {
                 })
                 .collect();
             assert!(
-                windows.iter().any(|s| (s.allocations, s.reallocations) == (0, 0)),
+                windows
+                    .iter()
+                    .any(|s| (s.allocations, s.reallocations) == (0, 0)),
                 "{} {suite}: every window allocated: {windows:?}",
                 backend.name()
             );

@@ -159,9 +159,7 @@ fn crash_story_without_bfd_waits_for_the_dead_interval() {
 /// by then, and the route moved a second after the client's detection.
 #[test]
 fn crash_story_without_bfd_moves_within_dead_interval_and_margin() {
-    let dead = std::time::Duration::from_secs(u64::from(
-        ha_node::core::OspfTimers::default().dead,
-    ));
+    let dead = std::time::Duration::from_secs(u64::from(ha_node::core::OspfTimers::default().dead));
     // Seeds 27 and 46 at 5 % lose east's last Hello to west: west declares east
     // down a HelloInterval before the client does, the case described above.
     for loss in [0.0, 0.05] {
@@ -204,8 +202,7 @@ fn crash_story_without_bfd_moves_within_dead_interval_and_margin() {
             });
             let moved = at(&|k| matches!(k, Kind::AnycastRoute { via, .. } if via == &["west"]));
             assert!(
-                moved >= detected
-                    && moved - detected <= std::time::Duration::from_millis(300),
+                moved >= detected && moved - detected <= std::time::Duration::from_millis(300),
                 "seed {seed} loss {loss}: east down at {detected:?}, route via west at {moved:?}"
             );
         }
