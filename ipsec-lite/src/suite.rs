@@ -55,6 +55,19 @@ impl Suite {
         Suite::AesCbc256HmacSha256,
     ];
 
+    /// Bytes an ESP packet of this suite needs in front of its payload (header and
+    /// IV), as [`SecurityAssociation::headroom`](crate::SecurityAssociation::headroom).
+    pub fn esp_headroom(self) -> usize {
+        crate::esp::headroom(self)
+    }
+
+    /// Bytes behind a payload of any length that suffice for this suite's padding,
+    /// trailer and ICV, as
+    /// [`SecurityAssociation::max_tailroom`](crate::SecurityAssociation::max_tailroom).
+    pub fn esp_max_tailroom(self) -> usize {
+        crate::esp::max_tailroom(self)
+    }
+
     /// True for the combined-mode suites (GCM, ChaCha20-Poly1305).
     pub fn is_aead(self) -> bool {
         matches!(

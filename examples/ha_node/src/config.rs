@@ -5,6 +5,7 @@
 //! router_id = "1.1.1.1"
 //! listen = "0.0.0.0:1701"       # plain L2TPv3 peers
 //! # esp_listen = "0.0.0.0:4500"  # ESP-in-UDP peers (RFC 3948); default: listen's IP, port 4500
+//! # ike_listen = "0.0.0.0:500"   # IKEv2 (peers with `ipsec`); default: listen's IP, port 500
 //! l2tp_secret = "change-me"
 //! loopback = ["2001:db8:1::1"]
 //!
@@ -27,6 +28,13 @@
 //! # [peer.bfd]                # per-peer override, same keys
 //! # enabled = false
 //!
+//! [[peer]]                    # a protected peer: ESP keyed by IKEv2 (RFC 7296)
+//! name = "west"
+//! address = "10.0.3.2:4500"   # its ESP-in-UDP socket
+//! initiate = true
+//! tap = "pw-west"
+//! ipsec = { psk_file = "/etc/ha_node/west.psk", proposals = ["aes128gcm16-prfsha256-x25519"] }
+//!
 //! [[anycast]]
 //! prefix = "2001:db8:aa::1/128"
 //! preference = 0
@@ -42,13 +50,14 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anycast_failover::{CheckKind, CheckSpec, Mode, NodeConfig, Preempt, PrefixConfig, RouterId};
 use serde::Deserialize;
 
 use crate::core::{BfdSettings, CoreConfig, OspfTimers, PeerSpec};
-use crate::esp::EspConfig;
+use crate::esp::{EspConfig, EspPeer};
 use crate::security::{self, OspfAuth, RouteFilter, Secret};
 
 /// Largest `shutdown_grace_s`, `settle_s` and `preempt_after_s` (one day): larger
@@ -101,6 +110,10 @@ pub struct Config {
     /// `listen`'s IP address with port 4500. See [`Config::esp_listen`].
     #[serde(default, rename = "esp_listen")]
     pub esp_listen_addr: Option<SocketAddr>,
+    /// IKE socket of the peers with `ipsec` (IKEv2 starts on it, RFC 7296 2.23);
+    /// absent: `listen`'s IP address with port 500. See [`Config::ike_listen`].
+    #[serde(default, rename = "ike_listen")]
+    pub ike_listen_addr: Option<SocketAddr>,
     /// L2TPv3 control message authentication secret (both ends must agree;
     /// redacted in `Debug`). Required unless every peer has ESP or
     /// `insecure_no_l2tp_auth` is set.
@@ -289,7 +302,11 @@ impl Default for RoutesSection {
     }
 }
 
-/// `esp = { ... }` of a peer: SPIs and keys (inline hex, or files holding the hex).
+/// `esp = { ... }` of a peer: ESP with static keys, SPIs and keys (inline hex, or
+/// files holding the hex). Only for the CBC + HMAC suites and only with
+/// `insecure_static_keys = true`: static keys restart their sequence numbers with
+/// the daemon, so a restarted receiver accepts replayed packets and a restarted
+/// sender is refused by its peer's anti-replay window. Key peers with `ipsec`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EspSection {
@@ -297,7 +314,16 @@ pub struct EspSection {
     pub spi_out: u32,
     /// SPI of the SA we receive with (the peer's `spi_out`).
     pub spi_in: u32,
-    /// Outbound key material, hex (16-byte AES-GCM-128 key + 4-byte salt).
+    /// The suite: `aes128-sha256` (default), `aes256-sha256`, `aes128-sha1`,
+    /// `aes256-sha1`. AES-GCM and ChaCha20-Poly1305 are refused with static keys
+    /// (RFC 4106 section 2, RFC 7634 section 2).
+    #[serde(default = "d_static_suite")]
+    pub suite: String,
+    /// Must be true: the operator accepts the replay exposure described above.
+    #[serde(default)]
+    pub insecure_static_keys: bool,
+    /// Outbound key material, hex (encryption key, then integrity key: 16 + 32
+    /// bytes for `aes128-sha256`).
     #[serde(default)]
     pub key_out: Option<Secret>,
     /// Inbound key material, hex.
@@ -309,6 +335,124 @@ pub struct EspSection {
     /// File holding `key_in` instead.
     #[serde(default)]
     pub key_in_file: Option<PathBuf>,
+}
+
+fn d_static_suite() -> String {
+    "aes128-sha256".into()
+}
+
+/// The ESP suite a static `esp.suite` names.
+fn static_suite(name: &str) -> Result<ipsec_lite::Suite, String> {
+    use ipsec_lite::Suite;
+    Ok(match name {
+        "aes128-sha256" => Suite::AesCbc128HmacSha256,
+        "aes256-sha256" => Suite::AesCbc256HmacSha256,
+        "aes128-sha1" => Suite::AesCbc128HmacSha1,
+        "aes256-sha1" => Suite::AesCbc256HmacSha1,
+        "aes128gcm16" | "aes128-gcm" => Suite::AesGcm128,
+        "aes256gcm16" | "aes256-gcm" => Suite::AesGcm256,
+        "chacha20poly1305" => Suite::ChaCha20Poly1305,
+        other => return Err(format!("unknown suite {other:?}")),
+    })
+}
+
+/// `ipsec = { ... }` of a peer: ESP keyed by IKEv2 (RFC 7296) with a pre-shared key.
+/// IKE starts on UDP 500 (`ike_listen`) and moves to the ESP-in-UDP socket (4500)
+/// after IKE_SA_INIT; the CHILD SA protects L2TPv3 (IP protocol 115) between the
+/// two underlay addresses in transport mode, in UDP (RFC 3948).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IpsecSection {
+    /// The pre-shared key (both ends the same; at least 16 bytes).
+    #[serde(default)]
+    pub psk: Option<Secret>,
+    /// A file holding the pre-shared key instead (mode 0600 or stricter).
+    #[serde(default)]
+    pub psk_file: Option<PathBuf>,
+    /// IKE proposals in order of preference (`ikev2::crypto::IkeSuite` text:
+    /// encryption-[integrity-][prf-]group).
+    #[serde(default = "d_ike_proposals")]
+    pub proposals: Vec<String>,
+    /// ESP proposals in order of preference (encryption-[integrity-][pfs group-][esn]).
+    #[serde(default = "d_esp_proposals")]
+    pub esp_proposals: Vec<String>,
+    /// Our identity: an IP address or a host name (FQDN); default our address.
+    #[serde(default)]
+    pub local_id: Option<String>,
+    /// The identity the peer must present; default its address.
+    #[serde(default)]
+    pub remote_id: Option<String>,
+    /// Rekey the CHILD SA after this many seconds (default 3600).
+    #[serde(default = "d_child_rekey")]
+    pub rekey_s: u64,
+    /// Rekey the CHILD SA after this many packets in either direction, on
+    /// `ipsec-lite`'s soft lifetime (default 2^31).
+    #[serde(default = "d_rekey_packets")]
+    pub rekey_packets: u64,
+    /// Rekey the IKE SA after this many seconds (default 14400).
+    #[serde(default = "d_ike_rekey")]
+    pub ike_rekey_s: u64,
+    /// Liveness check after this many seconds without a message from the peer
+    /// (default 10; 0 turns it off).
+    #[serde(default = "d_dpd")]
+    pub dpd_s: u64,
+}
+
+fn d_ike_proposals() -> Vec<String> {
+    vec![
+        "aes128gcm16-prfsha256-x25519".into(),
+        "aes128-sha256-ecp256".into(),
+    ]
+}
+fn d_esp_proposals() -> Vec<String> {
+    vec!["aes128gcm16-esn".into(), "aes128-sha256-esn".into()]
+}
+fn d_child_rekey() -> u64 {
+    3600
+}
+fn d_rekey_packets() -> u64 {
+    1 << 31
+}
+fn d_ike_rekey() -> u64 {
+    4 * 3600
+}
+fn d_dpd() -> u64 {
+    10
+}
+
+/// Shortest pre-shared key accepted (RFC 7296 2.15 asks for keys as strong as the
+/// negotiated PRF's key; 16 bytes is a floor, not a recommendation).
+pub const MIN_PSK_LEN: usize = 16;
+
+/// A peer's IKEv2 settings, checked: what [`crate::ike::IkeNode`] runs with.
+#[derive(Debug, Clone)]
+pub struct IpsecConfig {
+    /// The pre-shared key.
+    pub psk: Secret,
+    /// IKE proposals.
+    pub ike: Vec<ikev2::crypto::IkeSuite>,
+    /// ESP proposals.
+    pub esp: Vec<ikev2::crypto::EspSuite>,
+    /// Our identity (default: our address towards the peer).
+    pub local_id: Option<ikev2::wire::IdPayload>,
+    /// The peer's identity.
+    pub remote_id: ikev2::wire::IdPayload,
+    /// CHILD SA rekey time.
+    pub rekey: Duration,
+    /// CHILD SA soft lifetime in packets.
+    pub rekey_packets: u64,
+    /// IKE SA rekey time.
+    pub ike_rekey: Duration,
+    /// Liveness check interval.
+    pub dpd: Option<Duration>,
+}
+
+/// An IKEv2 identity from text: an IP address, else a host name (FQDN).
+fn ike_id(s: &str) -> ikev2::wire::IdPayload {
+    match s.parse::<IpAddr>() {
+        Ok(a) => ikev2::wire::IdPayload::ip(a),
+        Err(_) => ikev2::wire::IdPayload::fqdn(s),
+    }
 }
 
 /// The secret given inline or in a file (not both); `None` when neither.
@@ -359,6 +503,9 @@ fn default_listen() -> SocketAddr {
 
 /// The NAT-T port ESP-in-UDP uses (RFC 3948).
 pub const ESP_PORT: u16 = 4500;
+
+/// The IKE port (RFC 7296 2).
+pub const IKE_PORT: u16 = 500;
 
 fn default_lo() -> String {
     "lo".into()
@@ -474,9 +621,12 @@ pub struct PeerSection {
     pub initiate: bool,
     /// Name of the TAP device of this pseudowire (at most 15 bytes).
     pub tap: String,
-    /// ESP protection of everything exchanged with this peer.
+    /// ESP with static keys (CBC + HMAC suites, `insecure_static_keys` only).
     #[serde(default)]
     pub esp: Option<EspSection>,
+    /// ESP keyed by IKEv2 with a pre-shared key: the way to protect a peer.
+    #[serde(default)]
+    pub ipsec: Option<IpsecSection>,
     /// BFD override for this peer (`enabled = false` turns it off here).
     #[serde(default)]
     pub bfd: BfdSection,
@@ -484,6 +634,13 @@ pub struct PeerSection {
     /// peer running it (default false: RFC 7166).
     #[serde(default)]
     pub ospf_auth_frr_compat: bool,
+}
+
+impl PeerSection {
+    /// Whether everything exchanged with this peer is ESP (static keys or IKEv2).
+    pub fn protected(&self) -> bool {
+        self.esp.is_some() || self.ipsec.is_some()
+    }
 }
 
 /// `[[anycast]]`.
@@ -595,6 +752,7 @@ impl Config {
                 p.esp
                     .as_ref()
                     .is_some_and(|e| e.key_out.is_some() || e.key_in.is_some())
+                    || p.ipsec.as_ref().is_some_and(|i| i.psk.is_some())
             })
     }
 
@@ -662,25 +820,138 @@ impl Config {
         })
     }
 
-    /// The ESP settings of a peer, keys inline or from their files.
-    fn esp_config(&self, p: &PeerSection) -> Result<Option<EspConfig>, ConfigError> {
-        let Some(e) = &p.esp else { return Ok(None) };
-        let i = self
-            .peers
+    /// Index of a peer section, for messages.
+    fn peer_index(&self, p: &PeerSection) -> usize {
+        self.peers
             .iter()
             .position(|q| std::ptr::eq(q, p))
-            .unwrap_or(0);
+            .unwrap_or(0)
+    }
+
+    /// The static ESP settings of a peer, keys inline or from their files.
+    fn esp_config(&self, p: &PeerSection) -> Result<Option<EspConfig>, ConfigError> {
+        let Some(e) = &p.esp else { return Ok(None) };
+        let i = self.peer_index(p);
         let what = |k: &str| format!("peer[{i}].esp.{k}");
         let key_out = secret_from(&what("key_out"), &e.key_out, &e.key_out_file)?
             .ok_or_else(|| ConfigError::Invalid(format!("{} missing", what("key_out"))))?;
         let key_in = secret_from(&what("key_in"), &e.key_in, &e.key_in_file)?
             .ok_or_else(|| ConfigError::Invalid(format!("{} missing", what("key_in"))))?;
+        let suite = static_suite(&e.suite)
+            .map_err(|m| ConfigError::Invalid(format!("{}: {m}", what("suite"))))?;
         Ok(Some(EspConfig {
             spi_out: e.spi_out,
             spi_in: e.spi_in,
+            suite,
             key_out,
             key_in,
         }))
+    }
+
+    /// The IKEv2 settings of a peer, the key inline or from its file.
+    pub fn ipsec_config(&self, p: &PeerSection) -> Result<Option<IpsecConfig>, ConfigError> {
+        let Some(x) = &p.ipsec else { return Ok(None) };
+        let i = self.peer_index(p);
+        let what = |k: &str| format!("peer[{i}].ipsec.{k}");
+        let psk = secret_from(&what("psk"), &x.psk, &x.psk_file)?.ok_or_else(|| {
+            ConfigError::Invalid(format!("{}: missing (or psk_file)", what("psk")))
+        })?;
+        if psk.expose().len() < MIN_PSK_LEN {
+            return Err(ConfigError::Invalid(format!(
+                "{}: {} bytes, at least {MIN_PSK_LEN}",
+                what("psk"),
+                psk.expose().len()
+            )));
+        }
+        let ike = x
+            .proposals
+            .iter()
+            .map(|t| {
+                t.parse::<ikev2::crypto::IkeSuite>()
+                    .map_err(|e| ConfigError::Invalid(format!("{}: {t:?}: {e}", what("proposals"))))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let esp = x
+            .esp_proposals
+            .iter()
+            .map(|t| {
+                let s = t.parse::<ikev2::crypto::EspSuite>().map_err(|e| {
+                    ConfigError::Invalid(format!("{}: {t:?}: {e}", what("esp_proposals")))
+                })?;
+                s.ipsec_lite_suite().map(|_| s).ok_or_else(|| {
+                    ConfigError::Invalid(format!(
+                        "{}: {t:?}: no ESP implementation for this suite",
+                        what("esp_proposals")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if ike.is_empty() || esp.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "{}: proposals and esp_proposals must not be empty",
+                what("proposals")
+            )));
+        }
+        let bounded = |k: &str, v: u64| {
+            if (1..=MAX_POLICY_DELAY_S).contains(&v) {
+                Ok(Duration::from_secs(v))
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{}: 1..={MAX_POLICY_DELAY_S} seconds",
+                    what(k)
+                )))
+            }
+        };
+        Ok(Some(IpsecConfig {
+            psk,
+            ike,
+            esp,
+            local_id: x.local_id.as_deref().map(ike_id),
+            remote_id: ike_id(
+                &x.remote_id
+                    .clone()
+                    .unwrap_or_else(|| p.address.ip().to_string()),
+            ),
+            rekey: bounded("rekey_s", x.rekey_s)?,
+            rekey_packets: x.rekey_packets.max(1),
+            ike_rekey: bounded("ike_rekey_s", x.ike_rekey_s)?,
+            dpd: match x.dpd_s {
+                0 => None,
+                s => Some(bounded("dpd_s", s)?),
+            },
+        }))
+    }
+
+    /// The SAs of a protected peer: keyed statically now, or empty for IKEv2 to key.
+    pub fn esp_peer(&self, p: &PeerSection) -> Result<Option<Arc<EspPeer>>, ConfigError> {
+        let i = self.peer_index(p);
+        if let Some(e) = self.esp_config(p)? {
+            let peer = EspPeer::with_static(std::time::Instant::now(), p.address.ip(), &e)
+                .map_err(|e| {
+                    let field = match e {
+                        crate::esp::EspError::KeyHex(k, _)
+                        | crate::esp::EspError::KeyLength(k, ..) => {
+                            format!("peer[{i}].esp.{k}")
+                        }
+                        _ => format!("peer[{i}].esp"),
+                    };
+                    ConfigError::Invalid(format!("{field}: {e}"))
+                })?;
+            return Ok(Some(Arc::new(peer)));
+        }
+        Ok(self.ipsec_config(p)?.map(|x| {
+            let suite = x.esp[0]
+                .ipsec_lite_suite()
+                .unwrap_or(ipsec_lite::Suite::AesGcm128);
+            Arc::new(EspPeer::new(p.address.ip(), suite))
+        }))
+    }
+
+    /// The address of the IKE socket: `ike_listen`, else `listen`'s IP address with
+    /// port 500.
+    pub fn ike_listen(&self) -> SocketAddr {
+        self.ike_listen_addr
+            .unwrap_or_else(|| SocketAddr::new(self.listen.ip(), IKE_PORT))
     }
 
     /// The address of the ESP-in-UDP socket: `esp_listen`, else `listen`'s IP address
@@ -712,7 +983,13 @@ impl Config {
             // Until ESP moved to its own socket, ESP peers were addressed at the L2TPv3
             // port; such a configuration would now send ESP to the peer's L2TPv3
             // socket and never match the replies from its ESP socket.
-            if p.esp.is_some() && p.address.port() == cfg.listen.port() {
+            if p.esp.is_some() && p.ipsec.is_some() {
+                return Err(ConfigError::Invalid(format!(
+                    "peer {}: esp (static keys) and ipsec (IKEv2) exclude each other",
+                    p.name
+                )));
+            }
+            if p.protected() && p.address.port() == cfg.listen.port() {
                 return Err(ConfigError::Invalid(format!(
                     "peer {}: ESP-in-UDP goes to the peer's ESP socket (RFC 3948), not its \
                      L2TPv3 port {}: set address = \"{}\"",
@@ -753,7 +1030,7 @@ impl Config {
         let has_secret = self.l2tp_secret.is_some() || self.l2tp_secret_file.is_some();
         if !has_secret
             && !self.insecure_no_l2tp_auth
-            && let Some(p) = self.peers.iter().find(|p| p.esp.is_none())
+            && let Some(p) = self.peers.iter().find(|p| !p.protected())
         {
             return Err(ConfigError::Invalid(format!(
                 "l2tp_secret: missing, and peer {} has no ESP: anyone able to send \
@@ -775,6 +1052,23 @@ impl Config {
         }
         for (i, p) in self.peers.iter().enumerate() {
             if let Some(e) = &p.esp {
+                if !e.insecure_static_keys {
+                    return Err(ConfigError::Invalid(format!(
+                        "peer[{i}].esp: static ESP keys restart their sequence numbers with \
+                         the daemon (a restarted receiver accepts replays, a restarted \
+                         sender is refused until it passes the old window); key the peer \
+                         with IKEv2 (ipsec = {{ psk_file = ... }}), or set \
+                         esp.insecure_static_keys = true (CBC + HMAC suites only)"
+                    )));
+                }
+                let suite = static_suite(&e.suite)
+                    .map_err(|m| ConfigError::Invalid(format!("peer[{i}].esp.suite: {m}")))?;
+                if suite.is_aead() {
+                    return Err(ConfigError::Invalid(format!(
+                        "peer[{i}].esp.suite: {}",
+                        crate::esp::EspError::StaticAead(suite)
+                    )));
+                }
                 for (k, inline, file) in [
                     ("key_out", &e.key_out, &e.key_out_file),
                     ("key_in", &e.key_in, &e.key_in_file),
@@ -873,7 +1167,7 @@ impl Config {
                     addr: p.address,
                     name: p.name.clone(),
                     initiate: p.initiate,
-                    esp: self.esp_config(p)?,
+                    esp: self.esp_peer(p)?,
                     bfd: p.bfd.resolve(bfd)?,
                     ospf_auth_frr_compat: p.ospf_auth_frr_compat,
                 })
@@ -932,7 +1226,7 @@ name = "west"
 address = "10.0.3.2:4500"
 initiate = true
 tap = "pw-west"
-esp = { spi_out = 4097, spi_in = 8194, key_out = "000102030405060708090a0b0c0d0e0f10111213", key_in = "202122232425262728292a2b2c2d2e2f30313233" }
+ipsec = { psk = "a test pre-shared key, 32 bytes." }
 
 [[anycast]]
 prefix = "2001:db8:aa::1/128"

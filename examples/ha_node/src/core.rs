@@ -33,6 +33,7 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::fmt::Debug;
 use std::hash::Hash;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anycast_failover::{
@@ -45,7 +46,7 @@ use ospfv3::{Event as OspfEvent, InterfaceConfig, Ipv6Prefix, RouteKind, Router,
 use rand::rngs::StdRng;
 use rand_core::SeedableRng;
 
-use crate::esp::{EspConfig, EspLink};
+use crate::esp::EspPeer;
 use crate::security::{OspfAuth, RouteFilter, RouteRefusal, Secret};
 
 /// How long the initiating side waits before reconnecting a failed control connection
@@ -111,8 +112,9 @@ pub struct PeerSpec<A> {
     pub name: String,
     /// Whether this node opens the control connection and the session.
     pub initiate: bool,
-    /// ESP protection of everything exchanged with this peer.
-    pub esp: Option<EspConfig>,
+    /// ESP protection of everything exchanged with this peer: its SAs, keyed
+    /// statically or by IKEv2 ([`crate::ike`]), shared with a data plane if any.
+    pub esp: Option<Arc<EspPeer>>,
     /// BFD for the OSPFv3 neighbors on this peer's pseudowire.
     pub bfd: BfdSettings,
     /// Derive the OSPFv3 authentication key as FRRouting 8.4's ospf6d does (only
@@ -129,6 +131,9 @@ pub enum Via {
     Clear,
     /// The ESP-in-UDP socket.
     Esp,
+    /// An IKE message (non-ESP marker) on the ESP-in-UDP socket: for the IKEv2
+    /// endpoint ([`crate::ike`]), never for the core.
+    Ike,
 }
 
 impl Via {
@@ -136,7 +141,11 @@ impl Via {
     /// (`protected`) or without ESP: nothing in clear from a protected peer, no ESP
     /// from an unprotected one. The core and the data plane both decide with it.
     pub fn admits(self, protected: bool) -> bool {
-        (self == Via::Esp) == protected
+        match self {
+            Via::Clear => !protected,
+            Via::Esp => protected,
+            Via::Ike => false,
+        }
     }
 }
 
@@ -365,9 +374,9 @@ pub struct Core<A> {
     l2tp: Endpoint<A, StdRng>,
     ospf: Router<StdRng>,
     policy: Option<Policy>,
-    esp: HashMap<A, EspLink>,
-    /// Counters of the peers whose ESP moved to a data plane ([`Core::take_esp`]).
-    esp_moved: HashMap<A, std::sync::Arc<crate::esp::EspCounters>>,
+    esp: HashMap<A, Arc<EspPeer>>,
+    /// Peers whose packets a data plane seals and opens ([`Core::esp_to_dataplane`]).
+    esp_moved: HashSet<A>,
     initiated: HashSet<u32>,
     ccid_peers: HashMap<u32, A>,
     reconnect: Vec<(Instant, A)>,
@@ -501,19 +510,18 @@ where
             }
             None => None,
         };
-        let mut esp = HashMap::new();
-        for peer in &cfg.peers {
-            if let Some(e) = &peer.esp {
-                esp.insert(peer.addr.clone(), EspLink::new(now, e)?);
-            }
-        }
+        let esp = cfg
+            .peers
+            .iter()
+            .filter_map(|p| Some((p.addr.clone(), p.esp.clone()?)))
+            .collect();
         Ok(Core {
             cfg,
             l2tp,
             ospf,
             policy,
             esp,
-            esp_moved: HashMap::new(),
+            esp_moved: HashSet::new(),
             initiated: HashSet::new(),
             ccid_peers: HashMap::new(),
             reconnect: Vec::new(),
@@ -560,31 +568,33 @@ where
     pub fn esp_counts(&self) -> Vec<(A, u64, u64, u64)> {
         self.esp
             .iter()
-            .map(|(a, l)| {
-                let (tx, rx) = l.counts();
-                (a.clone(), tx, rx, l.dropped)
-            })
-            .chain(self.esp_moved.iter().map(|(a, c)| {
-                let (tx, rx, dropped) = c.get();
+            .map(|(a, e)| {
+                let (tx, rx, dropped) = e.counts.get();
                 (a.clone(), tx, rx, dropped)
-            }))
+            })
             .collect()
     }
 
-    /// Moves the ESP protection of `peer` out of the core, to a data plane that
-    /// seals and opens every datagram to and from the peer from now on: the core
-    /// then hands over and takes that peer's L2TPv3 messages unsealed, and the
-    /// driver must only give it what the data plane opened.
-    /// The counters it returns are the data plane's to keep up to date: the core
-    /// reports them in [`Core::esp_counts`] as before.
-    pub fn take_esp(
-        &mut self,
-        peer: &A,
-    ) -> Option<(EspLink, std::sync::Arc<crate::esp::EspCounters>)> {
-        let link = self.esp.remove(peer)?;
-        let counters = std::sync::Arc::new(crate::esp::EspCounters::default());
-        self.esp_moved.insert(peer.clone(), counters.clone());
-        Some((link, counters))
+    /// Whether the core itself seals and opens `peer`'s datagrams: it is protected
+    /// and no data plane took that over (which then applies [`Via::admits`] itself
+    /// and hands the core only what it opened).
+    fn seals_here(&self, peer: &A) -> bool {
+        self.esp.contains_key(peer) && !self.esp_moved.contains(peer)
+    }
+
+    /// The SAs of each protected peer.
+    pub fn esp_peer(&self, peer: &A) -> Option<&Arc<EspPeer>> {
+        self.esp.get(peer)
+    }
+
+    /// Hands the ESP protection of `peer` to a data plane, which seals and opens
+    /// every datagram to and from the peer from now on: the core then hands over and
+    /// takes that peer's L2TPv3 messages unsealed, and the driver must only give it
+    /// what the data plane opened.
+    pub fn esp_to_dataplane(&mut self, peer: &A) -> Option<Arc<EspPeer>> {
+        let e = self.esp.get(peer)?.clone();
+        self.esp_moved.insert(peer.clone());
+        Some(e)
     }
 
     /// Something arrived over the pseudowire on `ifindex` that a data plane carried
@@ -667,7 +677,7 @@ where
     /// A UDP datagram arrived from `from` on the socket the peer is configured for
     /// (ESP for a peer with ESP, clear otherwise); see [`Core::handle_underlay_via`].
     pub fn handle_underlay(&mut self, now: Instant, from: A, datagram: &mut [u8]) {
-        let via = match self.esp.contains_key(&from) {
+        let via = match self.seals_here(&from) {
             true => Via::Esp,
             false => Via::Clear,
         };
@@ -688,20 +698,22 @@ where
             });
             return;
         }
-        if !via.admits(self.esp.contains_key(&from)) {
+        if !via.admits(self.seals_here(&from)) {
             self.security.wrong_protection += 1;
             self.out.push_back(Output::Dropped {
                 peer: from,
                 reason: match via {
                     Via::Clear => "clear datagram from a peer configured with ESP".into(),
                     Via::Esp => "ESP datagram from a peer configured without ESP".into(),
+                    Via::Ike => "IKE message handed to the core".into(),
                 },
             });
             return;
         }
-        let message: &[u8] = match self.esp.get_mut(&from) {
-            Some(link) => match link.open(now, datagram) {
-                Ok(m) => m,
+        let sealed = self.esp.get(&from).filter(|_| self.seals_here(&from));
+        let message: &[u8] = match sealed {
+            Some(e) => match e.open(now, datagram) {
+                Ok(r) => &datagram[r],
                 Err(e) => {
                     self.out.push_back(Output::Dropped {
                         peer: from,
@@ -1131,8 +1143,9 @@ where
     }
 
     fn send_underlay(&mut self, now: Instant, peer: A, msg: Vec<u8>) {
-        let datagram = match self.esp.get_mut(&peer) {
-            Some(link) => match link.seal(now, &msg) {
+        let sealed = self.esp.get(&peer).filter(|_| self.seals_here(&peer));
+        let datagram = match sealed {
+            Some(e) => match e.seal_message(now, &msg) {
                 Ok(d) => d,
                 Err(e) => {
                     self.out.push_back(Output::Dropped {
@@ -1309,6 +1322,29 @@ where
                 l2tpv3::avp::ResultCode::new(l2tpv3::avp::result::STOPCCN_GENERAL_CLEAR),
             );
         }
+    }
+
+    /// The peer is known to have restarted (its IKEv2 told, [`crate::ike`]): its
+    /// end of every control connection with it is gone, so ours are closed now and,
+    /// where this node initiates, opened again at once, instead of waiting for the
+    /// pseudowire to go silent ([`L2tpTimers::silence`]). Counted as replaced.
+    pub fn peer_restarted(&mut self, now: Instant, peer: &A) {
+        let ccids: Vec<u32> = self
+            .ccid_peers
+            .iter()
+            .filter(|(_, a)| *a == peer)
+            .map(|(c, _)| *c)
+            .collect();
+        for ccid in ccids {
+            self.healing.replaced += 1;
+            let _ = self.l2tp.close_connection(
+                now,
+                ccid,
+                l2tpv3::avp::ResultCode::new(l2tpv3::avp::result::STOPCCN_GENERAL_CLEAR),
+            );
+        }
+        self.reconnect_attempts.remove(peer);
+        self.drain(now);
     }
 
     /// Self-healing counters.
@@ -1496,7 +1532,7 @@ where
             return Ok(false);
         }
         if let Some(e) = &spec.esp {
-            self.esp.insert(spec.addr.clone(), EspLink::new(now, e)?);
+            self.esp.insert(spec.addr.clone(), e.clone());
         }
         let (addr, initiate) = (spec.addr.clone(), spec.initiate);
         self.cfg.peers.push(spec);

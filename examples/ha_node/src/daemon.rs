@@ -21,7 +21,7 @@
 //!   second signal exits at once.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +41,7 @@ use tokio_util::udp::UdpFramed;
 use crate::config::{Config, ConfigError};
 use crate::core::{Core, CoreError, Output, Via};
 use crate::dataplane::Dataplane;
+use crate::ike::{IkeNode, IkePeerSpec};
 use crate::metrics;
 use crate::netlink::{self, KernelOp, KernelRoute, Netlink};
 use crate::selfheal;
@@ -419,6 +420,62 @@ impl Executor {
 
 /// The addresses this daemon may have put on the loopback: its host addresses and
 /// the anycast prefixes' addresses (removed at start and at exit).
+/// The IKEv2 side for the peers with `ipsec`: their SAs are the core's.
+fn ike_node(cfg: &Config, core: &Core<SocketAddr>) -> Result<IkeNode, DaemonError> {
+    let mut peers = Vec::new();
+    for p in &cfg.peers {
+        let Some(x) = cfg.ipsec_config(p)? else {
+            continue;
+        };
+        let Some(esp) = core.esp_peer(&p.address).cloned() else {
+            continue;
+        };
+        let local_ip = local_ip_towards(cfg.ike_listen().ip(), p.address)?;
+        peers.push(IkePeerSpec {
+            name: p.name.clone(),
+            esp_addr: p.address,
+            local_ip,
+            cfg: x,
+            esp,
+        });
+    }
+    Ok(IkeNode::new(
+        peers,
+        cfg.ike_listen().port(),
+        cfg.esp_listen().port(),
+        rand::make_rng(),
+    ))
+}
+
+/// Our address towards `peer`: `bound` when the socket is bound to one, else the
+/// source address the kernel's routing picks (a connected UDP socket, nothing sent).
+fn local_ip_towards(bound: IpAddr, peer: SocketAddr) -> Result<IpAddr, DaemonError> {
+    if !bound.is_unspecified() {
+        return Ok(bound);
+    }
+    let any: SocketAddr = match peer {
+        SocketAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+        SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+    };
+    let s = std::net::UdpSocket::bind(any).map_err(io("route lookup socket"))?;
+    s.connect(peer)
+        .map_err(io(format!("no route to IKEv2 peer {peer}")))?;
+    Ok(s.local_addr().map_err(io("route lookup"))?.ip())
+}
+
+/// Sends what the IKEv2 side has queued.
+async fn send_ike(ike: &mut IkeNode, ike_udp: Option<&UdpSocket>, esp_udp: &UdpSocket) {
+    while let Some(t) = ike.poll_transmit() {
+        let sock = match ike_udp {
+            Some(s) if ike.on_ike_port(&t) => s,
+            _ => esp_udp,
+        };
+        if let Err(e) = sock.send_to(&t.payload, t.remote).await {
+            tracing::debug!("IKE to {}: {e}", t.remote);
+        }
+    }
+}
+
 fn our_loopback_addresses(cfg: &Config) -> Vec<(Ipv6Addr, u8)> {
     let mut v: Vec<(Ipv6Addr, u8)> = cfg.loopback.iter().map(|a| (*a, 128)).collect();
     for a in &cfg.anycast {
@@ -590,6 +647,36 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     };
     let l2tp_udp = bind(cfg.listen).await?;
     let esp_udp = bind(cfg.esp_listen()).await?;
+    // IKEv2 keys the peers with `ipsec`: its own socket (500) for IKE_SA_INIT, the
+    // ESP socket (non-ESP marker) after it.
+    let mut ike = ike_node(&cfg, &core)?;
+    let ike_udp = match ike.is_empty() {
+        true => None,
+        false => Some(bind(cfg.ike_listen()).await?),
+    };
+    let (ike_tx, mut ike_rx) = mpsc::channel::<(u16, SocketAddr, BytesMut)>(CHANNEL_DEPTH);
+    if let Some(sock) = ike_udp.clone() {
+        let ike_tx = ike_tx.clone();
+        let port = cfg.ike_listen().port();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65536];
+            loop {
+                match sock.recv_from(&mut buf).await {
+                    Ok((n, from)) => {
+                        if ike_tx
+                            .send((port, from, BytesMut::from(&buf[..n])))
+                            .await
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => tracing::debug!("IKE socket: {e}"),
+                }
+            }
+        });
+        tracing::info!("IKEv2 on {} (then {})", cfg.ike_listen(), cfg.esp_listen());
+    }
     tracing::info!(
         "{} ({}) listening on {} (L2TPv3) and {} (ESP-in-UDP)",
         cfg.name,
@@ -612,11 +699,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
         )
         .map_err(io("data plane"))?;
         for p in &cfg.peers {
-            let esp = if p.esp.is_some() {
-                core.take_esp(&p.address)
-            } else {
-                None
-            };
+            let esp = core.esp_to_dataplane(&p.address);
             dp.add_peer(p.address, &p.tap, esp);
         }
         // Without OSPFv3 here, another router on the TAPs gets its packets.
@@ -655,6 +738,8 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     if dataplane.is_none() {
         let mut framed = UdpFramed::new(esp_udp.clone(), NattCodec::new());
         let counts = natt_counts.clone();
+        let ike_tx = ike_tx.clone();
+        let esp_port = cfg.esp_listen().port();
         tokio::spawn(async move {
             while let Some(got) = framed.next().await {
                 let (esp, from) = match got {
@@ -665,8 +750,12 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                         continue;
                     }
                     Ok((NattDatagram::Ike(ike), from)) => {
-                        counts.ike_dropped.fetch_add(1, Ordering::Relaxed);
-                        tracing::debug!("IKE from {from} ({} bytes) dropped: no IKE", ike.len());
+                        // The endpoint takes IKE on the NAT-T port with its marker.
+                        let mut d = BytesMut::from(&[0u8; 4][..]);
+                        d.extend_from_slice(&ike);
+                        if ike_tx.try_send((esp_port, from, d)).is_err() {
+                            counts.ike_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
                         continue;
                     }
                     Ok((other, from)) => {
@@ -691,11 +780,11 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     let hist = Arc::new(metrics::Histograms::default());
     let mut ex = Executor {
         l2tp_tx: UnderlaySink::new(l2tp_udp, L2tpUdpCodec),
-        esp_tx: UnderlaySink::new(esp_udp, NattCodec::new()),
+        esp_tx: UnderlaySink::new(esp_udp.clone(), NattCodec::new()),
         esp_peers: cfg
             .peers
             .iter()
-            .filter(|p| p.esp.is_some())
+            .filter(|p| p.protected())
             .map(|p| p.address)
             .collect(),
         taps: BTreeMap::new(),
@@ -808,7 +897,9 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
         .unwrap_or_default();
 
     core.start(Instant::now());
+    ike.start(Instant::now());
     ex.execute(&mut core).await;
+    send_ike(&mut ike, ike_udp.as_deref(), &esp_udp).await;
     // systemd (Type=notify): READY=1 once every peer's pseudowire is up, or after
     // READY_WAIT whatever their state (a peer that is down must not fail the start);
     // STATUS= says how many are up.
@@ -817,13 +908,17 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     let mut pw_up_shown = usize::MAX;
     let mut shutdown_since: Option<Instant> = None;
     loop {
-        let wake = core
-            .poll_timeout()
+        let wake = [core.poll_timeout(), ike.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            Some((from, via, mut d)) = udp_rx.recv() => {
-                core.handle_underlay_via(Instant::now(), from, via, &mut d);
-            }
+            Some((from, via, mut d)) = udp_rx.recv() => match via {
+                Via::Ike => ike.handle_datagram(Instant::now(), cfg.esp_listen().port(), from, &d),
+                _ => core.handle_underlay_via(Instant::now(), from, via, &mut d),
+            },
+            Some((port, from, d)) = ike_rx.recv() => ike.handle_datagram(Instant::now(), port, from, &d),
             Some((ifindex, f)) = frame_rx.recv() => {
                 core.handle_frame(Instant::now(), ifindex, &f);
             }
@@ -907,6 +1002,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                 }
                 let t = Instant::now();
                 core.handle_timeout(t);
+                ike.handle_timeout(t);
                 note_spf(&core, &hist, &mut spf_runs, t);
             }
             _ = sigterm.recv() => {
@@ -938,6 +1034,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
                                 ("tap.reopened".into(), ex.heal_counts.taps_reopened),
                                 ("tap.reopen_failures".into(), ex.heal_counts.tap_reopen_failures),
                             ],
+                            ike: (ike.status(Instant::now()), ike.counts),
                         };
                         let st = crate::status::snapshot(Instant::now(), &core, &cfg, &extra);
                         crate::control::Answer { ok: true, status: Some(Box::new(st)), ..Default::default() }
@@ -989,6 +1086,11 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
             }
         }
         ex.execute(&mut core).await;
+        send_ike(&mut ike, ike_udp.as_deref(), &esp_udp).await;
+        while let Some(peer) = ike.poll_restarted() {
+            core.peer_restarted(Instant::now(), &peer);
+            ex.execute(&mut core).await;
+        }
         let up = cfg
             .peers
             .iter()

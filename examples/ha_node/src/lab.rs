@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anycast_failover::{
@@ -36,7 +37,7 @@ use rand::rngs::StdRng;
 use rand_core::SeedableRng;
 
 use crate::core::{BfdSettings, Core, CoreConfig, OspfTimers, Output, PeerSpec};
-use crate::esp::EspConfig;
+use crate::esp::{EspConfig, EspPeer};
 use crate::frame::{self, Mac, PROTO_LAB_PROBE, PROTO_OSPF, PROTO_UDP};
 
 /// The anycast address of the lab.
@@ -834,25 +835,33 @@ impl LabReport {
     }
 }
 
-/// Fixed lab keys for the east-west ESP SAs (AES-GCM-128 key + salt).
-fn lab_esp(east_side: bool) -> EspConfig {
-    let k1 = crate::security::Secret::from("4c616220656173742077657374206573aabbccdd");
-    let k2 = crate::security::Secret::from("4c616220776573742065617374206573a1b2c3d4");
-    if east_side {
-        EspConfig {
-            spi_out: 0x0000_e001,
-            spi_in: 0x0000_3001,
-            key_out: k1,
-            key_in: k2,
-        }
+/// Fixed lab keys for the east-west ESP SAs (AES-CBC-128 key + HMAC-SHA-256 key;
+/// static keys are allowed only for CBC + HMAC, see [`EspConfig`]). The lab runs in
+/// virtual time and never restarts a node, so no sequence number repeats.
+fn lab_esp(now: Instant, east_side: bool) -> Result<Arc<EspPeer>, String> {
+    let k1 = crate::security::Secret::from(
+        "4c616220656173742077657374206573\
+         00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+    );
+    let k2 = crate::security::Secret::from(
+        "4c616220776573742065617374206573\
+         ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
+    );
+    let (spi_out, spi_in, key_out, key_in, peer) = if east_side {
+        (0x0000_e001, 0x0000_3001, k1, k2, [192, 0, 2, 2])
     } else {
-        EspConfig {
-            spi_out: 0x0000_3001,
-            spi_in: 0x0000_e001,
-            key_out: k2,
-            key_in: k1,
-        }
-    }
+        (0x0000_3001, 0x0000_e001, k2, k1, [192, 0, 2, 1])
+    };
+    let cfg = EspConfig {
+        spi_out,
+        spi_in,
+        suite: ipsec_lite::Suite::AesCbc128HmacSha256,
+        key_out,
+        key_in,
+    };
+    EspPeer::with_static(now, std::net::IpAddr::from(peer), &cfg)
+        .map(Arc::new)
+        .map_err(|e| e.to_string())
 }
 
 /// The health check every server runs (simulated in the lab by a flag).
@@ -912,7 +921,7 @@ fn peer(
     addr: usize,
     name: &str,
     initiate: bool,
-    esp: Option<EspConfig>,
+    esp: Option<Arc<EspPeer>>,
     bfd: bool,
 ) -> PeerSpec<usize> {
     PeerSpec {
@@ -990,7 +999,17 @@ fn run_inner(opts: &LabOptions, report: &mut LabReport) -> Result<(), String> {
     ];
     let mut sim: Sim<LabNode, StdRng> = Sim::new(StdRng::seed_from_u64(opts.seed));
     let t0 = sim.start();
-    let esp = |east_side| opts.esp.then(|| lab_esp(east_side));
+    let (esp_east, esp_west) = match opts.esp {
+        true => (Some(lab_esp(t0, true)?), Some(lab_esp(t0, false)?)),
+        false => (None, None),
+    };
+    let esp = |east_side| {
+        if east_side {
+            esp_east.clone()
+        } else {
+            esp_west.clone()
+        }
+    };
     let east_addr: Ipv6Addr = "2001:db8:1::1".parse().map_err(|_| "address")?;
     let west_addr: Ipv6Addr = "2001:db8:2::1".parse().map_err(|_| "address")?;
     let client_addr: Ipv6Addr = "2001:db8:c::1".parse().map_err(|_| "address")?;

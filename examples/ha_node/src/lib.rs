@@ -4,7 +4,9 @@
 //!   + ESP), sans-IO, shared by both drivers;
 //! * [`lab`]: the in-process lab on `netsim` with virtual time (`ha_node lab`);
 //! * [`frame`]: Ethernet/IPv6 framing for the lab's in-memory kernel;
-//! * [`esp`]: ESP protection of an underlay peer;
+//! * [`esp`]: ESP protection of an underlay peer (its SAs, shared by whoever seals,
+//!   opens and keys them);
+//! * [`ike`]: IKEv2 keying of the protected peers (the `ikev2` crate's endpoint);
 //! * [`config`]: the daemon's TOML configuration;
 //! * [`daemon`]: the daemon on tokio, with [`tap`] (TAP devices), `ospfv3::RawSocket`
 //!   (OSPFv3 over raw IPv6 sockets), [`netlink`] (addresses, routes and links over
@@ -26,6 +28,7 @@ pub mod dataplane;
 pub mod esp;
 pub mod frame;
 pub mod health;
+pub mod ike;
 pub mod lab;
 pub mod metrics;
 pub mod netlink;

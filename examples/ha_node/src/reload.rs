@@ -138,6 +138,25 @@ pub fn plan(old: &Table, new: &Table) -> Result<Plan, String> {
             p.add.push(name.clone());
         }
     }
+    // The IKEv2 endpoint is built at start for its peers (identities, keys, SPIs
+    // of live SAs): a peer keyed by IKEv2 is added, changed or removed by a restart.
+    let ike: Vec<&String> = p
+        .remove
+        .iter()
+        .chain(&p.add)
+        .filter(|n| {
+            [a.get(*n), b.get(*n)]
+                .iter()
+                .flatten()
+                .any(|t| t.get("ipsec").is_some())
+        })
+        .collect();
+    if let Some(n) = ike.first() {
+        return Err(format!(
+            "peer {n} is keyed by IKEv2 (ipsec): adding, changing or removing such a peer \
+             needs a restart; nothing was changed"
+        ));
+    }
     Ok(p)
 }
 

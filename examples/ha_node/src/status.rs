@@ -35,6 +35,12 @@ pub struct Status {
     /// reopened (the same names as the metrics).
     #[serde(default)]
     pub healing: BTreeMap<String, u64>,
+    /// IKEv2, per peer keyed by it.
+    #[serde(default)]
+    pub ike: Vec<crate::ike::IkePeerStatus>,
+    /// IKEv2 counters.
+    #[serde(default)]
+    pub ike_counts: crate::ike::IkeCounts,
 }
 
 /// The node itself.
@@ -113,10 +119,16 @@ pub struct Session {
 /// ESP with one peer.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Esp {
-    /// Outbound SPI.
+    /// Outbound SPI in use (0: none yet).
     pub spi_out: u32,
-    /// Inbound SPI.
+    /// Inbound SPI of the newest CHILD SA (0: none yet).
     pub spi_in: u32,
+    /// `static` (configured keys) or `ikev2`.
+    #[serde(default)]
+    pub keyed_by: String,
+    /// Every CHILD SA installed: SPIs, suite, key fingerprints, which one sends.
+    #[serde(default)]
+    pub children: Vec<crate::esp::ChildInfo>,
     /// Packets sealed.
     pub sealed: u64,
     /// Packets opened.
@@ -319,6 +331,8 @@ pub struct Extra<'a> {
     pub reloads: (u64, u64, Option<String>),
     /// The daemon's self-healing counters (`tap.lost`, `tap.reopened`, ...).
     pub healing: Vec<(String, u64)>,
+    /// IKEv2 state per peer and counters.
+    pub ike: (Vec<crate::ike::IkePeerStatus>, crate::ike::IkeCounts),
 }
 
 fn secs(d: Duration) -> f64 {
@@ -342,16 +356,14 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
                 .filter(|s| s.ccid == c.ccid)
                 .max_by_key(|s| (s.state == l2tpv3::SessionState::Established, s.local_id))
         });
-        let esp = p.esp.as_ref().map(|e| {
-            let (sealed, opened, dropped) = core
-                .esp_counts()
-                .into_iter()
-                .find(|(a, ..)| *a == p.address)
-                .map(|(_, s, o, d)| (s, o, d))
-                .unwrap_or_default();
+        let esp = core.esp_peer(&p.address).map(|e| {
+            let (sealed, opened, dropped) = e.counts.get();
+            let children = e.children();
             Esp {
-                spi_out: e.spi_out,
-                spi_in: e.spi_in,
+                spi_out: e.spi_out().unwrap_or(0),
+                spi_in: children.last().map_or(0, |c| c.spi_in),
+                keyed_by: if p.ipsec.is_some() { "ikev2" } else { "static" }.into(),
+                children,
                 sealed,
                 opened,
                 dropped,
@@ -604,6 +616,8 @@ pub fn snapshot(now: Instant, core: &Core<SocketAddr>, cfg: &Config, extra: &Ext
             m.extend(extra.healing.iter().cloned());
             m
         },
+        ike: extra.ike.0.clone(),
+        ike_counts: extra.ike.1,
     }
 }
 
@@ -751,6 +765,54 @@ pub fn render(s: &Status) -> String {
             );
         }
     }
+    if !s.ike.is_empty() {
+        let c = &s.ike_counts;
+        let _ = writeln!(
+            o,
+            "\nIKEv2 (IKE SAs up {}, rekeyed {}; CHILD SAs installed {}, rekeyed {} ({} on soft lifetime); setups failed {}, peers dead {}, duplicates deleted {})",
+            c.ike_up,
+            c.ike_rekeyed,
+            c.child_installed,
+            c.child_rekeyed,
+            c.soft_rekeys,
+            c.setup_failed,
+            c.peer_dead,
+            c.duplicates_deleted
+        );
+        for p in &s.ike {
+            let sas: Vec<String> = p
+                .ike_sas
+                .iter()
+                .map(|(spi, up, init)| {
+                    format!("{spi} up {up} s{}", if *init { " (ours)" } else { "" })
+                })
+                .collect();
+            let _ = writeln!(
+                o,
+                "  {:<12} IKE SA {}{}",
+                p.name,
+                if sas.is_empty() {
+                    "-".to_string()
+                } else {
+                    sas.join(", ")
+                },
+                if p.initiating { ", initiating" } else { "" }
+            );
+            for c in &p.children {
+                let _ = writeln!(
+                    o,
+                    "  {:<12}   CHILD SA in {:#010x} out {:#010x} {} keys {}/{}{}",
+                    "",
+                    c.spi_in,
+                    c.spi_out,
+                    c.suite,
+                    c.key_in,
+                    c.key_out,
+                    if c.outbound_active { " (sending)" } else { "" }
+                );
+            }
+        }
+    }
     let _ = writeln!(o, "\nSELF-HEALING");
     let healing: Vec<String> = s.healing.iter().map(|(k, v)| format!("{k} {v}")).collect();
     let _ = writeln!(o, "  {}", healing.join(", "));
@@ -856,6 +918,7 @@ silence_s = 0
             probes,
             reloads: (0, 0, None),
             healing: vec![("tap.lost".into(), 2)],
+            ike: (Vec::new(), Default::default()),
         }
     }
 

@@ -28,13 +28,13 @@ name = "west"
 address = "10.0.3.2:4500"
 initiate = true
 tap = "pw-west"
-esp = { spi_out = 4097, spi_in = 8194, key_out = "000102030405060708090a0b0c0d0e0f10111213", key_in = "202122232425262728292a2b2c2d2e2f30313233" }
+esp = { spi_out = 4097, spi_in = 8194, insecure_static_keys = true, key_out = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f", key_in = "303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f" }
 
 [[anycast]]
 prefix = "2001:db8:aa::1/128"
 "#;
 
-const KEY_IN: &str = "202122232425262728292a2b2c2d2e2f30313233";
+const KEY_IN: &str = "303132333435363738393a3b3c3d3e3f404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f";
 
 /// A private scratch directory, removed on drop.
 struct Dir(PathBuf);
@@ -149,7 +149,7 @@ fn duplicate_spi() {
     let d = Dir::new("spi");
     let text = format!(
         "{BASE}\n[[peer]]\nname = \"north\"\naddress = \"10.0.4.2:4500\"\ntap = \"pw-north\"\n\
-         esp = {{ spi_out = 4098, spi_in = 8194, key_out = \"000102030405060708090a0b0c0d0e0f10111213\", key_in = \"{KEY_IN}\" }}\n"
+         esp = {{ spi_out = 4098, spi_in = 8194, insecure_static_keys = true, key_out = \"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2f\", key_in = \"{KEY_IN}\" }}\n"
     );
     refused(
         &d,
@@ -239,11 +239,7 @@ fn samples(dir: &Dir) -> Vec<PathBuf> {
     for (name, text) in [
         ("l2tp.secret", "sample-l2tp-secret\n"),
         ("ospf.key", "sample-ospf-key\n"),
-        (
-            "east-west.out",
-            "000102030405060708090a0b0c0d0e0f10111213\n",
-        ),
-        ("east-west.in", "202122232425262728292a2b2c2d2e2f30313233\n"),
+        ("east-west.psk", "sample pre-shared key, 32 bytes\n"),
     ] {
         dir.file(&format!("keys/{name}"), text);
     }
@@ -269,16 +265,109 @@ fn sample_configurations_pass() {
 }
 
 #[test]
-fn the_sample_servers_agree_on_their_esp_keys_and_spis() {
+fn the_sample_servers_agree_on_their_ipsec_keys_and_identities() {
     let d = Dir::new("pair");
     let paths = samples(&d);
     let east = ha_node::check::load(&paths[0]).unwrap();
     let west = ha_node::check::load(&paths[1]).unwrap();
-    let e = east.core_config(1).unwrap();
-    let w = west.core_config(1).unwrap();
-    let ew = e.peers.iter().find(|p| p.name == "west").unwrap();
-    let we = w.peers.iter().find(|p| p.name == "east").unwrap();
-    let (a, b) = (ew.esp.as_ref().unwrap(), we.esp.as_ref().unwrap());
-    assert_eq!((a.spi_out, a.spi_in), (b.spi_in, b.spi_out));
-    assert!(a.key_out == b.key_in && a.key_in == b.key_out);
+    let ew = east.peers.iter().find(|p| p.name == "west").unwrap();
+    let we = west.peers.iter().find(|p| p.name == "east").unwrap();
+    let a = east.ipsec_config(ew).unwrap().unwrap();
+    let b = west.ipsec_config(we).unwrap().unwrap();
+    assert!(a.psk == b.psk);
+    assert!(a.ike.contains(&b.ike[0]) && a.esp.contains(&b.esp[0]));
+    // Each expects the other's underlay address as its identity (the default).
+    assert_eq!(a.remote_id, ikev2::wire::IdPayload::ip(we_addr(&west)));
+    assert_eq!(b.remote_id, ikev2::wire::IdPayload::ip(we_addr(&east)));
+}
+
+/// The underlay address a node's peers see (its ESP socket's address in the other's
+/// configuration).
+fn we_addr(cfg: &ha_node::config::Config) -> std::net::IpAddr {
+    match cfg.name.as_str() {
+        "east" => "10.0.3.1".parse().unwrap(),
+        _ => "10.0.3.2".parse().unwrap(),
+    }
+}
+
+/// ESP with static keys: refused without the explicit option, and refused with an
+/// AEAD suite (its nonce would repeat after a restart) with the RFC's reason.
+#[test]
+fn static_esp_keys_need_the_option_and_a_cbc_suite() {
+    let d = Dir::new("static");
+    let (code, _, err) = run(&[
+        "check-config",
+        &d.file(
+            "no-opt.toml",
+            &BASE.replace("insecure_static_keys = true, ", ""),
+        )
+        .display()
+        .to_string(),
+    ]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("peer[1].esp: static ESP keys restart their sequence numbers"),
+        "{err}"
+    );
+    for suite in ["aes128gcm16", "aes256gcm16", "chacha20poly1305"] {
+        let text = BASE.replace(
+            "insecure_static_keys = true,",
+            &format!("insecure_static_keys = true, suite = \"{suite}\","),
+        );
+        let (code, _, err) = run(&[
+            "check-config",
+            &d.file("aead.toml", &text).display().to_string(),
+        ]);
+        assert_eq!(code, 2, "{suite}");
+        assert!(
+            err.contains("RFC 4106 section 2") && err.contains("IKEv2"),
+            "{err}"
+        );
+        assert!(!err.contains(KEY_IN), "{err}");
+    }
+}
+
+/// A peer keyed by IKEv2: accepted with a good key and proposals; a short key, an
+/// unknown proposal, or both `esp` and `ipsec` are refused by field.
+#[test]
+fn ipsec_peers_are_checked() {
+    let d = Dir::new("ipsec");
+    let esp_line = BASE.lines().find(|l| l.starts_with("esp = ")).unwrap();
+    let with = |ipsec: &str| BASE.replace(esp_line, ipsec);
+    let ok = with(
+        r#"ipsec = { psk = "a pre-shared key of 32 bytes....", proposals = ["aes128-sha256-ecp256"] }"#,
+    );
+    let (code, out, err) = run(&[
+        "check-config",
+        &d.file("ok.toml", &ok).display().to_string(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(": OK ("), "{out}");
+    for (text, want) in [
+        (
+            with(r#"ipsec = { psk = "short" }"#),
+            "peer[1].ipsec.psk: 5 bytes, at least 16",
+        ),
+        (
+            with(
+                r#"ipsec = { psk = "a pre-shared key of 32 bytes....", proposals = ["des-md5-modp768"] }"#,
+            ),
+            "peer[1].ipsec.proposals: \"des-md5-modp768\": unknown keyword \"des\"",
+        ),
+        (
+            BASE.replace(
+                esp_line,
+                &format!("{esp_line}\nipsec = {{ psk = \"a pre-shared key of 32 bytes....\" }}"),
+            ),
+            "esp (static keys) and ipsec (IKEv2) exclude each other",
+        ),
+    ] {
+        let (code, _, err) = run(&[
+            "check-config",
+            &d.file("bad.toml", &text).display().to_string(),
+        ]);
+        assert_eq!(code, 2, "{text}");
+        assert!(err.contains(want), "{err}");
+        assert!(!err.contains("pre-shared key of"), "secret echoed: {err}");
+    }
 }

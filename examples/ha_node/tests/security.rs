@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 use ha_node::core::{
     BfdSettings, Core, CoreConfig, OspfTimers, Output, PeerSpec, SecurityCounts, Via,
 };
-use ha_node::esp::EspConfig;
+use ha_node::esp::{EspConfig, EspPeer};
 use ha_node::security::{OspfAuth, RouteFilter, RouteRefusal, Secret};
 use ospfv3::Ipv6Prefix;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::sync::Arc;
 
 const SECRET: &str = "pw-secret";
 
@@ -27,6 +28,31 @@ fn peer(addr: &str, initiate: bool) -> PeerSpec<String> {
         },
         ospf_auth_frr_compat: false,
     }
+}
+
+/// The SAs of two peers keyed statically with each other's keys (AES-CBC-128 +
+/// HMAC-SHA-256, the only kind static keys may use).
+fn static_esp_pair() -> (Arc<EspPeer>, Arc<EspPeer>) {
+    let k1: Secret = "aabbccddeeff00112233445566778899\
+                      f0e0d0c0b0a090807060504030201000f0e0d0c0b0a09080706050403020100f"
+        .into();
+    let k2: Secret = "00112233445566778899aabbccddeeff\
+                      0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20"
+        .into();
+    let make = |spi_out, spi_in, key_out: &Secret, key_in: &Secret, peer: [u8; 4]| {
+        let cfg = EspConfig {
+            spi_out,
+            spi_in,
+            suite: ipsec_lite::Suite::AesCbc128HmacSha256,
+            key_out: key_out.clone(),
+            key_in: key_in.clone(),
+        };
+        Arc::new(EspPeer::with_static(Instant::now(), peer.into(), &cfg).unwrap())
+    };
+    (
+        make(0x1001, 0x2002, &k1, &k2, [192, 0, 2, 2]),
+        make(0x2002, 0x1001, &k2, &k1, [192, 0, 2, 1]),
+    )
 }
 
 fn prefix(s: &str) -> Ipv6Prefix {
@@ -194,22 +220,11 @@ fn data_for_a_session_is_accepted_only_from_its_peer_and_protection() {
 /// well-formed data message of its own session.
 #[test]
 fn a_clear_datagram_from_an_esp_peer_is_dropped() {
-    let k1: Secret = "000102030405060708090a0b0c0d0e0f10111213".into();
-    let k2: Secret = "202122232425262728292a2b2c2d2e2f30313233".into();
+    let pair = static_esp_pair();
     let mut pa = peer("b", true);
-    pa.esp = Some(EspConfig {
-        spi_out: 1,
-        spi_in: 2,
-        key_out: k1.clone(),
-        key_in: k2.clone(),
-    });
+    pa.esp = Some(pair.0);
     let mut pb = peer("a", false);
-    pb.esp = Some(EspConfig {
-        spi_out: 2,
-        spi_in: 1,
-        key_out: k2,
-        key_in: k1,
-    });
+    pb.esp = Some(pair.1);
     let mut p = Pair::new(cfg("a", 1, vec![pa]), cfg("b", 2, vec![pb]));
     p.run(Duration::from_secs(2));
     assert_eq!(p.b.l2tp().session_count(), 1);
@@ -407,14 +422,15 @@ fn learned_routes_are_filtered_and_capped() {
 fn core_config_debug_has_no_secrets() {
     let mut c = cfg("a", 1, vec![peer("b", true)]);
     c.ospf_auth = auth("ospf-key-xyz");
-    c.peers[0].esp = Some(EspConfig {
-        spi_out: 1,
-        spi_in: 2,
-        key_out: "aabbccddeeff00112233445566778899aabbccdd".into(),
-        key_in: "00112233445566778899aabbccddeeff00112233".into(),
-    });
+    c.peers[0].esp = Some(static_esp_pair().0);
     let dbg = format!("{c:?}");
-    for s in [SECRET, "ospf-key-xyz", "aabbccddeeff", "0011223344"] {
+    for s in [
+        SECRET,
+        "ospf-key-xyz",
+        "aabbccddeeff",
+        "0011223344",
+        "f0e0d0c0",
+    ] {
         assert!(!dbg.contains(s), "{s} in {dbg}");
     }
 }

@@ -209,11 +209,18 @@ mod tests {
             Ok(IkeSuite::aes128_sha256_ecp256())
         );
         let e: EspSuite = "aes128gcm16-esn".parse().unwrap();
-        assert_eq!((e.encr, e.integ, e.esn, e.pfs), (Encr::AesGcm16_128, None, true, None));
+        assert_eq!(
+            (e.encr, e.integ, e.esn, e.pfs),
+            (Encr::AesGcm16_128, None, true, None)
+        );
         let e: EspSuite = "aes256-sha512-modp2048".parse().unwrap();
         assert_eq!(
             (e.encr, e.integ, e.pfs),
-            (Encr::AesCbc256, Some(Integ::HmacSha512_256), Some(Group::Modp2048))
+            (
+                Encr::AesCbc256,
+                Some(Integ::HmacSha512_256),
+                Some(Group::Modp2048)
+            )
         );
         let i: IkeSuite = "aes256-sha384-modp2048".parse().unwrap();
         assert_eq!(i.prf, Prf::HmacSha384);
@@ -230,7 +237,11 @@ mod tests {
             assert_eq!(a.to_string(), s);
             assert_eq!(a.to_string().parse::<IkeSuite>(), Ok(a));
         }
-        for s in ["aes128gcm16", "aes256-sha256-ecp256-esn", "chacha20poly1305-x25519"] {
+        for s in [
+            "aes128gcm16",
+            "aes256-sha256-ecp256-esn",
+            "chacha20poly1305-x25519",
+        ] {
             let a: EspSuite = s.parse().unwrap();
             assert_eq!(a.to_string(), s);
         }
@@ -242,12 +253,27 @@ mod tests {
         let esp = |s: &str| s.parse::<EspSuite>().unwrap_err();
         assert_eq!(ike("aes128-x25519"), ProposalError::Integrity);
         assert_eq!(ike("aes128gcm16-sha256-x25519"), ProposalError::Integrity);
-        assert_eq!(ike("aes128gcm16-prfsha256"), ProposalError::Missing("group"));
-        assert_eq!(ike("aes128gcm16-x25519-ecp256"), ProposalError::Twice("group"));
-        assert_eq!(ike("aes128gcm16-x25519-esn"), ProposalError::NotHere("esn".into()));
-        assert_eq!(ike("des-sha1-modp1024"), ProposalError::Unknown("des".into()));
+        assert_eq!(
+            ike("aes128gcm16-prfsha256"),
+            ProposalError::Missing("group")
+        );
+        assert_eq!(
+            ike("aes128gcm16-x25519-ecp256"),
+            ProposalError::Twice("group")
+        );
+        assert_eq!(
+            ike("aes128gcm16-x25519-esn"),
+            ProposalError::NotHere("esn".into())
+        );
+        assert_eq!(
+            ike("des-sha1-modp1024"),
+            ProposalError::Unknown("des".into())
+        );
         assert_eq!(ike(""), ProposalError::Unknown(String::new()));
         assert_eq!(esp("sha256"), ProposalError::Missing("encryption"));
-        assert!(matches!(esp("aes128gcm16-prfsha256"), ProposalError::NotHere(_)));
+        assert!(matches!(
+            esp("aes128gcm16-prfsha256"),
+            ProposalError::NotHere(_)
+        ));
     }
 }

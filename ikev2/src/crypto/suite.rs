@@ -408,6 +408,11 @@ pub struct EspSuite {
 }
 
 impl EspSuite {
+    /// The `ipsec-lite` suite that carries this one's packets, if it has one.
+    pub fn ipsec_lite_suite(&self) -> Option<ipsec_lite::Suite> {
+        crate::sa::child::ipsec_suite(self)
+    }
+
     /// A suite, if the combination is valid.
     pub fn new(encr: Encr, integ: Option<Integ>, esn: bool, pfs: Option<Group>) -> Option<Self> {
         let s = EspSuite {

@@ -26,14 +26,16 @@
 //!   over when its pseudowire comes up ([`Dataplane::install`]): both header
 //!   templates and the transmit sequence state ([`l2tpv3::SessionTemplates`]); from
 //!   then on only the transmit thread of that pseudowire encapsulates for it (an
-//!   atomic holds its sequence number). ESP: the peer's two SAs move out of the core
-//!   at start ([`Dataplane::add_peer`]); the outbound SA sits behind a mutex shared
-//!   by the transmit thread and the control loop (whose L2TPv3 control messages to
-//!   the peer are sealed by [`Dataplane::seal_control`]), so one counter numbers
-//!   every packet under the key and no sequence number is ever used twice; the
-//!   inbound SA (and its anti-replay window) is the receive thread's, which opens
-//!   every datagram from the peer and hands the control loop the opened control
-//!   messages. A datagram from an ESP peer's address on the clear L2TPv3 socket is
+//!   atomic holds its sequence number). ESP: the peer's SAs
+//!   ([`crate::esp::EspPeer`]) are shared with the control loop, which keys them
+//!   (IKEv2 installs, rekeys and deletes them at run time); the outbound SA sits
+//!   behind a mutex shared by the transmit thread and the control loop (whose
+//!   L2TPv3 control messages to the peer are sealed by [`Dataplane::seal_control`]),
+//!   so one counter numbers every packet under the key and no sequence number is
+//!   ever used twice; the receive thread opens every datagram from the peer (the
+//!   inbound SAs and their anti-replay windows behind their own mutex) and hands
+//!   the control loop the opened control messages, and IKE messages (non-ESP
+//!   marker) as they came. A datagram from an ESP peer's address on the clear L2TPv3 socket is
 //!   dropped and counted, never passed on: nothing unprotected is accepted from a
 //!   protected peer.
 //!
@@ -51,7 +53,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use bytes::BytesMut;
-use ipsec_lite::SecurityAssociation;
 use l2tpv3::{HeaderTemplate, SessionTemplates};
 use quinn_udp::UdpSocketState;
 use tokio::net::UdpSocket;
@@ -59,7 +60,7 @@ use tokio::sync::mpsc;
 use tun_rs::{AsyncDevice, DeviceBuilder, Layer};
 
 use crate::core::Via;
-use crate::esp::{EspLink, NEXT_HEADER_L2TPV3};
+use crate::esp::EspPeer;
 use crate::frame::{Mac, link_local_for};
 use crate::netlink::Netlink;
 use crate::tap::{Tap, TapError};
@@ -135,17 +136,6 @@ impl Counters {
     }
 }
 
-/// The two SAs of an ESP peer, moved out of the core.
-pub(crate) struct EspSas {
-    pub(crate) tx: Mutex<SecurityAssociation>,
-    pub(crate) rx: Mutex<SecurityAssociation>,
-    pub(crate) headroom: usize,
-    pub(crate) max_tailroom: usize,
-    /// Packets sealed, opened, and from the peer that did not open (shared with
-    /// the core, which reports them).
-    pub(crate) counts: Arc<crate::esp::EspCounters>,
-}
-
 /// An established session handed over by the control loop.
 pub(crate) struct Path {
     pub(crate) session_id: u32,
@@ -161,7 +151,7 @@ pub(crate) struct Peer {
     /// Interface index and MAC of its TAP (0 until attached).
     pub(crate) ifindex: AtomicU32,
     pub(crate) mac: Mutex<Mac>,
-    pub(crate) esp: Option<EspSas>,
+    pub(crate) esp: Option<Arc<EspPeer>>,
     pub(crate) tap: RwLock<Option<Arc<AsyncDevice>>>,
     /// Whether its TAP has the virtio-net header (offload): a TAP reopened by the
     /// self-healing code has none.
@@ -286,30 +276,15 @@ impl Dataplane {
         ))
     }
 
-    /// Registers an underlay peer; `esp` (taken from the core, see
-    /// [`crate::core::Core::take_esp`]) makes it a protected peer whose every
+    /// Registers an underlay peer; `esp` (from the core, see
+    /// [`crate::core::Core::esp_to_dataplane`]) makes it a protected peer whose every
     /// datagram this data plane seals and opens.
     /// `tap` names its TAP device: the daemon's own TAP reader leaves it alone
     /// ([`reads_tap`]).
-    pub fn add_peer(
-        &self,
-        addr: SocketAddr,
-        tap: &str,
-        esp: Option<(EspLink, Arc<crate::esp::EspCounters>)>,
-    ) {
+    pub fn add_peer(&self, addr: SocketAddr, tap: &str, esp: Option<Arc<EspPeer>>) {
         if let Ok(mut names) = TAPS.lock() {
             names.insert(tap.to_string());
         }
-        let esp = esp.map(|(link, counts)| {
-            let (tx, rx) = link.into_sas();
-            EspSas {
-                headroom: tx.headroom(),
-                max_tailroom: tx.max_tailroom(),
-                tx: Mutex::new(tx),
-                rx: Mutex::new(rx),
-                counts,
-            }
-        });
         let peer = Arc::new(Peer {
             addr,
             ifindex: AtomicU32::new(0),
@@ -417,15 +392,8 @@ impl Dataplane {
     ) -> Option<Vec<u8>> {
         let p = self.peer(peer)?;
         let esp = p.esp.as_ref()?;
-        let head = esp.headroom;
-        let mut buf = vec![0u8; head + msg.len() + esp.max_tailroom];
-        buf[head..head + msg.len()].copy_from_slice(msg);
-        let mut sa = esp.tx.lock().ok()?;
-        match sa.seal(now, &mut buf, head..head + msg.len(), NEXT_HEADER_L2TPV3) {
-            Ok(pkt) => {
-                Counters::bump(&esp.counts.sealed);
-                Some(pkt.to_vec())
-            }
+        match esp.seal_message(now, msg) {
+            Ok(pkt) => Some(pkt),
             Err(e) => {
                 tracing::debug!("ESP seal to {peer}: {e}");
                 Counters::bump(&self.shared.counters.tx_dropped);
@@ -496,22 +464,6 @@ impl Dataplane {
     /// The counters.
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
-    }
-
-    /// ESP packets sealed, opened and dropped (did not open) per protected peer.
-    pub fn esp_counts(&self) -> Vec<(SocketAddr, u64, u64, u64)> {
-        let Ok(peers) = self.shared.peers.read() else {
-            return Vec::new();
-        };
-        peers
-            .values()
-            .filter_map(|p| {
-                let e = p.esp.as_ref()?;
-                let tx = e.tx.lock().ok()?.packets();
-                let rx = e.rx.lock().ok()?.packets();
-                Some((p.addr, tx, rx, e.counts.dropped.load(Ordering::Relaxed)))
-            })
-            .collect()
     }
 
     /// Logs the counters.

@@ -22,7 +22,6 @@ use super::vnet::{
 };
 use super::{Counters, Path, Peer, Shared, Underlay};
 use crate::core::Via;
-use crate::esp::NEXT_HEADER_L2TPV3;
 
 /// Poll timeout: how soon a stop request is seen.
 const POLL_MS: u16 = 100;
@@ -163,7 +162,7 @@ impl Layout {
         let (esp_head, esp_tail) = peer
             .esp
             .as_ref()
-            .map_or((0, 0), |e| (e.headroom, e.max_tailroom));
+            .map_or((0, 0), |e| (e.headroom(), crate::esp::max_tailroom()));
         Layout {
             esp_head,
             l2tp: path.tx.len(),
@@ -210,22 +209,14 @@ fn finish(
         None => head + flen,
         Some(esp) => {
             let msg = start..head + flen;
-            let sealed = match esp.tx.lock() {
-                Ok(mut sa) => sa
-                    .seal(
-                        now,
-                        &mut region[..head + flen + lay.esp_tail],
-                        msg,
-                        NEXT_HEADER_L2TPV3,
-                    )
-                    .map(|p| p.len()),
-                Err(_) => return,
-            };
+            let sealed = esp.seal(
+                now,
+                &mut region[..head + flen + lay.esp_tail],
+                msg,
+                lay.esp_head,
+            );
             match sealed {
-                Ok(n) => {
-                    Counters::bump(&esp.counts.sealed);
-                    n
-                }
+                Ok(n) => n,
                 Err(e) => {
                     tracing::debug!("ESP seal to {}: {e}", peer.addr);
                     Counters::bump(&s.counters.tx_dropped);
@@ -419,29 +410,24 @@ fn handle(
     let msg: &mut [u8] = match &peer.esp {
         None => dgram,
         Some(esp) => match natt::classify(dgram) {
-            Ok(NattPayload::Esp(pkt)) => {
-                let opened = match esp.rx.lock() {
-                    Ok(mut sa) => sa.open(now, pkt).map(|o| (o.next_header, o.range)),
-                    Err(_) => return,
-                };
-                match opened {
-                    Ok((NEXT_HEADER_L2TPV3, range)) => {
-                        Counters::bump(&esp.counts.opened);
-                        &mut dgram[range]
-                    }
-                    Ok(_) | Err(_) => {
-                        Counters::bump(&s.counters.esp_dropped);
-                        Counters::bump(&esp.counts.dropped);
-                        return;
-                    }
+            Ok(NattPayload::Esp(pkt)) => match esp.open(now, pkt) {
+                Ok(range) => &mut dgram[range],
+                Err(_) => {
+                    Counters::bump(&s.counters.esp_dropped);
+                    return;
                 }
+            },
+            Ok(NattPayload::NonEsp(_)) => {
+                // IKE (RFC 3948 2.2): the control loop's IKEv2 endpoint, marker and all.
+                s.forward(from, Via::Ike, dgram);
+                return;
             }
             Ok(NattPayload::Keepalive) => {
                 Counters::bump(&s.counters.keepalives);
                 return;
             }
             Ok(_) | Err(_) => {
-                // IKE (no IKE here) and garbage.
+                // Garbage.
                 Counters::bump(&s.counters.rx_refused);
                 return;
             }

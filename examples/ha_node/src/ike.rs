@@ -1,0 +1,582 @@
+//! IKEv2 (RFC 7296) for the node's protected peers: the `ikev2` crate's endpoint,
+//! driven by the daemon, keys each peer's [`EspPeer`] so ESP never runs on static
+//! keys.
+//!
+//! * **What is negotiated**: per peer, one IKE SA authenticated with the pre-shared
+//!   key and one CHILD SA in transport mode whose traffic selectors are the two
+//!   underlay addresses with IP protocol 115 (L2TPv3), the flow the node protects
+//!   (every L2TPv3 message is the payload of one ESP packet, [`crate::esp`]). ESP is
+//!   always in UDP on the ESP socket (port 4500, RFC 3948), so IKE moves there after
+//!   IKE_SA_INIT as with a NAT (RFC 7296 2.23 allows it; `force_encap`).
+//! * **Who initiates**: the node with the lower underlay address initiates at once
+//!   whenever it has no IKE SA with the peer; the other waits [`INITIATE_DELAY`] and
+//!   initiates only if still nothing is up (so two fresh nodes do not both
+//!   initiate). A restarted node has no SA, so it initiates and the peer gets fresh
+//!   SAs at once; nothing of the old keys is used again (new SPIs, nonces and
+//!   Diffie-Hellman values each run).
+//! * **Duplicates**: when both initiated anyway, or the peer restarted, a node can
+//!   hold two IKE SAs with one peer. The lower-address node keeps the newest and
+//!   deletes the others; the other node sends on the newest CHILD SA it installed
+//!   and follows the deletes. A restarted peer's old IKE SA, which it no longer
+//!   knows, is deleted (lower node) or dies by the liveness check (higher node).
+//! * **Rekeying**: by time (`rekey_s`, the endpoint's timer) and by `ipsec-lite`'s
+//!   soft lifetime (`rekey_packets`), both through CREATE_CHILD_SA; the new SA's
+//!   outbound half is used once the peer has it (RFC 7296 2.8), the old inbound
+//!   half stays for a grace period, so no packet is lost.
+//!
+//! Like the core this is sans-IO: the daemon hands in datagrams and time, sends
+//! what [`IkeNode::poll_transmit`] returns and calls [`IkeNode::handle_timeout`].
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ikev2::wire::{IdPayload, TrafficSelector};
+use ikev2::{
+    ChildMode, Endpoint, EndpointConfig, Event, IkeSaId, PeerConfig, PeerId, Timers, Transmit,
+};
+use ipsec_lite::SaParams;
+use rand::rngs::StdRng;
+
+use crate::config::IpsecConfig;
+use crate::esp::{ChildInfo, EspPeer, NEXT_HEADER_L2TPV3};
+
+/// How long the node with the higher underlay address waits for the other to
+/// initiate before it does.
+pub const INITIATE_DELAY: Duration = Duration::from_secs(1);
+
+/// First retry after a failed IKE SA setup; doubles up to [`RETRY_MAX`].
+const RETRY_MIN: Duration = Duration::from_secs(1);
+/// Longest wait between setup attempts.
+const RETRY_MAX: Duration = Duration::from_secs(30);
+/// Most IKE SAs the higher-address node keeps with one peer; beyond it, it too
+/// keeps only the newest (the lower-address node always does).
+const MAX_SAS_PER_PEER: usize = 4;
+
+/// One peer to key.
+#[derive(Debug, Clone)]
+pub struct IkePeerSpec {
+    /// Name for logs and status.
+    pub name: String,
+    /// The peer's ESP-in-UDP address (its IKE address has port 500).
+    pub esp_addr: SocketAddr,
+    /// Our address towards it (identity, traffic selector, NAT detection).
+    pub local_ip: IpAddr,
+    /// Keys, proposals, identities, timers.
+    pub cfg: IpsecConfig,
+    /// The SAs to key, shared with the core and the data plane.
+    pub esp: Arc<EspPeer>,
+}
+
+/// Counters, all monotonic.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub struct IkeCounts {
+    /// IKE SAs established.
+    pub ike_up: u64,
+    /// IKE SAs rekeyed.
+    pub ike_rekeyed: u64,
+    /// CHILD SAs installed (IKE_AUTH or a new CHILD SA).
+    pub child_installed: u64,
+    /// CHILD SAs rekeyed.
+    pub child_rekeyed: u64,
+    /// Rekeys started by `ipsec-lite`'s soft lifetime.
+    pub soft_rekeys: u64,
+    /// Peers found dead by the liveness check.
+    pub peer_dead: u64,
+    /// Duplicate IKE SAs deleted.
+    pub duplicates_deleted: u64,
+    /// IKE SA setups that failed (authentication, proposals, timeouts).
+    pub setup_failed: u64,
+    /// SAs the ESP side refused.
+    pub install_failed: u64,
+}
+
+struct Peer {
+    spec: IkePeerSpec,
+    /// Our underlay address is the lower one: we initiate without waiting.
+    lower: bool,
+    /// Our initiation in progress.
+    initiating: Option<IkeSaId>,
+    /// When to initiate next, if nothing is up by then.
+    next_try: Option<Instant>,
+    backoff: Duration,
+    /// Established IKE SAs: (SA, up since, we initiated).
+    sas: Vec<(IkeSaId, Instant, bool)>,
+}
+
+/// Status of one peer's IKEv2 state.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct IkePeerStatus {
+    /// Peer name.
+    pub name: String,
+    /// Established IKE SAs: our SPI (hex), seconds up, whether we initiated.
+    pub ike_sas: Vec<(String, u64, bool)>,
+    /// An initiation is in progress.
+    pub initiating: bool,
+    /// Seconds until the next attempt, when one is scheduled.
+    pub next_try_in: Option<f64>,
+    /// CHILD SAs installed (SPIs, suite, key fingerprints).
+    pub children: Vec<ChildInfo>,
+}
+
+/// The node's IKEv2 side.
+pub struct IkeNode {
+    ep: Endpoint<StdRng>,
+    peers: Vec<Peer>,
+    /// Which peer each IKE SA belongs to.
+    sa_peer: HashMap<IkeSaId, usize>,
+    /// The latest time handed in.
+    last_now: Option<Instant>,
+    /// IKE SAs just established, whose first CHILD SA is not installed yet.
+    fresh: Vec<IkeSaId>,
+    /// Peers found restarted, for [`IkeNode::poll_restarted`].
+    restarted: Vec<SocketAddr>,
+    ike_port: u16,
+    natt_port: u16,
+    /// Counters.
+    pub counts: IkeCounts,
+}
+
+impl std::fmt::Debug for IkeNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IkeNode")
+            .field("peers", &self.peers.len())
+            .field("counts", &self.counts)
+            .finish()
+    }
+}
+
+fn id_or_addr(id: &Option<IdPayload>, addr: IpAddr) -> IdPayload {
+    id.clone().unwrap_or_else(|| IdPayload::ip(addr))
+}
+
+/// The CHILD SA parameters with the node's soft lifetime: `packets`, less up to a
+/// tenth taken from the SA's (random) SPI, so the two ends, which count about the
+/// same packets, rarely reach it together and start colliding rekeys (RFC 7296
+/// 2.8.1 resolves those, with more messages).
+fn with_lifetime(p: &SaParams, packets: u64) -> SaParams {
+    let mut p = p.clone();
+    let jitter = u64::from(p.spi) % (packets / 10).max(1);
+    p.lifetimes.soft.packets = Some(packets - jitter);
+    p
+}
+
+impl IkeNode {
+    /// An IKEv2 side for `peers`, IKE on `ike_port` (500), ESP-in-UDP and IKE after
+    /// IKE_SA_INIT on `natt_port` (4500). Timers are endpoint-wide: the shortest of
+    /// the peers' rekey and liveness intervals applies to all.
+    pub fn new(peers: Vec<IkePeerSpec>, ike_port: u16, natt_port: u16, rng: StdRng) -> Self {
+        let configs = peers
+            .iter()
+            .map(|p| {
+                let x = &p.cfg;
+                let remote = p.esp_addr.ip();
+                let mut pc = PeerConfig::new(
+                    p.local_ip,
+                    remote,
+                    id_or_addr(&x.local_id, p.local_ip),
+                    x.remote_id.clone(),
+                    x.psk.expose(),
+                );
+                pc.ike_proposals = x.ike.clone();
+                pc.esp_proposals = x.esp.clone();
+                pc.local_ts = vec![TrafficSelector::host(p.local_ip, NEXT_HEADER_L2TPV3, None)];
+                pc.remote_ts = vec![TrafficSelector::host(remote, NEXT_HEADER_L2TPV3, None)];
+                pc.mode = ChildMode::Transport;
+                pc
+            })
+            .collect();
+        let mut cfg = EndpointConfig::new(configs);
+        cfg.ike_port = ike_port;
+        cfg.natt_port = natt_port;
+        cfg.force_encap = true;
+        let mut timers = Timers::default();
+        let min = |f: fn(&IpsecConfig) -> Duration, d: Duration| {
+            peers.iter().map(|p| f(&p.cfg)).min().unwrap_or(d)
+        };
+        timers.child_rekey = min(|c| c.rekey, timers.child_rekey);
+        timers.ike_rekey = min(|c| c.ike_rekey, timers.ike_rekey);
+        timers.dpd_interval = peers.iter().filter_map(|p| p.cfg.dpd).min();
+        cfg.timers = timers;
+        let peers = peers
+            .into_iter()
+            .map(|spec| Peer {
+                lower: spec.local_ip < spec.esp_addr.ip(),
+                spec,
+                initiating: None,
+                next_try: None,
+                backoff: RETRY_MIN,
+                sas: Vec::new(),
+            })
+            .collect();
+        IkeNode {
+            ep: Endpoint::new(cfg, rng),
+            peers,
+            sa_peer: HashMap::new(),
+            last_now: None,
+            fresh: Vec::new(),
+            restarted: Vec::new(),
+            ike_port,
+            natt_port,
+            counts: IkeCounts::default(),
+        }
+    }
+
+    /// Whether there is any peer to key.
+    pub fn is_empty(&self) -> bool {
+        self.peers.is_empty()
+    }
+
+    /// Schedules the first IKE SA with every peer.
+    pub fn start(&mut self, now: Instant) {
+        for p in &mut self.peers {
+            p.next_try = Some(if p.lower { now } else { now + INITIATE_DELAY });
+        }
+        self.handle_timeout(now);
+    }
+
+    /// An IKE datagram from `from`, received on our port `local_port` (the IKE
+    /// socket, or the ESP socket with its non-ESP marker still in front).
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local_port: u16,
+        from: SocketAddr,
+        data: &[u8],
+    ) {
+        let local_ip = self
+            .peers
+            .iter()
+            .find(|p| p.spec.esp_addr.ip() == from.ip())
+            .map(|p| p.spec.local_ip);
+        let Some(local_ip) = local_ip else {
+            // Not a configured peer: the endpoint would stay silent too.
+            return;
+        };
+        self.ep
+            .handle_datagram(now, SocketAddr::new(local_ip, local_port), from, data);
+        self.process(now);
+    }
+
+    /// Runs the timers due at `now`: the endpoint's (retransmissions, rekeys,
+    /// liveness), the SAs' (grace periods, soft lifetimes) and the initiations.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = Some(now);
+        self.ep.handle_timeout(now);
+        for p in &self.peers {
+            p.spec.esp.handle_timeout(now);
+            for spi in p.spec.esp.take_soft_expired() {
+                match self.ep.rekey_child(now, spi) {
+                    Ok(()) => {
+                        self.counts.soft_rekeys += 1;
+                        tracing::info!(peer = %p.spec.name, "IKEv2: CHILD SA {spi:#010x} reached its soft lifetime: rekeying");
+                    }
+                    Err(e) => {
+                        tracing::debug!(peer = %p.spec.name, "IKEv2: rekey of {spi:#010x}: {e}")
+                    }
+                }
+            }
+        }
+        for i in 0..self.peers.len() {
+            let p = &mut self.peers[i];
+            let idle = p.sas.is_empty() && p.initiating.is_none();
+            if !idle {
+                continue;
+            }
+            match p.next_try {
+                None => {
+                    p.next_try = Some(if p.lower { now } else { now + INITIATE_DELAY });
+                }
+                Some(t) if t <= now => {
+                    p.next_try = None;
+                    match self.ep.initiate(now, PeerId(i)) {
+                        Ok(sa) => {
+                            tracing::info!(peer = %p.spec.name, "IKEv2: initiating IKE SA {:#018x}", sa.0);
+                            p.initiating = Some(sa);
+                            self.sa_peer.insert(sa, i);
+                        }
+                        Err(e) => {
+                            tracing::warn!(peer = %p.spec.name, "IKEv2: cannot initiate: {e}");
+                            p.next_try = Some(now + p.backoff);
+                            p.backoff = (p.backoff * 2).min(RETRY_MAX);
+                        }
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        self.process(now);
+    }
+
+    /// When [`IkeNode::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let esp = self.peers.iter().filter_map(|p| p.spec.esp.poll_timeout());
+        let tries = self
+            .peers
+            .iter()
+            .filter(|p| p.sas.is_empty() && p.initiating.is_none())
+            .filter_map(|p| p.next_try);
+        // Soft lifetimes by packet count show up in the SAs' event queues, not as
+        // deadlines: look at them at least once a second.
+        let soon = self.last_now.map(|t| t + Duration::from_secs(1));
+        esp.chain(tries)
+            .chain(self.ep.poll_timeout())
+            .chain(soon)
+            .min()
+    }
+
+    /// The next datagram to send: from our IKE port or from the ESP socket (the
+    /// non-ESP marker already in front).
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.ep.poll_transmit()
+    }
+
+    /// The next peer (by ESP address) found restarted: its L2TPv3 connection is gone
+    /// on its side, so the driver has the core replace ours at once
+    /// ([`crate::core::Core::peer_restarted`]) rather than wait for it to go silent.
+    pub fn poll_restarted(&mut self) -> Option<SocketAddr> {
+        self.restarted.pop()
+    }
+
+    /// Whether a transmit goes out of the IKE socket (else the ESP socket).
+    pub fn on_ike_port(&self, t: &Transmit) -> bool {
+        t.local.port() == self.ike_port && self.ike_port != self.natt_port
+    }
+
+    fn process(&mut self, now: Instant) {
+        let mut events = Vec::new();
+        while let Some(ev) = self.ep.poll_event() {
+            events.push(ev);
+        }
+        // SAs first, so the CHILD SA events of one exchange find their peer.
+        for ev in &events {
+            match ev {
+                Event::IkeSaUp { sa, peer, .. } => {
+                    self.sa_peer.insert(*sa, peer.0);
+                }
+                Event::IkeSaRekeyed { old, new } => {
+                    if let Some(&i) = self.sa_peer.get(old) {
+                        self.sa_peer.insert(*new, i);
+                    }
+                }
+                _ => {}
+            }
+        }
+        for ev in events {
+            self.on_event(now, ev);
+        }
+    }
+
+    fn on_event(&mut self, now: Instant, ev: Event) {
+        let peer_of = |s: &Self, sa: &IkeSaId| s.sa_peer.get(sa).copied();
+        match ev {
+            Event::IkeSaUp {
+                sa,
+                peer,
+                remote,
+                suite,
+                initiator,
+            } => {
+                self.counts.ike_up += 1;
+                let p = &mut self.peers[peer.0];
+                if p.initiating == Some(sa) {
+                    p.initiating = None;
+                }
+                p.backoff = RETRY_MIN;
+                // The peer initiates only when it has no IKE SA with us: one it starts
+                // while ours has been up for a while means it lost its state (a
+                // restart). What ran over the old SAs (the L2TPv3 connection) is gone
+                // on its side too. (Within INITIATE_DELAY it is the start-up race.)
+                if !initiator
+                    && p.sas
+                        .iter()
+                        .any(|s| now.saturating_duration_since(s.1) > INITIATE_DELAY)
+                {
+                    tracing::info!(peer = %p.spec.name, "IKEv2: the peer started a new IKE SA while ours was up: it restarted");
+                    self.restarted.push(p.spec.esp_addr);
+                }
+                p.sas.push((sa, now, initiator));
+                self.fresh.push(sa);
+                tracing::info!(
+                    peer = %p.spec.name,
+                    "IKEv2: IKE SA {:#018x} up with {remote} ({suite}, {})",
+                    sa.0,
+                    if initiator { "we initiated" } else { "peer initiated" }
+                );
+                self.drop_duplicates(now, peer.0);
+            }
+            Event::IkeSaRekeyed { old, new } => {
+                self.counts.ike_rekeyed += 1;
+                if let Some(i) = peer_of(self, &new) {
+                    let p = &mut self.peers[i];
+                    for s in p.sas.iter_mut() {
+                        if s.0 == old {
+                            s.0 = new;
+                        }
+                    }
+                    tracing::info!(peer = %p.spec.name, "IKEv2: IKE SA {:#018x} rekeyed to {:#018x}", old.0, new.0);
+                }
+            }
+            Event::IkeSaDown { sa, peer, reason } => {
+                self.sa_peer.remove(&sa);
+                self.fresh.retain(|s| *s != sa);
+                let p = &mut self.peers[peer.0];
+                p.sas.retain(|s| s.0 != sa);
+                if p.initiating == Some(sa) {
+                    p.initiating = None;
+                    self.counts.setup_failed += 1;
+                    p.next_try = Some(now + p.backoff);
+                    p.backoff = (p.backoff * 2).min(RETRY_MAX);
+                }
+                tracing::info!(peer = %p.spec.name, "IKEv2: IKE SA {:#018x} down: {reason:?}", sa.0);
+            }
+            Event::ChildSaInstalled { sa, keys } => {
+                let Some(i) = peer_of(self, &sa) else { return };
+                let first = self.fresh.contains(&sa);
+                self.fresh.retain(|s| *s != sa);
+                let p = &self.peers[i];
+                let n = p.spec.cfg.rekey_packets;
+                // The first CHILD SA of a new IKE SA is sent on at once on both sides
+                // (RFC 7296 2.8's wait for the peer is about rekeys): the peer
+                // initiates an IKE SA only when it has none with us (a restart, or a
+                // lost one), so no older SA of ours reaches it any more. At worst a
+                // packet overtakes our IKE_AUTH response and is dropped; L2TPv3
+                // retransmits its control messages.
+                let r = p.spec.esp.install(
+                    now,
+                    &with_lifetime(&keys.inbound, n),
+                    &with_lifetime(&keys.outbound, n),
+                    first || keys.outbound_ready,
+                );
+                self.counts.child_installed += 1;
+                self.note_install(i, "installed", keys.inbound.spi, keys.outbound.spi, r);
+            }
+            Event::ChildSaRekeyed {
+                sa,
+                new,
+                old_inbound,
+                grace,
+                ..
+            } => {
+                let Some(i) = peer_of(self, &sa) else { return };
+                let p = &self.peers[i];
+                let n = p.spec.cfg.rekey_packets;
+                let r = p.spec.esp.rekey(
+                    now,
+                    old_inbound,
+                    &with_lifetime(&new.inbound, n),
+                    &with_lifetime(&new.outbound, n),
+                    new.outbound_ready,
+                    grace,
+                );
+                self.counts.child_rekeyed += 1;
+                self.note_install(i, "rekeyed", new.inbound.spi, new.outbound.spi, r);
+            }
+            Event::ChildSaOutboundReady { sa, inbound, .. } => {
+                if let Some(i) = peer_of(self, &sa) {
+                    self.peers[i].spec.esp.outbound_ready(inbound);
+                }
+            }
+            Event::ChildSaSwitched {
+                sa,
+                old_outbound,
+                new_inbound,
+                ..
+            } => {
+                if let Some(i) = peer_of(self, &sa) {
+                    self.peers[i].spec.esp.switched(new_inbound, old_outbound);
+                }
+            }
+            Event::ChildSaDeleted {
+                sa,
+                inbound,
+                outbound,
+                superseded,
+            } => {
+                if let Some(i) = peer_of(self, &sa) {
+                    self.peers[i].spec.esp.delete(inbound, outbound, superseded);
+                }
+            }
+            Event::PeerDead { sa, peer } => {
+                self.counts.peer_dead += 1;
+                tracing::warn!(peer = %self.peers[peer.0].spec.name, "IKEv2: peer dead (IKE SA {:#018x})", sa.0);
+            }
+            Event::Notify { sa, notify, sent } => {
+                let who = peer_of(self, &sa)
+                    .map(|i| self.peers[i].spec.name.clone())
+                    .unwrap_or_default();
+                tracing::warn!(peer = %who, "IKEv2: {} notify {notify:?}", if sent { "sent" } else { "received" });
+            }
+            other => tracing::debug!("IKEv2: {other:?}"),
+        }
+    }
+
+    fn note_install(
+        &mut self,
+        i: usize,
+        what: &str,
+        spi_in: u32,
+        spi_out: u32,
+        r: Result<(), crate::esp::EspError>,
+    ) {
+        let p = &self.peers[i];
+        match r {
+            Ok(()) => tracing::info!(
+                peer = %p.spec.name,
+                "IKEv2: CHILD SA {what}: in {spi_in:#010x} out {spi_out:#010x}"
+            ),
+            Err(e) => {
+                self.counts.install_failed += 1;
+                tracing::warn!(peer = %p.spec.name, "IKEv2: CHILD SA in {spi_in:#010x} not {what}: {e}");
+            }
+        }
+    }
+
+    /// At most one IKE SA per peer: the lower-address node keeps the newest and
+    /// deletes the others (the other node follows the deletes).
+    fn drop_duplicates(&mut self, now: Instant, i: usize) {
+        let p = &mut self.peers[i];
+        if !p.lower && p.sas.len() <= MAX_SAS_PER_PEER {
+            return;
+        }
+        let Some(&(keep, ..)) = p.sas.iter().max_by_key(|s| s.1) else {
+            return;
+        };
+        let others: Vec<IkeSaId> = p.sas.iter().map(|s| s.0).filter(|s| *s != keep).collect();
+        for sa in others {
+            self.counts.duplicates_deleted += 1;
+            tracing::info!(peer = %p.spec.name, "IKEv2: deleting IKE SA {:#018x}, a duplicate of {:#018x}", sa.0, keep.0);
+            if let Err(e) = self.ep.delete_ike(now, sa) {
+                tracing::debug!("IKEv2: delete {:#018x}: {e}", sa.0);
+            }
+        }
+    }
+
+    /// Status of every peer.
+    pub fn status(&self, now: Instant) -> Vec<IkePeerStatus> {
+        self.peers
+            .iter()
+            .map(|p| IkePeerStatus {
+                name: p.spec.name.clone(),
+                ike_sas: p
+                    .sas
+                    .iter()
+                    .map(|(sa, up, init)| {
+                        (
+                            format!("{:#018x}", sa.0),
+                            now.saturating_duration_since(*up).as_secs(),
+                            *init,
+                        )
+                    })
+                    .collect(),
+                initiating: p.initiating.is_some(),
+                next_try_in: p
+                    .next_try
+                    .filter(|_| p.sas.is_empty())
+                    .map(|t| t.saturating_duration_since(now).as_secs_f64()),
+                children: p.spec.esp.children(),
+            })
+            .collect()
+    }
+}
