@@ -8,7 +8,8 @@
 #   pw           ha_node (release build) in each namespace, one L2TPv3 pseudowire,
 #                OSPFv3 over it, iperf3 between the two nodes' loopback addresses;
 #   pw-esp-SUITE the same with ESP on the pseudowire (ESP-in-UDP, port 4500), for each
-#                suite ha_node offers (SUITES; today AES-GCM-128 only);
+#                suite in SUITES (aes-gcm-128 aes-gcm-256 chacha20-poly1305
+#                aes-cbc-128-sha256), keyed by IKEv2;
 #   boringtun    boringtun-cli (user-space WireGuard) on a TUN device in each
 #                namespace, configured with `wg`, iperf3 between the tunnel addresses.
 # Each path: single-stream TCP and 4-stream TCP (iperf3 -P 4), DUR seconds each; for
@@ -31,7 +32,7 @@
 # node a sends on the pseudowire, captured on node b's TAP with tshark, idle and during
 # a single-stream TCP run (skipped without tshark).
 #
-# Environment: DUR (5), SUITES (aes-gcm-128), SKIP_BORINGTUN=1, HA_NODE_BIN (skip the
+# Environment: DUR (5), SUITES (all four above), SKIP_BORINGTUN=1, HA_NODE_BIN (skip the
 # build), BORINGTUN_BIN (default: boringtun-cli on PATH or ~/.cargo/bin; INSTALL_BORINGTUN=1
 # installs it with `cargo install boringtun-cli`), KEEP_LOGS=1.
 # Figures on a shared machine are noisy: compare paths within one run.
@@ -39,7 +40,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 name=throughput
 DUR=${DUR:-5}
-SUITES=${SUITES:-aes-gcm-128}
+SUITES=${SUITES:-aes-gcm-128 aes-gcm-256 chacha20-poly1305 aes-cbc-128-sha256}
 A=tp-a-$$
 B=tp-b-$$
 
@@ -199,13 +200,17 @@ node_cfg() { # name rid lo tap peer_addr initiate esp(none|suite) dataplane(on|o
   if [ "$esp" = none ]; then
     echo "address = \"$peer:1701\""
   else
-    local k1=000102030405060708090a0b0c0d0e0f10111213 k2=202122232425262728292a2b2c2d2e2f30313233
     echo "address = \"$peer:4500\""
-    if [ "$n" = a ]; then
-      echo "esp = { spi_out = 4097, spi_in = 8194, key_out = \"$k1\", key_in = \"$k2\" }"
-    else
-      echo "esp = { spi_out = 8194, spi_in = 4097, key_out = \"$k2\", key_in = \"$k1\" }"
-    fi
+    # ESP keyed by IKEv2 (issue 11), the suite as the CHILD SA's only proposal.
+    local prop
+    case "$esp" in
+      aes-gcm-128) prop=aes128gcm16-esn ;;
+      aes-gcm-256) prop=aes256gcm16-esn ;;
+      chacha20-poly1305) prop=chacha20poly1305-esn ;;
+      aes-cbc-128-sha256) prop=aes128-sha256-esn ;;
+      *) echo "unknown suite $esp" >&2; exit 1 ;;
+    esac
+    echo "ipsec = { psk = \"throughput-bench-pre-shared-key\", esp_proposals = [\"$prop\"] }"
   fi
 }
 node_pids=()

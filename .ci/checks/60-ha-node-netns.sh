@@ -72,8 +72,8 @@ veth ha-east u-client 10.0.1.1 ha-client u-east 10.0.1.2
 veth ha-west u-client 10.0.2.1 ha-client u-west 10.0.2.2
 veth ha-east u-west 10.0.3.1 ha-west u-east 10.0.3.2
 
-K1=000102030405060708090a0b0c0d0e0f10111213
-K2=202122232425262728292a2b2c2d2e2f30313233
+# east and west key their ESP with IKEv2 and this pre-shared key (issue 11).
+PSK=netns-check-pre-shared-key-0123456789
 # OSPFv3 on the pseudowires is authenticated (RFC 7166) by default; FRR 8.4's ospf6d
 # derives the key its own way (ospf_auth_frr_compat on the peers facing it).
 OSPF_KEY=netns-ospf-key
@@ -109,7 +109,7 @@ name = "west"
 address = "10.0.3.2:4500"
 initiate = true
 tap = "pw-west"
-esp = { spi_out = 4097, spi_in = 8194, key_out = "$K1", key_in = "$K2" }
+ipsec = { psk = "$PSK" }
 [[anycast]]
 prefix = "2001:db8:aa::1/128"
 preference = 0
@@ -136,7 +136,7 @@ ospf_auth_frr_compat = $frr_compat
 name = "east"
 address = "10.0.3.1:4500"
 tap = "pw-east"
-esp = { spi_out = 8194, spi_in = 4097, key_out = "$K2", key_in = "$K1" }
+ipsec = { psk = "$PSK" }
 [[anycast]]
 prefix = "2001:db8:aa::1/128"
 preference = 1

@@ -65,8 +65,7 @@ say "check-config on the sample configurations (key files pointed at a scratch d
 mkdir -p "$work/keys"
 echo sample-l2tp-secret >"$work/keys/l2tp.secret"
 echo sample-ospf-key >"$work/keys/ospf.key"
-echo 000102030405060708090a0b0c0d0e0f10111213 >"$work/keys/east-west.out"
-echo 202122232425262728292a2b2c2d2e2f30313233 >"$work/keys/east-west.in"
+echo "sample pre-shared key, 32 bytes" >"$work/keys/east-west.psk"
 chmod 600 "$work"/keys/*
 for n in east west client; do
   sed "s#/etc/ha_node/keys/#$work/keys/#g" "examples/ha_node/configs/$n.toml" >"$work/sample-$n.toml"
@@ -93,8 +92,8 @@ veth ho-east u-client 10.0.1.1 ho-client u-east 10.0.1.2
 veth ho-west u-client 10.0.2.1 ho-client u-west 10.0.2.2
 veth ho-east u-west 10.0.3.1 ho-west u-east 10.0.3.2
 
-K1=000102030405060708090a0b0c0d0e0f10111213
-K2=202122232425262728292a2b2c2d2e2f30313233
+# east and west key their ESP with IKEv2 and this pre-shared key (issue 11).
+PSK=netns-check-pre-shared-key-0123456789
 # BFD 100 ms x 10 (1 s) rather than the default 50 ms x 5: the check asserts that
 # adjacencies survive drains and reloads, which a scheduling stall of a loaded machine
 # (not the daemon) could otherwise break.
@@ -142,7 +141,7 @@ name = "west"
 address = "10.0.3.2:4500"
 initiate = true
 tap = "pw-west"
-esp = { spi_out = 4097, spi_in = 8194, key_out = "$K1", key_in = "$K2" }
+ipsec = { psk = "$PSK" }
 EOF
 anycast 0; } >"$work/east.toml"
 { common west 2.2.2.2 2001:db8:2::1; cat <<EOF
@@ -154,7 +153,7 @@ tap = "pw-client"
 name = "east"
 address = "10.0.3.1:4500"
 tap = "pw-east"
-esp = { spi_out = 8194, spi_in = 4097, key_out = "$K2", key_in = "$K1" }
+ipsec = { psk = "$PSK" }
 EOF
 anycast 1; } >"$work/west.toml"
 { common client 3.3.3.3 2001:db8:c::1; cat <<EOF

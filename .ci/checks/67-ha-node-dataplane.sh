@@ -221,14 +221,10 @@ node_cfg() { # name rid lo tap peer init esp mode mtu
     legacy) printf '[dataplane]\nenabled = false\n' ;;
   esac
   printf '[[peer]]\nname = "peer"\ntap = "%s"\ninitiate = %s\n' "$4" "$6"
-  local k1=000102030405060708090a0b0c0d0e0f10111213 k2=202122232425262728292a2b2c2d2e2f30313233
   if [ "$7" = esp ]; then
     echo "address = \"$5:4500\""
-    if [ "$1" = a ]; then
-      echo "esp = { spi_out = 4097, spi_in = 8194, key_out = \"$k1\", key_in = \"$k2\" }"
-    else
-      echo "esp = { spi_out = 8194, spi_in = 4097, key_out = \"$k2\", key_in = \"$k1\" }"
-    fi
+    # ESP keyed by IKEv2 (issue 11).
+    echo 'ipsec = { psk = "dataplane-check-pre-shared-key" }'
   else
     echo "address = \"$5:1701\""
   fi

@@ -50,6 +50,14 @@ pub const INITIATE_DELAY: Duration = Duration::from_secs(1);
 const RETRY_MIN: Duration = Duration::from_secs(1);
 /// Longest wait between setup attempts.
 const RETRY_MAX: Duration = Duration::from_secs(30);
+/// How long the responder of a new IKE SA waits for the initiator's first packet on
+/// the first CHILD SA before it sends on it anyway: the initiator installs it when
+/// our IKE_AUTH response arrives, so waiting about a round trip keeps our first
+/// packets from overtaking the response (and being dropped), and sending after it
+/// keeps a peer that has nothing to send (it does not initiate L2TPv3) from waiting
+/// for ever.
+pub const FIRST_SEND_DELAY: Duration = Duration::from_millis(200);
+
 /// Most IKE SAs the higher-address node keeps with one peer; beyond it, it too
 /// keeps only the newest (the lower-address node always does).
 const MAX_SAS_PER_PEER: usize = 4;
@@ -132,6 +140,8 @@ pub struct IkeNode {
     fresh: Vec<IkeSaId>,
     /// Peers found restarted, for [`IkeNode::poll_restarted`].
     restarted: Vec<SocketAddr>,
+    /// First CHILD SAs we answered: (peer, our SPI, send on it from then on).
+    send_at: Vec<(usize, u32, Instant)>,
     ike_port: u16,
     natt_port: u16,
     /// Counters.
@@ -152,12 +162,13 @@ fn id_or_addr(id: &Option<IdPayload>, addr: IpAddr) -> IdPayload {
 }
 
 /// The CHILD SA parameters with the node's soft lifetime: `packets`, less up to a
-/// tenth taken from the SA's (random) SPI, so the two ends, which count about the
+/// tenth taken from `our_spi` (our random inbound SPI of the CHILD SA, which the
+/// peer's ends of the same SA do not share), so the two ends, which count about the
 /// same packets, rarely reach it together and start colliding rekeys (RFC 7296
 /// 2.8.1 resolves those, with more messages).
-fn with_lifetime(p: &SaParams, packets: u64) -> SaParams {
+fn with_lifetime(p: &SaParams, packets: u64, our_spi: u32) -> SaParams {
     let mut p = p.clone();
-    let jitter = u64::from(p.spi) % (packets / 10).max(1);
+    let jitter = u64::from(our_spi) % (packets / 10).max(1);
     p.lifetimes.soft.packets = Some(packets - jitter);
     p
 }
@@ -217,6 +228,7 @@ impl IkeNode {
             last_now: None,
             fresh: Vec::new(),
             restarted: Vec::new(),
+            send_at: Vec::new(),
             ike_port,
             natt_port,
             counts: IkeCounts::default(),
@@ -264,6 +276,11 @@ impl IkeNode {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.last_now = Some(now);
         self.ep.handle_timeout(now);
+        let (due, later): (Vec<_>, Vec<_>) = self.send_at.drain(..).partition(|x| x.2 <= now);
+        self.send_at = later;
+        for (i, spi, _) in due {
+            self.peers[i].spec.esp.outbound_ready(spi);
+        }
         for p in &self.peers {
             p.spec.esp.handle_timeout(now);
             for spi in p.spec.esp.take_soft_expired() {
@@ -321,6 +338,7 @@ impl IkeNode {
         // deadlines: look at them at least once a second.
         let soon = self.last_now.map(|t| t + Duration::from_secs(1));
         esp.chain(tries)
+            .chain(self.send_at.iter().map(|x| x.2))
             .chain(self.ep.poll_timeout())
             .chain(soon)
             .min()
@@ -437,18 +455,21 @@ impl IkeNode {
                 self.fresh.retain(|s| *s != sa);
                 let p = &self.peers[i];
                 let n = p.spec.cfg.rekey_packets;
-                // The first CHILD SA of a new IKE SA is sent on at once on both sides
-                // (RFC 7296 2.8's wait for the peer is about rekeys): the peer
-                // initiates an IKE SA only when it has none with us (a restart, or a
-                // lost one), so no older SA of ours reaches it any more. At worst a
-                // packet overtakes our IKE_AUTH response and is dropped; L2TPv3
-                // retransmits its control messages.
+                // The responder of a new IKE SA sends on its first CHILD SA once the
+                // initiator's first packet arrives on it (RFC 7296 2.8), or after
+                // FIRST_SEND_DELAY: the peer initiates an IKE SA only when it has
+                // none with us (a restart, or a lost one), so no older SA of ours
+                // reaches it any more, and it may have nothing to send.
                 let r = p.spec.esp.install(
                     now,
-                    &with_lifetime(&keys.inbound, n),
-                    &with_lifetime(&keys.outbound, n),
-                    first || keys.outbound_ready,
+                    &with_lifetime(&keys.inbound, n, keys.inbound.spi),
+                    &with_lifetime(&keys.outbound, n, keys.inbound.spi),
+                    keys.outbound_ready,
                 );
+                if first && !keys.outbound_ready {
+                    self.send_at
+                        .push((i, keys.inbound.spi, now + FIRST_SEND_DELAY));
+                }
                 self.counts.child_installed += 1;
                 self.note_install(i, "installed", keys.inbound.spi, keys.outbound.spi, r);
             }
@@ -465,8 +486,8 @@ impl IkeNode {
                 let r = p.spec.esp.rekey(
                     now,
                     old_inbound,
-                    &with_lifetime(&new.inbound, n),
-                    &with_lifetime(&new.outbound, n),
+                    &with_lifetime(&new.inbound, n, new.inbound.spi),
+                    &with_lifetime(&new.outbound, n, new.inbound.spi),
                     new.outbound_ready,
                     grace,
                 );
@@ -578,5 +599,207 @@ impl IkeNode {
                 children: p.spec.esp.children(),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    const A: [u8; 4] = [10, 9, 0, 1];
+    const B: [u8; 4] = [10, 9, 0, 2];
+
+    fn ipsec(rekey_packets: u64) -> IpsecConfig {
+        IpsecConfig {
+            psk: "an ike.rs test pre-shared key...".into(),
+            ike: vec![ikev2::crypto::IkeSuite::aes128gcm16_prfsha256_x25519()],
+            esp: vec!["aes128gcm16-esn".parse().unwrap()],
+            local_id: None,
+            remote_id: IdPayload::ip(IpAddr::from([0u8; 4])),
+            rekey: Duration::from_secs(3600),
+            rekey_packets,
+            ike_rekey: Duration::from_secs(4 * 3600),
+            dpd: Some(Duration::from_secs(10)),
+        }
+    }
+
+    /// A node at `me` keying its peer `them`; `seed` varies its randomness.
+    fn node(me: [u8; 4], them: [u8; 4], seed: u64, rekey_packets: u64) -> (IkeNode, Arc<EspPeer>) {
+        let esp = Arc::new(EspPeer::new(them.into(), ipsec_lite::Suite::AesGcm128));
+        let mut cfg = ipsec(rekey_packets);
+        cfg.remote_id = IdPayload::ip(them.into());
+        let spec = IkePeerSpec {
+            name: "peer".into(),
+            esp_addr: SocketAddr::new(them.into(), 4500),
+            local_ip: me.into(),
+            cfg,
+            esp: esp.clone(),
+        };
+        let n = IkeNode::new(vec![spec], 500, 4500, StdRng::seed_from_u64(seed));
+        (n, esp)
+    }
+
+    /// Moves datagrams both ways until both are quiet.
+    fn pump(now: Instant, a: &mut IkeNode, b: &mut IkeNode) {
+        for _ in 0..32 {
+            let mut moved = false;
+            while let Some(t) = a.poll_transmit() {
+                b.handle_datagram(now, t.remote.port(), t.local, &t.payload);
+                moved = true;
+            }
+            while let Some(t) = b.poll_transmit() {
+                a.handle_datagram(now, t.remote.port(), t.local, &t.payload);
+                moved = true;
+            }
+            if !moved {
+                return;
+            }
+        }
+    }
+
+    /// One message from `tx` to `rx` through their SAs; true when it opened.
+    fn carries(now: Instant, tx: &EspPeer, rx: &EspPeer) -> bool {
+        let Ok(mut p) = tx.seal_message(now, b"\x00\x03\x00\x00l2tp") else {
+            return false;
+        };
+        rx.open(now, &mut p).is_ok()
+    }
+
+    fn up(now: Instant, a: &mut IkeNode, b: &mut IkeNode) {
+        a.start(now);
+        b.start(now);
+        pump(now, a, b);
+        // The higher address waits INITIATE_DELAY; nothing to do once up.
+        let later = now + INITIATE_DELAY + Duration::from_millis(1);
+        a.handle_timeout(later);
+        b.handle_timeout(later);
+        pump(later, a, b);
+    }
+
+    #[test]
+    fn the_lower_address_initiates_and_the_responder_sends_when_it_is_safe() {
+        let now = Instant::now();
+        let (mut a, ea) = node(A, B, 1, 1 << 31);
+        let (mut b, eb) = node(B, A, 2, 1 << 31);
+        a.start(now);
+        b.start(now);
+        pump(now, &mut a, &mut b);
+        assert_eq!((a.counts.ike_up, b.counts.ike_up), (1, 1));
+        assert!(a.status(now)[0].ike_sas[0].2, "a (lower) initiated");
+        // The initiator sends at once; the responder once a packet shows the
+        // initiator has the SA.
+        assert!(ea.ready() && !eb.ready());
+        assert!(carries(now, &ea, &eb));
+        assert!(eb.ready() && carries(now, &eb, &ea));
+        // A responder whose peer sends nothing starts after FIRST_SEND_DELAY.
+        let (mut c, ec) = node(A, B, 3, 1 << 31);
+        let (mut d, ed) = node(B, A, 4, 1 << 31);
+        c.start(now);
+        d.start(now);
+        pump(now, &mut c, &mut d);
+        assert!(!ed.ready());
+        d.handle_timeout(now + FIRST_SEND_DELAY);
+        assert!(ed.ready() && carries(now, &ed, &ec));
+        // No duplicate once the higher address's delay has passed.
+        let later = now + INITIATE_DELAY + Duration::from_millis(1);
+        for n in [&mut a, &mut b] {
+            n.handle_timeout(later);
+        }
+        pump(later, &mut a, &mut b);
+        assert_eq!((a.counts.ike_up, b.counts.ike_up), (1, 1), "no duplicate");
+        assert!(a.poll_restarted().is_none() && b.poll_restarted().is_none());
+    }
+
+    /// A restarted peer gets fresh SAs at once, its restart is reported, the old IKE
+    /// SA goes, and no (SPI, key) of the first run is used again.
+    #[test]
+    fn a_restarted_peer_gets_fresh_sas_and_is_reported() {
+        let t0 = Instant::now();
+        let (mut a, ea) = node(A, B, 1, 1 << 31);
+        let (mut b, eb) = node(B, A, 2, 1 << 31);
+        up(t0, &mut a, &mut b);
+        let first = (ea.children(), eb.children());
+        // b restarts 10 s later: new process, new randomness.
+        let t1 = t0 + Duration::from_secs(10);
+        let (mut b, eb) = node(B, A, 3, 1 << 31);
+        b.start(t1);
+        let t2 = t1 + INITIATE_DELAY + Duration::from_millis(1);
+        b.handle_timeout(t2);
+        pump(t2, &mut a, &mut b);
+        assert_eq!(
+            a.poll_restarted(),
+            Some(SocketAddr::new(B.into(), 4500)),
+            "the restart is reported"
+        );
+        assert!(
+            a.counts.duplicates_deleted >= 1,
+            "the old IKE SA is deleted"
+        );
+        // b initiated: it sends at once; a answers on the new SA from b's first
+        // packet on (never on the old SA, which b no longer has).
+        assert!(carries(t2, &eb, &ea), "b sends on the new SA at once");
+        assert!(carries(t2, &ea, &eb), "a follows");
+        let keys = |c: &[ChildInfo]| {
+            c.iter()
+                .flat_map(|x| [(x.spi_in, x.key_in.clone()), (x.spi_out, x.key_out.clone())])
+                .collect::<Vec<_>>()
+        };
+        let new_b = keys(&eb.children());
+        for old in keys(&first.1).iter().chain(keys(&first.0).iter()) {
+            assert!(
+                !new_b.iter().any(|n| n.0 == old.0 || n.1 == old.1),
+                "{old:?} used again"
+            );
+        }
+    }
+
+    /// The soft lifetime (in packets) starts a CHILD SA rekey, and traffic both ways
+    /// opens on every packet across the switch.
+    #[test]
+    fn soft_lifetime_rekeys_without_losing_a_packet() {
+        let mut now = Instant::now();
+        let (mut a, ea) = node(A, B, 1, 100);
+        let (mut b, eb) = node(B, A, 2, 100);
+        up(now, &mut a, &mut b);
+        let spi0 = ea.spi_out();
+        for i in 0..400 {
+            assert!(carries(now, &ea, &eb), "a -> b packet {i}");
+            assert!(carries(now, &eb, &ea), "b -> a packet {i}");
+            now += Duration::from_millis(1);
+            a.handle_timeout(now);
+            b.handle_timeout(now);
+            pump(now, &mut a, &mut b);
+        }
+        assert!(a.counts.soft_rekeys + b.counts.soft_rekeys >= 1);
+        assert!(
+            a.counts.child_rekeyed >= 1 && b.counts.child_rekeyed >= 1,
+            "{:?} {:?}",
+            a.counts,
+            b.counts
+        );
+        assert_ne!(ea.spi_out(), spi0, "a sends on a rekeyed SA");
+    }
+
+    /// Both ends reach the soft lifetime between two timer runs and rekey at once
+    /// (RFC 7296 2.8.1 collisions): still every packet opens.
+    #[test]
+    fn colliding_rekeys_lose_no_packet() {
+        let mut now = Instant::now();
+        let (mut a, ea) = node(A, B, 5, 100);
+        let (mut b, eb) = node(B, A, 6, 100);
+        up(now, &mut a, &mut b);
+        for i in 0..400 {
+            assert!(carries(now, &ea, &eb), "a -> b packet {i}");
+            assert!(carries(now, &eb, &ea), "b -> a packet {i}");
+            if i % 20 == 0 {
+                now += Duration::from_millis(20);
+                a.handle_timeout(now);
+                b.handle_timeout(now);
+                pump(now, &mut a, &mut b);
+            }
+        }
+        assert!(a.counts.soft_rekeys >= 1 && b.counts.soft_rekeys >= 1);
+        assert_eq!(a.counts.install_failed + b.counts.install_failed, 0);
     }
 }
