@@ -537,6 +537,7 @@ fn daemon_counts(
     specs: &BTreeMap<String, selfheal::TapSpec>,
     natt: &NattCounts,
     probes: &crate::health::ProbeStats,
+    ike: &IkeNode,
 ) -> metrics::DaemonCounts {
     metrics::DaemonCounts {
         peers: cfg
@@ -565,6 +566,13 @@ fn daemon_counts(
             probes.dropped.load(Ordering::Relaxed),
         ),
         role_changes: ex.role_changes.clone(),
+        ike: (
+            ike.counts,
+            ike.status(Instant::now())
+                .into_iter()
+                .map(|p| (p.name, p.ike_sas.len()))
+                .collect(),
+        ),
     }
 }
 
@@ -936,7 +944,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
             Some(report) = kernel_rx.recv() => ex.on_kernel_report(&report),
             _ = heal_tick.tick() => {
                 if cfg.metrics_listen.is_some() {
-                    let d = daemon_counts(&ex, &cfg, &tap_specs, &natt_counts, &probe_stats);
+                    let d = daemon_counts(&ex, &cfg, &tap_specs, &natt_counts, &probe_stats, &ike);
                     snap_tx.send_replace(Arc::new(metrics::snapshot(&core, &d)));
                 }
                 // A TAP device that disappeared: its tasks stop, the core detaches its

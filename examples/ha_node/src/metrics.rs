@@ -249,6 +249,8 @@ pub struct DaemonCounts {
     pub probes: (u64, u64, u64),
     /// Failover role changes per prefix.
     pub role_changes: BTreeMap<String, u64>,
+    /// IKEv2 counters, and the IKE SAs up per peer name.
+    pub ike: (crate::ike::IkeCounts, Vec<(String, usize)>),
 }
 
 /// Copies the core's states and counters and the daemon's into a snapshot.
@@ -355,6 +357,34 @@ pub fn snapshot(core: &Core<SocketAddr>, d: &DaemonCounts) -> Snapshot {
         &[],
         heal.replaced,
     );
+    // IKEv2.
+    let (c, up) = &d.ike;
+    for (event, v) in [
+        ("ike_sa_up", c.ike_up),
+        ("ike_sa_rekeyed", c.ike_rekeyed),
+        ("child_sa_installed", c.child_installed),
+        ("child_sa_rekeyed", c.child_rekeyed),
+        ("soft_lifetime_rekey", c.soft_rekeys),
+        ("peer_dead", c.peer_dead),
+        ("duplicate_deleted", c.duplicates_deleted),
+        ("setup_failed", c.setup_failed),
+        ("install_failed", c.install_failed),
+    ] {
+        s.counter(
+            "ike_events",
+            "IKEv2 events: SAs up and rekeyed, rekeys on the soft lifetime, dead peers, duplicates, failures.",
+            &[("event", event)],
+            v,
+        );
+    }
+    for (peer, n) in up {
+        s.gauge(
+            "ike_sas",
+            "Established IKE SAs per peer (1 in steady state).",
+            &[("peer", peer)],
+            *n as f64,
+        );
+    }
     // OSPFv3.
     let ospf = core.ospf();
     let c = ospf.counters();

@@ -187,6 +187,28 @@ prefix = "2001:db8:aa::1/128"
         toml::from_str(s).unwrap()
     }
 
+    /// The IKEv2 side is built at start: a peer keyed by it is added, changed or
+    /// removed only by a restart; other peers reload as before.
+    #[test]
+    fn ipsec_peers_need_a_restart() {
+        let with_ipsec = BASE.replace(
+            "tap = \"pw-west\"",
+            "tap = \"pw-west\"\nipsec = { psk_file = \"/k\" }",
+        );
+        for (old, new) in [(BASE, with_ipsec.as_str()), (with_ipsec.as_str(), BASE)] {
+            let e = plan(&table(old), &table(new)).unwrap_err();
+            assert!(e.contains("peer west is keyed by IKEv2"), "{e}");
+        }
+        let psk_changed = with_ipsec.replace("/k", "/other");
+        assert!(plan(&table(&with_ipsec), &table(&psk_changed)).is_err());
+        // Unchanged ipsec peer, another peer added: fine.
+        let added = format!(
+            "{with_ipsec}\n[[peer]]\nname = \"north\"\naddress = \"10.0.4.2:1701\"\ntap = \"pw-north\"\n"
+        );
+        let p = plan(&table(&with_ipsec), &table(&added)).unwrap();
+        assert_eq!(p.add, ["north"]);
+    }
+
     #[test]
     fn unchanged_peers_are_left_alone() {
         let p = plan(&table(BASE), &table(BASE)).unwrap();
