@@ -11,7 +11,10 @@
 #    seconds (the time is printed), and no ping is lost once they are up;
 #  * across the three runs of west (start, restart, restart), no (SPI, key) pair of
 #    any CHILD SA repeats on either side (key fingerprints from status);
-#  * tshark decodes every IKE message on the veth with nothing malformed.
+#  * tshark decodes every IKE message on the veth with nothing malformed;
+#  * through a 1:1 NAT (a router namespace translating 198.51.100.1/.2 to the nodes'
+#    private addresses, as a cloud's public addresses do), with host-name identities:
+#    IKEv2 comes up, the pseudowire and OSPFv3 over it, pings pass.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=61-ha-node-ike
@@ -36,13 +39,15 @@ fi
 [ -x "$bin" ] || { echo "FAIL $name: $bin not built"; exit 1; }
 E=ik-e-$$
 W=ik-w-$$
+NE=ik-ne-$$
+NW=ik-nw-$$
+NR=ik-nr-$$
 work=$(mktemp -d /tmp/ha-ike.XXXXXX)
 pids=()
 cap_pid=
 cleanup() {
   for p in "${pids[@]}" $cap_pid; do kill -9 "$p" 2>/dev/null || true; done
-  ip netns del "$E" 2>/dev/null || true
-  ip netns del "$W" 2>/dev/null || true
+  for n in "$E" "$W" "$NE" "$NW" "$NR"; do ip netns del "$n" 2>/dev/null || true; done
   if [ "${KEEP_LOGS:-0}" = 1 ]; then echo "logs kept in $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
@@ -59,7 +64,7 @@ ip -n "$E" link set ve up; ip -n "$W" link set vw up
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$work/psk"
 chmod 600 "$work/psk"
 
-node_cfg() { # name rid lo peer-ip tap initiate
+node_cfg() { # name rid lo peer-ip tap initiate [more ipsec keys]
   cat <<EOF
 name = "$1"
 router_id = "$2"
@@ -77,7 +82,7 @@ name = "peer"
 address = "$4:4500"
 tap = "$5"
 initiate = $6
-ipsec = { psk_file = "$work/psk", rekey_packets = 1500, ike_rekey_s = 8 }
+ipsec = { psk_file = "$work/psk", rekey_packets = 1500, ike_rekey_s = 8${7:-} }
 EOF
 }
 node_cfg e 1.1.1.1 2001:db8:61::1 10.61.0.2 pw-w true >"$work/e.toml"
@@ -91,13 +96,14 @@ if command -v tshark >/dev/null; then
   sleep 1
 fi
 
+nsof() { case $1 in e) echo "$E" ;; w) echo "$W" ;; ne) echo "$NE" ;; nw) echo "$NW" ;; esac; }
 start() { # node
-  local ns=$E; [ "$1" = w ] && ns=$W
+  local ns; ns=$(nsof "$1")
   ip netns exec "$ns" env RUST_LOG=info NO_COLOR=1 "$bin" run --config "$work/$1.toml" >>"$work/$1.log" 2>&1 &
   pids+=($!)
   eval "pid_$1=$!"
 }
-ctl() { local ns=$E; [ "$1" = w ] && ns=$W; ip netns exec "$ns" "$bin" ctl --socket "$work/$1.sock" "${@:2}"; }
+ctl() { local ns; ns=$(nsof "$1"); ip netns exec "$ns" "$bin" ctl --socket "$work/$1.sock" "${@:2}"; }
 status() { ctl "$1" status --json 2>/dev/null || echo '{}'; }
 # CHILD SAs as "spi_in spi_out key_in key_out" lines.
 children() { status "$1" | jq -r '.peers[0].esp.children[]? | "\(.spi_in) \(.spi_out) \(.key_in) \(.key_out)"'; }
@@ -172,5 +178,53 @@ if [ -n "$cap_pid" ]; then
   echo "$name: tshark: $n_ike IKE messages on the veth, $bad malformed or with warnings"
   [ "$n_ike" -gt 0 ] || fail "tshark saw no IKE message"
   [ "$bad" = 0 ] || fail "tshark flags IKE messages: $(tshark -r "$work/ike.pcapng" -Y '_ws.malformed || _ws.expert.severity >= warning' 2>/dev/null | head -5)"
+fi
+# Through a 1:1 NAT: each node knows the other by its public address; the identities
+# are host names (each side sees its own private address and the other's public one).
+if command -v nft >/dev/null; then
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
+  for n in "$NE" "$NW" "$NR"; do ip netns add "$n"; ip -n "$n" link set lo up; done
+  ip link add ne netns "$NE" type veth peer name re netns "$NR"
+  ip link add nw netns "$NW" type veth peer name rw netns "$NR"
+  ip -n "$NE" addr add 10.62.1.1/24 dev ne; ip -n "$NR" addr add 10.62.1.254/24 dev re
+  ip -n "$NW" addr add 10.62.2.2/24 dev nw; ip -n "$NR" addr add 10.62.2.254/24 dev rw
+  ip -n "$NE" link set ne up; ip -n "$NW" link set nw up
+  ip -n "$NR" link set re up; ip -n "$NR" link set rw up
+  ip -n "$NE" route add default via 10.62.1.254
+  ip -n "$NW" route add default via 10.62.2.254
+  ip netns exec "$NR" sysctl -qw net.ipv4.ip_forward=1
+  ip netns exec "$NR" nft -f - <<'EOF'
+table ip nat {
+  chain pre {
+    type nat hook prerouting priority -100;
+    ip daddr 198.51.100.1 dnat to 10.62.1.1
+    ip daddr 198.51.100.2 dnat to 10.62.2.2
+  }
+  chain post {
+    type nat hook postrouting priority 100;
+    ip saddr 10.62.1.1 snat to 198.51.100.1
+    ip saddr 10.62.2.2 snat to 198.51.100.2
+  }
+}
+EOF
+  node_cfg ne 1.1.1.1 2001:db8:62::1 198.51.100.2 pw-w true \
+    ', local_id = "east.lab.example", remote_id = "west.lab.example"' >"$work/ne.toml"
+  node_cfg nw 2.2.2.2 2001:db8:62::2 198.51.100.1 pw-e false \
+    ', local_id = "west.lab.example", remote_id = "east.lab.example"' >"$work/nw.toml"
+  chmod 600 "$work"/ne.toml "$work"/nw.toml
+  start nw
+  start ne
+  up=0
+  for _ in $(seq 1 300); do
+    if ip netns exec "$NE" ping -6 -c 1 -W 1 -I 2001:db8:62::1 2001:db8:62::2 >/dev/null 2>&1; then up=1; break; fi
+    sleep 0.1
+  done
+  [ $up = 1 ] || fail "through the NAT: nothing up: $(status ne | jq -c '.ike') $(tail -n 5 "$work/ne.log")"
+  out=$(ip netns exec "$NE" ping -6 -q -i 0.01 -c 300 -I 2001:db8:62::1 2001:db8:62::2 2>&1 | tail -n 2 | head -n 1)
+  echo "$name: through a 1:1 NAT (198.51.100.1/.2 <-> 10.62.1.1/10.62.2.2), host-name identities: $(status ne | jq -c '.ike[0] | {ike_sas, children: [.children[] | {suite, outbound_active}]}'); $out"
+  echo "$out" | grep -q " 0% packet loss" || fail "through the NAT: pings lost: $out"
+else
+  echo "$name: SKIP the NAT part: nft missing"
 fi
 echo "PASS $name"

@@ -3,19 +3,25 @@
 //! keys.
 //!
 //! * **What is negotiated**: per peer, one IKE SA authenticated with the pre-shared
-//!   key and one CHILD SA in transport mode whose traffic selectors are the two
-//!   underlay addresses with IP protocol 115 (L2TPv3), the flow the node protects
-//!   (every L2TPv3 message is the payload of one ESP packet, [`crate::esp`]). ESP is
-//!   always in UDP on the ESP socket (port 4500, RFC 3948), so IKE moves there after
-//!   IKE_SA_INIT as with a NAT (RFC 7296 2.23 allows it; `force_encap`).
-//! * **Who initiates**: the node with the lower underlay address initiates at once
-//!   whenever it has no IKE SA with the peer; the other waits [`INITIATE_DELAY`] and
+//!   key and one CHILD SA in transport mode for IP protocol 115 (L2TPv3), the flow the
+//!   node protects (every L2TPv3 message is the payload of one ESP packet,
+//!   [`crate::esp`]). The traffic selectors name any address with protocol 115: the
+//!   node binds each CHILD SA to its peer itself (one [`EspPeer`] per peer, found by
+//!   the datagram's source before anything is opened), and through a NAT (a cloud's
+//!   public addresses) the two ends see different addresses, which host selectors
+//!   would refuse (RFC 7296 2.23.1). ESP is always in UDP on the ESP socket (port
+//!   4500, RFC 3948), so IKE moves there after IKE_SA_INIT as with a NAT (RFC 7296
+//!   2.23 allows it; `force_encap`).
+//! * **Who initiates**: the node with the lower identity (our and the peer's IKE
+//!   identities compared, by default the underlay addresses; through a NAT, set
+//!   `local_id`/`remote_id`, the same pair on both ends, so both agree) initiates at
+//!   once whenever it has no IKE SA with the peer; the other waits [`INITIATE_DELAY`] and
 //!   initiates only if still nothing is up (so two fresh nodes do not both
 //!   initiate). A restarted node has no SA, so it initiates and the peer gets fresh
 //!   SAs at once; nothing of the old keys is used again (new SPIs, nonces and
 //!   Diffie-Hellman values each run).
 //! * **Duplicates**: when both initiated anyway, or the peer restarted, a node can
-//!   hold two IKE SAs with one peer. The lower-address node keeps the newest and
+//!   hold two IKE SAs with one peer. The lower-identity node keeps the newest and
 //!   deletes the others; the other node sends on the newest CHILD SA it installed
 //!   and follows the deletes. A restarted peer's old IKE SA, which it no longer
 //!   knows, is deleted (lower node) or dies by the liveness check (higher node).
@@ -59,7 +65,7 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 pub const FIRST_SEND_DELAY: Duration = Duration::from_millis(200);
 
 /// Most IKE SAs the higher-address node keeps with one peer; beyond it, it too
-/// keeps only the newest (the lower-address node always does).
+/// keeps only the newest (the lower-identity node always does).
 const MAX_SAS_PER_PEER: usize = 4;
 
 /// One peer to key.
@@ -102,7 +108,7 @@ pub struct IkeCounts {
 
 struct Peer {
     spec: IkePeerSpec,
-    /// Our underlay address is the lower one: we initiate without waiting.
+    /// Our identity is the lower one: we initiate without waiting.
     lower: bool,
     /// Our initiation in progress.
     initiating: Option<IkeSaId>,
@@ -157,6 +163,18 @@ impl std::fmt::Debug for IkeNode {
     }
 }
 
+/// Every address of `like`'s family, IP protocol 115 (L2TPv3), any port.
+fn any_l2tpv3(like: IpAddr) -> TrafficSelector {
+    let (start, end) = match like {
+        IpAddr::V4(_) => (IpAddr::from([0u8; 4]), IpAddr::from([0xffu8; 4])),
+        IpAddr::V6(_) => (IpAddr::from([0u8; 16]), IpAddr::from([0xffu8; 16])),
+    };
+    let mut ts =
+        TrafficSelector::range(start, end).unwrap_or_else(|| TrafficSelector::host(like, 0, None));
+    ts.ip_protocol = NEXT_HEADER_L2TPV3;
+    ts
+}
+
 fn id_or_addr(id: &Option<IdPayload>, addr: IpAddr) -> IdPayload {
     id.clone().unwrap_or_else(|| IdPayload::ip(addr))
 }
@@ -192,8 +210,8 @@ impl IkeNode {
                 );
                 pc.ike_proposals = x.ike.clone();
                 pc.esp_proposals = x.esp.clone();
-                pc.local_ts = vec![TrafficSelector::host(p.local_ip, NEXT_HEADER_L2TPV3, None)];
-                pc.remote_ts = vec![TrafficSelector::host(remote, NEXT_HEADER_L2TPV3, None)];
+                pc.local_ts = vec![any_l2tpv3(p.local_ip)];
+                pc.remote_ts = vec![any_l2tpv3(remote)];
                 pc.mode = ChildMode::Transport;
                 pc
             })
@@ -213,7 +231,11 @@ impl IkeNode {
         let peers = peers
             .into_iter()
             .map(|spec| Peer {
-                lower: spec.local_ip < spec.esp_addr.ip(),
+                lower: {
+                    let ours = id_or_addr(&spec.cfg.local_id, spec.local_ip);
+                    let theirs = &spec.cfg.remote_id;
+                    (ours.id_type, ours.body_bytes()) < (theirs.id_type, theirs.body_bytes())
+                },
                 spec,
                 initiating: None,
                 next_try: None,
@@ -554,7 +576,7 @@ impl IkeNode {
         }
     }
 
-    /// At most one IKE SA per peer: the lower-address node keeps the newest and
+    /// At most one IKE SA per peer: the lower-identity node keeps the newest and
     /// deletes the others (the other node follows the deletes).
     fn drop_duplicates(&mut self, now: Instant, i: usize) {
         let p = &mut self.peers[i];
