@@ -474,7 +474,9 @@ fn secret_from(
 /// Whether a TOML line may carry a secret (then its parse error is not echoed).
 fn may_hold_secret(line: &str) -> bool {
     let l = line.to_ascii_lowercase();
-    ["secret", "key", "esp"].iter().any(|w| l.contains(w))
+    ["secret", "key", "esp", "psk", "ipsec"]
+        .iter()
+        .any(|w| l.contains(w))
 }
 
 /// A TOML error without the offending line: position, and the message unless the

@@ -425,9 +425,6 @@ pub enum CoreError {
     /// The failover configuration is invalid.
     #[error("failover policy: {0}")]
     Policy(#[from] anycast_failover::Error),
-    /// An ESP configuration is invalid.
-    #[error("ESP: {0}")]
-    Esp(#[from] crate::esp::EspError),
 }
 
 /// The policy's view of an OSPFv3 advertisers answer: (Router ID, metric) of every

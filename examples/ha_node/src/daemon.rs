@@ -418,8 +418,6 @@ impl Executor {
     }
 }
 
-/// The addresses this daemon may have put on the loopback: its host addresses and
-/// the anycast prefixes' addresses (removed at start and at exit).
 /// The IKEv2 side for the peers with `ipsec`: their SAs are the core's.
 fn ike_node(cfg: &Config, core: &Core<SocketAddr>) -> Result<IkeNode, DaemonError> {
     let mut peers = Vec::new();
@@ -476,6 +474,8 @@ async fn send_ike(ike: &mut IkeNode, ike_udp: Option<&UdpSocket>, esp_udp: &UdpS
     }
 }
 
+/// The addresses this daemon may have put on the loopback: its host addresses and
+/// the anycast prefixes' addresses (removed at start and at exit).
 fn our_loopback_addresses(cfg: &Config) -> Vec<(Ipv6Addr, u8)> {
     let mut v: Vec<(Ipv6Addr, u8)> = cfg.loopback.iter().map(|a| (*a, 128)).collect();
     for a in &cfg.anycast {
