@@ -24,8 +24,8 @@
 //!   its session's receive template (Session ID and cookie in constant time) and,
 //!   for sequenced data, the sequence number (the l2tpv3 endpoint's rule,
 //!   [`l2tpv3::SequenceCheck`], on the state handed over with the session). With
-//!   N = 1 it writes each frame to the TAP itself (one `writev`: virtio-net header
-//!   + frame, no copy; in-order TCP segments merged into super-frames by
+//!   N = 1 it writes each frame to the TAP itself (one `writev` of the virtio-net
+//!   header and the frame, no copy; in-order TCP segments merged into super-frames by
 //!   [`vnet::Coalescer`]). With N > 1 it hands the frames to **N writer threads**,
 //!   each inner flow (addresses, protocol, ports) always to the same one, so that
 //!   every flow stays in order; a writer merges and writes them through its own
