@@ -781,6 +781,15 @@ fn is_control(frame: &[u8]) -> bool {
 /// Encapsulates, seals and sends one frame at once (the control loop's OSPFv3 and
 /// BFD packets), without waiting for a batch.
 pub(crate) fn send_one(s: &Shared, peer: &Peer, path: &Path, frame: &[u8]) {
+    // A sequenced session accepts nothing older than the last number received:
+    // this packet is numbered and sent between two batches of the transmit threads,
+    // never inside one. (ESP's window absorbs that much reordering, so an ESP
+    // peer's packets do not wait for a batch.)
+    let _turn = if path.tx_seq.is_some() {
+        peer.tx_order.lock().ok()
+    } else {
+        None
+    };
     let lay = Layout::of(peer, path);
     let mut b = Batch {
         buf: vec![0u8; lay.room(frame.len())],
