@@ -14,24 +14,31 @@
 # Each path: single-stream TCP and 4-stream TCP (iperf3 -P 4), DUR seconds each; for
 # the pseudowire also a packet rate with 64-byte UDP payloads (iperf3 -u -l 64 -b 0).
 # When ha_node has a `[dataplane]` section (the batched data plane), pw and pw-esp-* are
-# measured with it (the default) and with the legacy path (`[dataplane] enabled = false`).
+# measured with it (the default: as many data path threads as cores), with one data
+# path thread (`[dataplane] threads = 1`, when the key exists) and with the legacy
+# path (`[dataplane] enabled = false`).
 #
 # Output, one line per path (single-stream TCP), so that other tools can read it:
 #   THROUGHPUT path=<raw|pw|pw-esp-<suite>|boringtun> gbps=<n> cpu_pct=<n>
 # and, in the same form with other prefixes:
 #   THROUGHPUT_P4 path=... gbps=<n> cpu_pct=<n>      4-stream TCP
 #   THROUGHPUT_LEGACY[_P4] path=pw... gbps=<n> cpu_pct=<n>   legacy data path
-#   PACKET_RATE path=pw[-legacy] mpps=<n> cpu_pct=<n>        64-byte UDP, received
+#   THROUGHPUT_T1[_P4] path=pw... gbps=<n> cpu_pct=<n>       one data path thread
+#   PACKET_RATE path=pw[-legacy|-t1] mpps=<n> cpu_pct=<n>    64-byte UDP, received
 #   RATIO path=... to_raw=<n> to_boringtun=<n>       single-stream ratios
 #   JITTER path=... state=<idle|load> kind=<ospf-hello|bfd> n=<count> mean_ms= p99_ms= max_ms=
+#   JITTER_CORE path=... (same fields)               the same packets at b's core
 # cpu_pct is the CPU time of the tunnel processes (both ends: the two ha_node or the two
 # boringtun-cli processes, every thread; from /proc/PID/stat utime+stime) over the
 # iperf3 run, in percent of one core (200 = two cores busy); 0 for raw (no tunnel
 # process). JITTER: intervals between the OSPFv3 Hellos and BFD Control packets that
 # node a sends on the pseudowire, captured on node b's TAP with tshark, idle and during
-# a single-stream TCP run (skipped without tshark).
+# a single-stream TCP run (skipped without tshark). JITTER_CORE: their inter-arrival when
+# they reached b's core (b runs with RUST_LOG=info,arrival=debug and logs each one; the
+# batched data plane only, the legacy path hands them to the kernel).
 #
-# Environment: DUR (5), SUITES (aes-gcm-128), SKIP_BORINGTUN=1, HA_NODE_BIN (skip the
+# Environment: DUR (5), SUITES (aes-gcm-128), MODES (the ha_node data paths to measure,
+# of "off t1 on"; e.g. MODES="t1 on" for a short run), SKIP_BORINGTUN=1, HA_NODE_BIN (skip the
 # build), BORINGTUN_BIN (default: boringtun-cli on PATH or ~/.cargo/bin; INSTALL_BORINGTUN=1
 # installs it with `cargo install boringtun-cli`), KEEP_LOGS=1.
 # Figures on a shared machine are noisy: compare paths within one run.
