@@ -25,9 +25,10 @@
 //!   for sequenced data, the sequence number (the l2tpv3 endpoint's rule,
 //!   [`l2tpv3::SequenceCheck`], on the state handed over with the session). With
 //!   N = 1 it writes each frame to the TAP itself (one `writev` of the virtio-net
-//!   header and the frame, no copy; in-order TCP segments merged into super-frames by
-//!   [`vnet::Coalescer`]). With N > 1 it hands the frames to **N writer threads**,
-//!   each inner flow (addresses, protocol, ports) always to the same one, so that
+//!   header and the frame, no copy; in-order TCP segments, and UDP datagrams of
+//!   one flow and length, merged into super-frames by [`vnet::Coalescer`]). With
+//!   N > 1 it hands the frames to **N writer threads**, each inner flow
+//!   (addresses, protocol, ports) always to the same one, so that
 //!   every flow stays in order; a writer merges and writes them through its own
 //!   queue of the TAP (writer i through queue i, so that the kernel sends that
 //!   flow's replies on queue i, to transmit thread i). A TAP write runs the
