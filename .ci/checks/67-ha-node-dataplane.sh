@@ -13,7 +13,13 @@
 #    as one USO super-frame when offload is on): no datagram reordered or corrupted,
 #    at most 1 % lost (UDP has no flow control; nothing else is timed).
 # Then, with MTU 9000 on the TAPs and 9200 on the veth, the raw frames again up to
-# 9014 bytes (jumbo frames) on the batched path with offload.
+# 9014 bytes (jumbo frames) on the batched path with offload. The batched path with
+# offload runs with two data path threads (multi-queue TAP, receive writer threads),
+# without offload with one. With ESP on the batched path, against the running data
+# plane: clear L2TPv3 data forged with the protected peer's address and port and
+# garbage ESP with b's SPI (raw socket in a's namespace) must never reach b's TAP and
+# must be counted (ESP dropped in `ctl status --json`, refused in b's data plane
+# counters, logged on exit).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=67-ha-node-dataplane
@@ -254,6 +260,15 @@ node_cfg() { # name rid lo tap peer init esp mode mtu
     nooffload) printf '[dataplane]\nenabled = true\noffload = false\n' ;;
     legacy) printf '[dataplane]\nenabled = false\n' ;;
   esac
+  # Both receive designs whatever the machine's cores: with offload, two data path
+  # threads (two TAP queues and transmit threads, receive writer threads); without,
+  # one (the receive thread writes the TAP itself).
+  if has_key 'pub threads: usize'; then
+    case "$8" in
+      offload) echo "threads = 2" ;;
+      nooffload) echo "threads = 1" ;;
+    esac
+  fi
   printf '[[peer]]\nname = "peer"\ntap = "%s"\ninitiate = %s\n' "$4" "$6"
   local k1=000102030405060708090a0b0c0d0e0f10111213 k2=202122232425262728292a2b2c2d2e2f30313233
   if [ "$7" = esp ]; then
