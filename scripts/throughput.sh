@@ -15,24 +15,31 @@
 # Each path: single-stream TCP and 4-stream TCP (iperf3 -P 4), DUR seconds each; for
 # the pseudowire also a packet rate with 64-byte UDP payloads (iperf3 -u -l 64 -b 0).
 # When ha_node has a `[dataplane]` section (the batched data plane), pw and pw-esp-* are
-# measured with it (the default) and with the legacy path (`[dataplane] enabled = false`).
+# measured with it (the default: as many data path threads as cores), with one data
+# path thread (`[dataplane] threads = 1`, when the key exists) and with the legacy
+# path (`[dataplane] enabled = false`).
 #
 # Output, one line per path (single-stream TCP), so that other tools can read it:
 #   THROUGHPUT path=<raw|pw|pw-esp-<suite>|boringtun> gbps=<n> cpu_pct=<n>
 # and, in the same form with other prefixes:
 #   THROUGHPUT_P4 path=... gbps=<n> cpu_pct=<n>      4-stream TCP
 #   THROUGHPUT_LEGACY[_P4] path=pw... gbps=<n> cpu_pct=<n>   legacy data path
-#   PACKET_RATE path=pw[-legacy] mpps=<n> cpu_pct=<n>        64-byte UDP, received
+#   THROUGHPUT_T1[_P4] path=pw... gbps=<n> cpu_pct=<n>       one data path thread
+#   PACKET_RATE path=pw[-legacy|-t1] mpps=<n> cpu_pct=<n>    64-byte UDP, received
 #   RATIO path=... to_raw=<n> to_boringtun=<n>       single-stream ratios
 #   JITTER path=... state=<idle|load> kind=<ospf-hello|bfd> n=<count> mean_ms= p99_ms= max_ms=
+#   JITTER_CORE path=... (same fields)               the same packets at b's core
 # cpu_pct is the CPU time of the tunnel processes (both ends: the two ha_node or the two
 # boringtun-cli processes, every thread; from /proc/PID/stat utime+stime) over the
 # iperf3 run, in percent of one core (200 = two cores busy); 0 for raw (no tunnel
 # process). JITTER: intervals between the OSPFv3 Hellos and BFD Control packets that
 # node a sends on the pseudowire, captured on node b's TAP with tshark, idle and during
-# a single-stream TCP run (skipped without tshark).
+# a single-stream TCP run (skipped without tshark). JITTER_CORE: their inter-arrival when
+# they reached b's core (b runs with RUST_LOG=info,arrival=debug and logs each one; the
+# batched data plane only, the legacy path hands them to the kernel).
 #
-# Environment: DUR (5), SUITES (all four above), SKIP_BORINGTUN=1, HA_NODE_BIN (skip the
+# Environment: DUR (5), SUITES (all four above), MODES (the ha_node data paths to measure,
+# of "off t1 on"; e.g. MODES="t1 on" for a short run), SKIP_BORINGTUN=1, HA_NODE_BIN (skip the
 # build), BORINGTUN_BIN (default: boringtun-cli on PATH or ~/.cargo/bin; INSTALL_BORINGTUN=1
 # installs it with `cargo install boringtun-cli`), KEEP_LOGS=1.
 # Figures on a shared machine are noisy: compare paths within one run.
@@ -191,7 +198,8 @@ node_cfg() { # name rid lo tap peer_addr initiate esp(none|suite) dataplane(on|o
   echo "dead = 4"
   if [ "$dp" != absent ]; then
     echo "[dataplane]"
-    [ "$dp" = on ] && echo "enabled = true" || echo "enabled = false"
+    [ "$dp" = off ] && echo "enabled = false" || echo "enabled = true"
+    [ "$dp" = t1 ] && echo "threads = 1"
   fi
   echo "[[peer]]"
   echo "name = \"peer\""
@@ -218,7 +226,8 @@ start_nodes() { # esp dataplane
   node_cfg a 1.1.1.1 2001:db8:77::1 pw-b 10.77.0.2 true "$1" "$2" >"$work/a.toml"
   node_cfg b 2.2.2.2 2001:db8:77::2 pw-a 10.77.0.1 false "$1" "$2" >"$work/b.toml"
   chmod 600 "$work"/*.toml
-  ip netns exec "$B" env RUST_LOG=info NO_COLOR=1 "$bin" run --config "$work/b.toml" >"$work/b.log" 2>&1 &
+  # b logs when each OSPFv3 Hello and BFD packet reaches its core (jitter_core).
+  ip netns exec "$B" env RUST_LOG=info,arrival=debug NO_COLOR=1 "$bin" run --config "$work/b.toml" >"$work/b.log" 2>&1 &
   node_pids=($!)
   ip netns exec "$A" env RUST_LOG=info NO_COLOR=1 "$bin" run --config "$work/a.toml" >"$work/a.log" 2>&1 &
   node_pids+=($!)
@@ -257,12 +266,31 @@ jitter() {
   ip netns exec "$B" timeout $((DUR + 10)) tshark -q -i vb -a "duration:$((DUR + 1))" \
     -f "udp port 1701 and src host 10.77.0.1 and less 300" -w "$cap" >/dev/null 2>&1 &
   local tpid=$!
+  local l0
+  l0=$(wc -l <"$work/b.log")
   sleep 1
   if [ "$state" = load ]; then
     server
     ip netns exec "$A" timeout $((DUR + 20)) iperf3 -c 2001:db8:77::2 -p 5201 -t "$DUR" >/dev/null 2>&1 || true
   fi
   wait "$tpid" || true
+  # The same packets when they reached b's core (the data plane's hand-over to the
+  # control loop; the legacy path logs none): inter-arrival at the receiver.
+  tail -n +"$((l0 + 1))" "$work/b.log" | python3 -c '
+import re, sys
+path, state = sys.argv[1:3]
+series = {"ospf-hello": [], "bfd": []}
+for line in sys.stdin:
+    m = re.search(r"kind=\"?([a-z-]+)\"? t_us=(\d+)", line)
+    if m and m.group(1) in series:
+        series[m.group(1)].append(int(m.group(2)) / 1000.0)
+for kind, ts in series.items():
+    iv = sorted(b - a for a, b in zip(ts, ts[1:]))
+    if not iv:
+        continue
+    p99 = iv[min(len(iv) - 1, int(len(iv) * 0.99))]
+    print(f"JITTER_CORE path={path} state={state} kind={kind} n={len(iv)} mean_ms={sum(iv)/len(iv):.1f} p99_ms={p99:.1f} max_ms={iv[-1]:.1f}")
+' "$path" "$state"
   # tshark does not know the pseudowire type from data messages alone: the
   # Ethernet frame behind the L2TPv3 header (and cookie) is found by its EtherType.
   tshark -r "$cap" -T fields -e frame.time_epoch -e data.data 2>/dev/null >"$cap.txt" || true
@@ -296,8 +324,14 @@ EOF
 
 modes=(absent)
 if has_key '\[dataplane\]'; then modes=(off on); fi
+if has_key 'pub threads: usize'; then modes=(off t1 on); fi
+[ -n "${MODES:-}" ] && read -r -a modes <<<"$MODES"
 for mode in "${modes[@]}"; do
-  if [ "$mode" = off ]; then pre=THROUGHPUT_LEGACY; sfx=-legacy; else pre=THROUGHPUT; sfx=; fi
+  case "$mode" in
+    off) pre=THROUGHPUT_LEGACY; sfx=-legacy ;;
+    t1) pre=THROUGHPUT_T1; sfx=-t1 ;;
+    *) pre=THROUGHPUT; sfx= ;;
+  esac
   for esp in none $SUITES; do
     [ "$esp" = none ] && path=pw || path=pw-esp-$esp
     start_nodes "$esp" "$mode"

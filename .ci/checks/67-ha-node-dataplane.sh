@@ -13,7 +13,13 @@
 #    as one USO super-frame when offload is on): no datagram reordered or corrupted,
 #    at most 1 % lost (UDP has no flow control; nothing else is timed).
 # Then, with MTU 9000 on the TAPs and 9200 on the veth, the raw frames again up to
-# 9014 bytes (jumbo frames) on the batched path with offload.
+# 9014 bytes (jumbo frames) on the batched path with offload. The batched path with
+# offload runs with two data path threads (multi-queue TAP, receive writer threads),
+# without offload with one. With ESP on the batched path, against the running data
+# plane: clear L2TPv3 data forged with the protected peer's address and port and
+# garbage ESP with b's SPI (raw socket in a's namespace) must never reach b's TAP and
+# must be counted (ESP dropped in `ctl status --json`, refused in b's data plane
+# counters, logged on exit).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=67-ha-node-dataplane
@@ -196,6 +202,38 @@ def udp_recv(bind, port, count, ready):
     if lost * 100 > total:
         print("more than 1 % lost"); sys.exit(1)
 
+def forge(dst, sid, spi, count):
+    # From the protected peer's own address and port (a's ESP-in-UDP socket,
+    # 4500), with a raw socket (the daemon holds the port): `count` clear L2TPv3
+    # data messages to b's L2TPv3 port, each carrying an Ethernet frame of type
+    # 0x88b6 (b's Session ID, no cookie, the Default L2-Specific Sublayer), and
+    # `count` ESP packets with b's inbound SPI and garbage in place of the
+    # ciphertext to b's ESP-in-UDP port. b must drop and count every one.
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    def send(sport, dport, payload):
+        udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
+        s.sendto(udp, (dst, 0))
+    frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + struct.pack("!H", 0x88B6) + b"forged" + bytes(40)
+    for i in range(count):
+        l2tp = struct.pack("!HHI", 0, 0, sid) + struct.pack("!I", 0) + frame
+        send(4500, 1701, l2tp)
+        esp = struct.pack("!II", spi, 1000 + i) + pattern(120, i)
+        send(4500, 4500, esp)
+        time.sleep(0.002)
+    print(f"sent {count} clear L2TPv3 data messages and {count} garbage ESP packets from the protected peer's address")
+
+def watch(ifname, seconds, ready):
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88B6))
+    s.bind((ifname, 0)); s.settimeout(0.2)
+    open(ready, "w").close()
+    end = time.time() + seconds; n = 0
+    while time.time() < end:
+        try:
+            s.recv(65536); n += 1
+        except socket.timeout:
+            pass
+    print(n)
+
 cmd = sys.argv[1]
 a = sys.argv[2:]
 if cmd == "raw_send": raw_send(a[0], int(a[1]))
@@ -204,6 +242,8 @@ elif cmd == "tcp_send": tcp_send(a[0], int(a[1]), int(a[2]))
 elif cmd == "tcp_recv": tcp_recv(a[0], int(a[1]), a[2])
 elif cmd == "udp_send": udp_send(a[0], int(a[1]), int(a[2]))
 elif cmd == "udp_recv": udp_recv(a[0], int(a[1]), int(a[2]), a[3])
+elif cmd == "forge": forge(a[0], int(a[1]), int(a[2]), int(a[3]))
+elif cmd == "watch": watch(a[0], float(a[1]), a[2])
 EOF
 
 node_cfg() { # name rid lo tap peer init esp mode mtu
@@ -220,6 +260,15 @@ node_cfg() { # name rid lo tap peer init esp mode mtu
     nooffload) printf '[dataplane]\nenabled = true\noffload = false\n' ;;
     legacy) printf '[dataplane]\nenabled = false\n' ;;
   esac
+  # Both receive designs whatever the machine's cores: with offload, two data path
+  # threads (two TAP queues and transmit threads, receive writer threads); without,
+  # one (the receive thread writes the TAP itself).
+  if has_key 'pub threads: usize'; then
+    case "$8" in
+      offload) echo "threads = 2" ;;
+      nooffload) echo "threads = 1" ;;
+    esac
+  fi
   printf '[[peer]]\nname = "peer"\ntap = "%s"\ninitiate = %s\n' "$4" "$6"
   if [ "$7" = esp ]; then
     echo "address = \"$5:4500\""
@@ -275,12 +324,44 @@ run_case() { # mode esp mtu
     wait "$rpid" || fail "$label: $(cat "$work/udp.out")"
     echo "$name: $label: $(cat "$work/udps.out" "$work/udp.out" | tr '\n' ' ')"
   fi
+  local forged=0 esp_dropped0=0
+  if [ "$esp" = esp ] && [ "$mode" != legacy ] && [ "${4:-full}" = full ]; then
+    # Against the running data plane: clear datagrams forged with the protected
+    # peer's address and garbage ESP are dropped and counted, never reach b's TAP.
+    forged=200
+    local st sid
+    st=$("$bin" ctl --socket "$work/b.sock" status --json) || fail "$label: ctl status on b failed"
+    sid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["peers"][0]["session"]["local_id"])' "$st")
+    esp_dropped0=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["peers"][0]["esp"]["dropped"])' "$st")
+    rm -f "$work/ready"
+    ip netns exec "$B" timeout 60 python3 "$work/dp.py" watch pw-a 4 "$work/ready" >"$work/watch.out" 2>&1 &
+    rpid=$!
+    for _ in $(seq 1 50); do [ -f "$work/ready" ] && break; sleep 0.1; done
+    ip netns exec "$A" timeout 60 python3 "$work/dp.py" forge 10.78.0.2 "$sid" 4097 "$forged" >"$work/forge.out" 2>&1 ||
+      fail "$label: forging: $(cat "$work/forge.out")"
+    wait "$rpid" || fail "$label: watcher: $(cat "$work/watch.out")"
+    [ "$(cat "$work/watch.out")" = 0 ] || fail "$label: $(cat "$work/watch.out") forged frames reached b's TAP"
+    st=$("$bin" ctl --socket "$work/b.sock" status --json) || fail "$label: ctl status on b failed"
+    local dropped
+    dropped=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["peers"][0]["esp"]["dropped"])' "$st")
+    [ $((dropped - esp_dropped0)) -ge "$forged" ] ||
+      fail "$label: ctl status counts $((dropped - esp_dropped0)) ESP packets dropped of $forged garbage ones"
+    echo "$name: $label: $(cat "$work/forge.out"); none reached the TAP; ESP dropped (ctl status) +$((dropped - esp_dropped0))"
+  fi
   for p in "${node_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
   for p in "${node_pids[@]}"; do
     for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$p" 2>/dev/null || true
   done
   grep -h "data plane:" "$work/a.log" "$work/b.log" | sed "s|^|$name: $label: |" | cut -c1-400 || true
+  if [ "$forged" -gt 0 ]; then
+    # b logs its data plane counters on exit: the clear ones were refused there.
+    local refused
+    refused=$(grep -h "data plane: tx" "$work/b.log" | sed -n 's/.* \([0-9]*\) refused.*/\1/p' | tail -n 1)
+    [ "${refused:-0}" -ge "$forged" ] ||
+      fail "$label: b's data plane counts ${refused:-no} refused datagrams of $forged forged clear ones"
+    echo "$name: $label: b's data plane refused $refused clear datagrams from the protected peer's address"
+  fi
   node_pids=()
 }
 

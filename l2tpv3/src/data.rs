@@ -157,6 +157,77 @@ impl SessionConfig {
     }
 }
 
+/// Half the 24-bit sequence space: a sequence number this far or further ahead of
+/// the expected one is taken as old (RFC 3931 section 4.6).
+pub(crate) const SEQ_HALF: u32 = 0x0080_0000;
+
+/// The receive sequence check of one session (RFC 3931 section 4.6, the Default
+/// L2-Specific Sublayer of RFC 4719 section 4): a packet with the S bit clear passes
+/// unsequenced; a sequenced one passes unless it is older than or equal to the last
+/// accepted (half the sequence space or less behind the expected number), and then
+/// moves the expected number on. The first sequenced packet is always accepted.
+///
+/// The endpoint's data path applies it ([`crate::Endpoint::handle_data`]); a data
+/// plane that checks a session's data itself gets the session's state in
+/// [`crate::SessionTemplates::rx_sequence`] and applies the same rule with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequenceCheck {
+    /// The S bit where the sublayer word is read ([`DefaultSublayer::S_BIT`]), or
+    /// zero for a session without sublayer (everything then counts as unsequenced).
+    s_bit: u32,
+    /// Next sequence number expected, in its low 24 bits (the bits above are not
+    /// used).
+    next: u32,
+    /// Selects the bit of `seq - next` that says "half the space or less behind":
+    /// zero until the first sequenced packet (anything is accepted), [`SEQ_HALF`]
+    /// from then on.
+    old: u32,
+}
+
+/// A sequenced data packet older than or equal to the last one accepted (RFC 3931
+/// section 4.6): dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("data sequence number {0} is not after the last accepted one")]
+pub struct OutOfOrder(pub u32);
+
+impl SequenceCheck {
+    /// The state of a new session; `sublayer`: whether its data carries the Default
+    /// L2-Specific Sublayer (without one, nothing is sequenced).
+    pub const fn new(sublayer: bool) -> Self {
+        SequenceCheck {
+            s_bit: if sublayer { DefaultSublayer::S_BIT } else { 0 },
+            next: 0,
+            old: 0,
+        }
+    }
+
+    /// Checks the sublayer of a received data packet (as
+    /// [`HeaderTemplate::decapsulate`] returns it): `Ok(None)` unsequenced,
+    /// `Ok(Some(seq))` accepted in order (or after a gap), `Err` for a drop.
+    #[inline]
+    pub fn accept(&mut self, sublayer: Option<DefaultSublayer>) -> Result<Option<u32>, OutOfOrder> {
+        self.accept_word(sublayer.map_or(0, |l| l.word()))
+    }
+
+    /// [`SequenceCheck::accept`] on the raw sublayer word (reserved bits ignored).
+    #[inline(always)]
+    pub(crate) fn accept_word(&mut self, word: u32) -> Result<Option<u32>, OutOfOrder> {
+        if word & self.s_bit == 0 {
+            return Ok(None);
+        }
+        // `seq - next` modulo 2^24 is at least half the space exactly when bit 23
+        // of the difference is set; the low 24 bits of a difference depend on the
+        // low 24 bits of its operands only, so neither is masked first (the word's
+        // S bit and the carry out of `next` stay above them).
+        if word.wrapping_sub(self.next) & self.old != 0 {
+            return Err(OutOfOrder(word & DefaultSublayer::MAX_SEQUENCE));
+        }
+        self.next = word.wrapping_add(1);
+        self.old = SEQ_HALF;
+        Ok(Some(word & DefaultSublayer::MAX_SEQUENCE))
+    }
+}
+
 /// The Default L2-Specific Sublayer (RFC 3931 figure 4.6): S bit and 24-bit sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct DefaultSublayer {
@@ -927,6 +998,25 @@ pub fn decapsulate_session(
 
 #[cfg(test)]
 mod tests {
+    /// The public sequence check, as a data plane uses it with what
+    /// `decapsulate` returned (RFC 3931 section 4.6).
+    #[test]
+    fn sequence_check_on_decapsulated_sublayers() {
+        let mut c = SequenceCheck::new(true);
+        let s = |n| Some(DefaultSublayer::sequenced(n));
+        assert_eq!(c.accept(None), Ok(None));
+        assert_eq!(c.accept(Some(DefaultSublayer::unsequenced())), Ok(None));
+        assert_eq!(c.accept(s(0xff_ffff)), Ok(Some(0xff_ffff)));
+        assert_eq!(c.accept(s(0)), Ok(Some(0)));
+        assert_eq!(c.accept(s(0)), Err(OutOfOrder(0)));
+        assert_eq!(c.accept(s(0xff_fff0)), Err(OutOfOrder(0xff_fff0)));
+        assert_eq!(c.accept(s(7)), Ok(Some(7)));
+        // Without a sublayer nothing is sequenced.
+        let mut n = SequenceCheck::new(false);
+        assert_eq!(n.accept(s(3)), Ok(None));
+        assert_eq!(n.accept(s(3)), Ok(None));
+    }
+
     use super::*;
 
     fn cfg(encapsulation: Encapsulation, cookie: usize, sub: bool) -> SessionConfig {

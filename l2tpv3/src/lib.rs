@@ -170,7 +170,7 @@ pub use control::{
 };
 pub use data::{
     Cookie, CookieLen, DataHeader, DataPacket, DecapError, DefaultSublayer, HeaderTemplate,
-    MAX_DATA_HEADER_LEN, SessionConfig,
+    MAX_DATA_HEADER_LEN, OutOfOrder, SequenceCheck, SessionConfig,
 };
 pub use error::{AvpValueError, ControlError, DataError, EncodeError};
 pub use header::{ControlHeader, Encapsulation};

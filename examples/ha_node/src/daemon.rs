@@ -820,8 +820,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
         let mac = tap::tap_mac(cfg.router_id, u8::try_from(i).unwrap_or(u8::MAX));
         let t = match &dataplane {
             Some(_) => {
-                crate::dataplane::open_tap(&nl, &p.tap, mac, cfg.ospf.mtu, cfg.dataplane.offload)
-                    .await?
+                crate::dataplane::open_tap(&nl, &p.tap, mac, cfg.ospf.mtu, &cfg.dataplane).await?
             }
             None => tap::open(&nl, &p.tap, mac, cfg.ospf.mtu).await?,
         };

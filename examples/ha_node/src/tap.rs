@@ -29,6 +29,10 @@ pub struct Tap {
     pub link_local: Ipv6Addr,
     /// The device, shared by the reader task and the writer.
     pub dev: Arc<AsyncDevice>,
+    /// The other queues of a multi-queue TAP (`IFF_MULTI_QUEUE`, opened by
+    /// [`crate::dataplane::open_tap`] for the data plane's threads), non-blocking;
+    /// empty for a single-queue device.
+    pub queues: Vec<Arc<tun_rs::SyncDevice>>,
 }
 
 impl std::fmt::Debug for Tap {
@@ -89,6 +93,7 @@ pub async fn open(nl: &Netlink, name: &str, mac: Mac, mtu: u16) -> Result<Tap, T
         mac,
         link_local,
         dev: Arc::new(dev),
+        queues: Vec::new(),
     })
 }
 

@@ -3,61 +3,100 @@
 //!
 //! The control loop (the [`crate::core::Core`] on tokio) keeps everything that is
 //! not bulk data: L2TPv3 control, OSPFv3, BFD, health. This module carries the
-//! frames, on threads of its own:
+//! frames, on threads of its own, as many as `[dataplane] threads` says (default:
+//! the machine's cores, [`DataplaneConfig::thread_count`]; below, N):
 //!
-//! * **one transmit thread per pseudowire** reads its TAP device. The TAP is opened
-//!   with `IFF_VNET_HDR` and TSO/checksum offload ([`open_tap`]), so the kernel hands
-//!   over TCP super-frames of up to 64 KB at a time; [`vnet::Segmenter`] cuts them
-//!   into frames that fit the pseudowire (checksums completed in user space), each
+//! * **N transmit threads per pseudowire**, one per queue of its TAP. With N > 1
+//!   the TAP is multi-queue (`IFF_MULTI_QUEUE`, [`open_tap`]): the kernel picks
+//!   the queue of each frame it transmits by its flow (the queue the flow was last
+//!   written to, else its hash), so each inner flow stays on one thread, in order,
+//!   and several flows spread over the threads. The TAP is opened with
+//!   `IFF_VNET_HDR` and TSO/checksum offload, so the kernel hands over TCP
+//!   super-frames of up to 64 KB at a time; [`vnet::Segmenter`] cuts them into
+//!   frames that fit the pseudowire (checksums completed in user space), each
 //!   written once into a batch buffer behind headroom for the L2TPv3 header and the
 //!   ESP header, encapsulated in place ([`l2tpv3::HeaderTemplate::encapsulate`]) and
-//!   sealed in place (`ipsec_lite::SecurityAssociation::seal`). Consecutive datagrams
-//!   of equal length go out in one `sendmsg` with UDP GSO (`UDP_SEGMENT`) through
-//!   `quinn-udp`: a 64 KB super-frame is one read and one send;
+//!   sealed in place (`ipsec_lite::SecurityAssociation::seal`). Consecutive
+//!   datagrams of equal length go out in one `sendmsg` with UDP GSO (`UDP_SEGMENT`)
+//!   through `quinn-udp`: a 64 KB super-frame is one read and one send;
 //! * **one receive thread** for both underlay sockets reads batches with `recvmmsg`
 //!   and UDP GRO (`quinn-udp`), opens ESP in place, checks each data message against
-//!   its session's receive template (Session ID and cookie in constant time) and
-//!   writes the frame to the TAP with one `writev` (virtio-net header + frame, no
-//!   copy). Control messages (T bit), data the fast path does not take (sequenced,
-//!   or for a session not handed over yet) and datagrams from unknown sources go to
-//!   the control loop unchanged, through the same channel the legacy reader tasks
-//!   used, so the core sees what it saw before;
+//!   its session's receive template (Session ID and cookie in constant time) and,
+//!   for sequenced data, the sequence number (the l2tpv3 endpoint's rule,
+//!   [`l2tpv3::SequenceCheck`], on the state handed over with the session). With
+//!   N = 1 it writes each frame to the TAP itself (one `writev` of the virtio-net
+//!   header and the frame, no copy; in-order TCP segments, and UDP datagrams of
+//!   one flow and length, merged into super-frames by [`vnet::Coalescer`]). With
+//!   N > 1 it hands the frames to **N writer threads**, each inner flow
+//!   (addresses, protocol, ports) always to the same one, so that
+//!   every flow stays in order; a writer merges and writes them through its own
+//!   queue of the TAP (writer i through queue i, so that the kernel sends that
+//!   flow's replies on queue i, to transmit thread i). A TAP write runs the
+//!   kernel's whole receive path (IP, TCP, the socket wake-up) on the writing
+//!   thread: that, not the reading and opening, is the larger part of the receive
+//!   cost of TCP, and the writers spread it over the cores. Control messages (T
+//!   bit), data for a session not handed over yet and datagrams from unknown
+//!   sources go to the control loop unchanged, through the same channel the legacy
+//!   reader tasks used, so the core sees what it saw before;
 //! * **per-session state** is shared as follows. The control loop hands a session
 //!   over when its pseudowire comes up ([`Dataplane::install`]): both header
-//!   templates and the transmit sequence state ([`l2tpv3::SessionTemplates`]); from
-//!   then on only the transmit thread of that pseudowire encapsulates for it (an
-//!   atomic holds its sequence number). ESP: the peer's SAs
-//!   ([`crate::esp::EspPeer`]) are shared with the control loop, which keys them
-//!   (IKEv2 installs, rekeys and deletes them at run time); the outbound SA sits
-//!   behind a mutex shared by the transmit thread and the control loop (whose
-//!   L2TPv3 control messages to the peer are sealed by [`Dataplane::seal_control`]),
-//!   so one counter numbers every packet under the key and no sequence number is
-//!   ever used twice; the receive thread opens every datagram from the peer (the
-//!   inbound SAs and their anti-replay windows behind their own mutex) and hands
-//!   the control loop the opened control messages, and IKE messages (non-ESP
-//!   marker) as they came. A datagram from an ESP peer's address on the clear L2TPv3 socket is
-//!   dropped and counted, never passed on: nothing unprotected is accepted from a
-//!   protected peer.
+//!   templates, the transmit sequence state and the receive sequence check
+//!   ([`l2tpv3::SessionTemplates`]). Transmit threads number sequenced data from
+//!   one atomic; the receive sequence check is the receive thread's. ESP: the
+//!   peer's SAs ([`crate::esp::EspPeer`]) are shared with the control loop, which
+//!   keys them (IKEv2 installs, rekeys and deletes them at run time); the outbound
+//!   SA sits behind a mutex shared by the transmit threads and the control loop
+//!   (whose L2TPv3 control messages to the peer are sealed by
+//!   [`Dataplane::seal_control`]), so one counter numbers every packet under the
+//!   key and no sequence number is ever used twice; the receive thread opens every
+//!   datagram from the peer (the inbound SAs and their anti-replay windows behind
+//!   their own mutex) and hands the control loop the opened control messages, and
+//!   IKE messages (non-ESP marker) as they came. A datagram from an ESP peer's
+//!   address on the clear L2TPv3 socket is dropped and counted, never passed on:
+//!   nothing unprotected is accepted from a protected peer.
+//!   **Order on the wire**: datagrams that carry a sequence number (every ESP
+//!   packet, sequenced L2TPv3 data) must leave in the order they were numbered, or
+//!   the peer's check drops the late ones (L2TPv3 accepts nothing older than the
+//!   last; ESP's window is 1024 packets, which a thread preempted between sealing
+//!   and sending can exceed). So for an ESP peer or a sequenced session the
+//!   transmit threads take turns per batch (`Peer::tx_order`, held from the first
+//!   datagram numbered to the batch's send): the threads then share the TAP reads
+//!   but not the sealing, which runs on one thread at a time per peer, as it would
+//!   under the single outbound SA lock anyway.
 //!
-//! Buffers are allocated once per thread; nothing is allocated per packet on the
-//! data path (a control message handed to the control loop is copied into a
-//! `BytesMut`, as before).
+//! Why not `SO_REUSEPORT` on receive: the kernel spreads a reuseport group by the
+//! hash of the outer addresses and ports, and a pseudowire is one such 4-tuple, so
+//! every datagram of a peer would still reach one socket and one thread; it would
+//! spread several peers only, and would need the daemon's sockets bound with the
+//! option (which also lets a second daemon bind the same port silently). The
+//! writer threads spread one pseudowire's inner flows instead. Their limits: the
+//! receive thread itself (reading, ESP opening, the template check) stays one
+//! thread for all peers, and it copies each frame once into the writer's batch
+//! (with N = 1 there is no copy); one inner flow (one TCP connection) is carried
+//! by one transmit and one writer thread, so single-stream throughput gains only
+//! from the receive work running beside the writing.
+//!
+//! Buffers are allocated once per thread (the writers' hand-over batches: a fixed
+//! pool of four per writer, handed back after each use); nothing
+//! is allocated per packet on the data path (a control message handed to the
+//! control loop is copied into a `BytesMut`, as before).
 
 pub mod vnet;
 mod worker;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use bytes::BytesMut;
-use l2tpv3::{HeaderTemplate, SessionTemplates};
+use l2tpv3::{HeaderTemplate, SequenceCheck, SessionTemplates};
 use quinn_udp::UdpSocketState;
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tun_rs::{AsyncDevice, DeviceBuilder, Layer};
+use tun_rs::{AsyncDevice, DeviceBuilder, Layer, SyncDevice};
 
 use crate::core::Via;
 use crate::esp::EspPeer;
@@ -77,7 +116,31 @@ pub struct DataplaneConfig {
     /// true): the kernel hands over super-frames of up to 64 KB, segmented here.
     #[serde(default = "yes")]
     pub offload: bool,
+    /// Threads of the data path (default 0: as many as the machine has cores,
+    /// `std::thread::available_parallelism`): the TAP queues (and transmit threads)
+    /// of each pseudowire, and the TAP writer threads of the receive side (see the
+    /// module doc). 1 gives the single-threaded data path of before.
+    #[serde(default)]
+    pub threads: usize,
 }
+
+impl DataplaneConfig {
+    /// The number of data path threads [`DataplaneConfig::threads`] asks for: the
+    /// cores when it is 0, at most [`MAX_THREADS`].
+    pub fn thread_count(&self) -> usize {
+        let n = if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.threads
+        };
+        n.clamp(1, MAX_THREADS)
+    }
+}
+
+/// Most data path threads (TAP queues per pseudowire, receive writers): the kernel
+/// allows 256 queues per TAP; more threads than this gain nothing on any machine
+/// this runs on.
+pub const MAX_THREADS: usize = 64;
 
 fn yes() -> bool {
     true
@@ -88,6 +151,7 @@ impl Default for DataplaneConfig {
         DataplaneConfig {
             enabled: true,
             offload: true,
+            threads: 0,
         }
     }
 }
@@ -118,6 +182,12 @@ pub struct Counters {
     pub esp_dropped: AtomicU64,
     /// Clear datagrams from an ESP peer's address, and other datagrams refused.
     pub rx_refused: AtomicU64,
+    /// Sequenced data dropped as older than or equal to the last accepted (RFC
+    /// 3931 section 4.6).
+    pub rx_out_of_order: AtomicU64,
+    /// Frames dropped between the receive thread and a writer thread (the writer
+    /// is gone: only while stopping).
+    pub rx_handoff_dropped: AtomicU64,
     /// NAT-keepalives received.
     pub keepalives: AtomicU64,
     /// TAP write failures.
@@ -143,6 +213,9 @@ pub(crate) struct Path {
     pub(crate) tx: HeaderTemplate,
     /// Next transmit sequence number when the peer asked for sequencing.
     pub(crate) tx_seq: Option<AtomicU32>,
+    /// The receive sequence check (RFC 3931 section 4.6), the endpoint's rule and
+    /// state handed over with the session; the receive thread's alone.
+    pub(crate) rx_seq: Mutex<SequenceCheck>,
 }
 
 /// One underlay peer.
@@ -153,6 +226,13 @@ pub(crate) struct Peer {
     pub(crate) mac: Mutex<Mac>,
     pub(crate) esp: Option<Arc<EspPeer>>,
     pub(crate) tap: RwLock<Option<Arc<AsyncDevice>>>,
+    /// The other queues of its multi-queue TAP (see [`crate::tap::Tap::queues`]).
+    pub(crate) queues: RwLock<Vec<Arc<SyncDevice>>>,
+    /// Held by a transmit thread from the first datagram of a batch to the batch's
+    /// send when its datagrams carry sequence numbers (ESP, sequenced L2TPv3), so
+    /// that with several transmit threads they leave in the order they were
+    /// numbered.
+    pub(crate) tx_order: Mutex<()>,
     /// Whether its TAP has the virtio-net header (offload): a TAP reopened by the
     /// self-healing code has none.
     pub(crate) offload: AtomicBool,
@@ -162,6 +242,19 @@ pub(crate) struct Peer {
 impl Peer {
     pub(crate) fn path(&self) -> Option<Arc<Path>> {
         self.path.read().ok().and_then(|p| p.clone())
+    }
+
+    /// Queue `i` (modulo their number) of its TAP: receive writer `i` writes
+    /// through it, so that the kernel's automatic steering (which remembers the
+    /// queue a flow was last written to) transmits the replies of those flows on
+    /// the same queue, to the transmit thread with the same index.
+    pub(crate) fn queue(&self, i: usize) -> Option<worker::TapQueue> {
+        let main = self.tap.read().ok().and_then(|t| t.clone())?;
+        let queues = self.queues.read().ok()?;
+        match i % (queues.len() + 1) {
+            0 => Some(worker::TapQueue::Main(main)),
+            k => Some(worker::TapQueue::Extra(queues[k - 1].clone())),
+        }
     }
 }
 
@@ -256,21 +349,38 @@ impl Dataplane {
             counters: Counters::default(),
         });
         tracing::info!(
-            "data plane: UDP GSO up to {} segments, GRO {} segments, TAP offload {}",
+            "data plane: UDP GSO up to {} segments, GRO {} segments, TAP offload {}, {} threads",
             shared.clear.state.max_gso_segments(),
             shared.clear.state.gro_segments(),
-            cfg.offload
+            cfg.offload,
+            cfg.thread_count()
         );
-        let rx = {
-            let s = shared.clone();
+        let writers = cfg.thread_count();
+        let mut threads = Vec::with_capacity(writers + 1);
+        let sink = if writers > 1 {
+            let (links, ends) = worker::writer_links(writers);
+            for (i, (batches, back)) in ends.into_iter().enumerate() {
+                let s = shared.clone();
+                threads.push(
+                    std::thread::Builder::new()
+                        .name(format!("dp-wr{i}"))
+                        .spawn(move || worker::writer_loop(&s, i, &batches, &back))?,
+                );
+            }
+            worker::Sink::Writers(links)
+        } else {
+            worker::Sink::Inline(worker::Gro::default())
+        };
+        let s = shared.clone();
+        threads.push(
             std::thread::Builder::new()
                 .name("dp-rx".into())
-                .spawn(move || worker::rx_loop(&s))?
-        };
+                .spawn(move || worker::rx_loop(&s, sink))?,
+        );
         Ok((
             Arc::new(Dataplane {
                 shared,
-                threads: Mutex::new(vec![rx]),
+                threads: Mutex::new(threads),
             }),
             control_rx,
         ))
@@ -291,6 +401,8 @@ impl Dataplane {
             mac: Mutex::new([0; 6]),
             esp,
             tap: RwLock::new(None),
+            queues: RwLock::new(Vec::new()),
+            tx_order: Mutex::new(()),
             offload: AtomicBool::new(false),
             path: RwLock::new(None),
         });
@@ -320,13 +432,17 @@ impl Dataplane {
             .and_then(|p| p.get(addr).cloned())
     }
 
-    /// Gives peer `addr` its TAP device and starts the thread that reads it.
+    /// Gives peer `addr` its TAP device and starts the threads that read it, one
+    /// per queue ([`crate::tap::Tap::queues`]).
     pub fn attach_tap(&self, addr: SocketAddr, tap: &Tap, mtu: u16) -> std::io::Result<()> {
         let Some(peer) = self.peer(&addr) else {
             return Err(std::io::Error::other(format!(
                 "{addr} is not a data plane peer"
             )));
         };
+        if let Ok(mut q) = peer.queues.write() {
+            q.clone_from(&tap.queues);
+        }
         if let Ok(mut t) = peer.tap.write() {
             *t = Some(tap.dev.clone());
         }
@@ -338,12 +454,16 @@ impl Dataplane {
         if let Ok(mut m) = self.shared.by_ifindex.write() {
             m.insert(tap.ifindex, peer.clone());
         }
-        let (s, dev) = (self.shared.clone(), tap.dev.clone());
-        let handle = std::thread::Builder::new()
-            .name(format!("dp-tx-{}", tap.name))
-            .spawn(move || worker::tx_loop(&s, &peer, &dev, mtu))?;
-        if let Ok(mut t) = self.threads.lock() {
-            t.push(handle);
+        let queues = std::iter::once(worker::TapQueue::Main(tap.dev.clone()))
+            .chain(tap.queues.iter().cloned().map(worker::TapQueue::Extra));
+        for (i, q) in queues.enumerate() {
+            let (s, main, peer) = (self.shared.clone(), tap.dev.clone(), peer.clone());
+            let handle = std::thread::Builder::new()
+                .name(format!("dp-tx{i}-{}", tap.name))
+                .spawn(move || worker::tx_loop(&s, &peer, &main, &q, mtu))?;
+            if let Ok(mut t) = self.threads.lock() {
+                t.push(handle);
+            }
         }
         Ok(())
     }
@@ -360,6 +480,7 @@ impl Dataplane {
             rx: t.rx,
             tx: t.tx,
             tx_seq: t.tx_next_sequence.map(AtomicU32::new),
+            rx_seq: Mutex::new(t.rx_sequence),
         });
         if let Ok(mut p) = peer.path.write() {
             *p = Some(path);
@@ -456,7 +577,7 @@ impl Dataplane {
         let offload = peer.offload.load(Ordering::Relaxed);
         let dev = peer.tap.read().ok().and_then(|t| t.clone());
         if let Some(dev) = dev {
-            worker::write_tap(&self.shared, offload, &dev, frame);
+            worker::write_tap(&self.shared, offload, dev.as_fd(), frame);
         }
         true
     }
@@ -471,7 +592,7 @@ impl Dataplane {
         let c = &self.shared.counters;
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         tracing::info!(
-            "data plane: tx {} TAP reads -> {} datagrams in {} sends ({} dropped); rx {} datagrams in {} reads -> {} frames, {} to the control loop ({} dropped), {} ESP dropped, {} refused, {} keepalives, {} TAP write errors; OSPFv3/BFD straight: {} sent, {} received ({} dropped)",
+            "data plane: tx {} TAP reads -> {} datagrams in {} sends ({} dropped); rx {} datagrams in {} reads -> {} frames, {} to the control loop ({} dropped), {} ESP dropped, {} refused, {} out of order, {} hand-over dropped, {} keepalives, {} TAP write errors; OSPFv3/BFD straight: {} sent, {} received ({} dropped)",
             g(&c.tap_reads),
             g(&c.tx_datagrams),
             g(&c.tx_sends),
@@ -483,6 +604,8 @@ impl Dataplane {
             g(&c.to_core_dropped),
             g(&c.esp_dropped),
             g(&c.rx_refused),
+            g(&c.rx_out_of_order),
+            g(&c.rx_handoff_dropped),
             g(&c.keepalives),
             g(&c.tap_write_errors),
             g(&c.control_sent),
@@ -533,15 +656,35 @@ pub fn handle_control_frame(
     // It came over the session's pseudowire (template, peer and ESP checked).
     core.note_alive(now, ifindex);
     match p.next_header {
-        PROTO_OSPF => core.handle_ospf(now, ifindex, p.src, p.dst, p.payload),
+        PROTO_OSPF => {
+            if p.payload.get(1) == Some(&1) {
+                arrival(now, ifindex, "ospf-hello");
+            }
+            core.handle_ospf(now, ifindex, p.src, p.dst, p.payload);
+        }
         PROTO_UDP => {
             if let Ok(u) = parse_udp(p.src, p.dst, p.payload)
                 && u.dst_port == bfd::encap::CONTROL_PORT
             {
+                arrival(now, ifindex, "bfd");
                 core.handle_bfd(now, ifindex, p.src, u.payload, p.hop_limit);
             }
         }
         _ => {}
+    }
+}
+
+/// Logs (target `arrival`, level debug) when an OSPFv3 Hello or a BFD packet
+/// reached the core, in microseconds since the first one: the inter-arrival the
+/// core sees, which `scripts/throughput.sh` reports beside the jitter on the wire
+/// (`RUST_LOG=info,arrival=debug`).
+fn arrival(now: std::time::Instant, ifindex: u32, kind: &'static str) {
+    static ORIGIN: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    if tracing::enabled!(target: "arrival", tracing::Level::DEBUG) {
+        let t_us = now
+            .saturating_duration_since(*ORIGIN.get_or_init(|| now))
+            .as_micros();
+        tracing::debug!(target: "arrival", ifindex, kind, t_us = t_us as u64, "control packet at the core");
     }
 }
 
@@ -563,27 +706,50 @@ fn set_buffers(socket: &UdpSocket) {
     }
 }
 
-/// [`crate::tap::open`] with `IFF_VNET_HDR` and TSO/checksum offload when `offload`
-/// is set (the data plane then reads super-frames and writes every frame behind a
-/// virtio-net header).
+/// [`crate::tap::open`] with `IFF_VNET_HDR` and TSO/checksum offload when
+/// `cfg.offload` is set (the data plane then reads super-frames and writes every
+/// frame behind a virtio-net header), and with `IFF_MULTI_QUEUE` and one queue per
+/// data path thread ([`DataplaneConfig::thread_count`]) when there are several: the
+/// kernel spreads the flows it transmits over the queues by their hash, each queue
+/// read by a transmit thread of its own. A queue that cannot be opened is logged
+/// and left out (fewer threads).
 pub async fn open_tap(
     nl: &Netlink,
     name: &str,
     mac: Mac,
     mtu: u16,
-    offload: bool,
+    cfg: &DataplaneConfig,
 ) -> Result<Tap, TapError> {
-    let dev = DeviceBuilder::new()
+    let threads = cfg.thread_count();
+    let create = |source| TapError::Create {
+        name: name.into(),
+        source,
+    };
+    let first = DeviceBuilder::new()
         .name(name)
         .layer(Layer::L2)
         .mac_addr(mac)
         .mtu(mtu)
-        .offload(offload)
-        .build_async()
-        .map_err(|source| TapError::Create {
-            name: name.into(),
-            source,
-        })?;
+        .offload(cfg.offload)
+        .multi_queue(threads > 1)
+        .build_sync()
+        .map_err(create)?;
+    let mut queues = Vec::with_capacity(threads - 1);
+    for _ in 1..threads {
+        match first
+            .try_clone()
+            .and_then(|q| q.set_nonblocking(true).map(|()| q))
+        {
+            Ok(q) => queues.push(Arc::new(q)),
+            Err(e) => {
+                tracing::warn!(
+                    "TAP {name}: another queue: {e} (the data plane uses fewer threads)"
+                );
+                break;
+            }
+        }
+    }
+    let dev = AsyncDevice::new(first).map_err(create)?;
     let ifindex =
         nix::net::if_::if_nametoindex(name).map_err(|_| TapError::NoIndex(name.into()))?;
     let link_local = link_local_for(mac);
@@ -594,5 +760,6 @@ pub async fn open_tap(
         mac,
         link_local,
         dev: Arc::new(dev),
+        queues,
     })
 }

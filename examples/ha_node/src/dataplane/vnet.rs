@@ -382,10 +382,12 @@ pub const MAX_SUPER_FRAME: usize = 65535;
 struct Flow {
     l3: usize,
     l4: usize,
-    /// End of the headers (Ethernet + IP + TCP with options).
+    /// End of the headers (Ethernet + IP + TCP with options, or UDP).
     hdr_end: usize,
     v4: bool,
-    /// Sequence number the next segment must carry.
+    /// UDP datagrams (merged into a USO super-frame) rather than TCP segments.
+    udp: bool,
+    /// Sequence number the next segment must carry (TCP).
     next_seq: u32,
     /// Payload length of the first segment: every later one but the last has it.
     mss: usize,
@@ -394,6 +396,10 @@ struct Flow {
     closed: bool,
 }
 
+/// Most UDP datagrams merged into one USO super-frame (the kernel refuses more than
+/// `UDP_MAX_SEGMENTS`, 64 on older kernels and 128 on newer ones).
+pub const MAX_UDP_SEGMENTS: u16 = 64;
+
 /// Receive-side coalescing (GRO in user space): consecutive in-order TCP segments
 /// of one flow, as they come out of the pseudowire, are merged into one super-frame
 /// written to the TAP behind a virtio-net header with GSO, so the host stack takes
@@ -401,7 +407,11 @@ struct Flow {
 /// equal the first segment's except for the fields that change per segment (IP
 /// length, IPv4 ID and checksum, sequence number, TCP checksum, PSH on the last),
 /// its sequence number follows, its TCP checksum verifies, and it carries only ACK
-/// (and PSH); everything else is passed through as it is.
+/// (and PSH). Consecutive UDP datagrams of one flow and one payload length (the
+/// last may be shorter), checksums verified, merge the same way into a USO
+/// super-frame (`VIRTIO_NET_HDR_GSO_UDP_L4`, at most [`MAX_UDP_SEGMENTS`]), which
+/// the kernel cuts back into the same datagrams: one TAP write for up to 64 small
+/// datagrams. Everything else is passed through as it is.
 #[derive(Debug)]
 pub struct Coalescer {
     buf: Vec<u8>,
@@ -446,9 +456,12 @@ impl Coalescer {
     /// ([`Coalescer::take`]) first, then offers the frame again (it may start a new
     /// flow) or, when it is `Alone` again, writes it by itself.
     pub fn push(&mut self, frame: &[u8]) -> Pushed {
-        let Some(seg) = parse_tcp(frame) else {
+        let Some(seg) = parse_segment(frame) else {
             return Pushed::Alone;
         };
+        if seg.udp {
+            return self.push_udp(frame, &seg);
+        }
         match self.flow {
             None => {
                 if seg.payload == 0 || seg.flags & !(0x10 | 0x08) != 0 || !seg_csum_ok(frame, &seg)
@@ -462,6 +475,7 @@ impl Coalescer {
                     l4: seg.l4,
                     hdr_end: seg.hdr_end,
                     v4: seg.v4,
+                    udp: false,
                     next_seq: seg.seq.wrapping_add(seg.payload as u32),
                     mss: seg.payload,
                     segments: 1,
@@ -472,6 +486,7 @@ impl Coalescer {
             Some(f) => {
                 let head = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + f.hdr_end];
                 let fits = !f.closed
+                    && !f.udp
                     && seg.v4 == f.v4
                     && seg.l3 == f.l3
                     && seg.l4 == f.l4
@@ -497,6 +512,61 @@ impl Coalescer {
                     next_seq: f.next_seq.wrapping_add(seg.payload as u32),
                     segments: f.segments + 1,
                     closed: seg.payload < f.mss || seg.flags & 0x08 != 0,
+                    ..f
+                });
+                Pushed::Merged
+            }
+        }
+    }
+
+    /// [`Coalescer::push`] for a UDP datagram: consecutive datagrams of one flow
+    /// (same headers but for the IP length, IPv4 ID and checksum, UDP length and
+    /// checksum), each with a verified checksum and the first one's payload length
+    /// (the last may be shorter, and ends the merge), at most [`MAX_UDP_SEGMENTS`],
+    /// merge into one USO super-frame (`VIRTIO_NET_HDR_GSO_UDP_L4`) that the kernel
+    /// cuts back into the same datagrams.
+    fn push_udp(&mut self, frame: &[u8], seg: &TcpSeg) -> Pushed {
+        if seg.payload == 0 || !seg_csum_ok(frame, seg) {
+            return Pushed::Alone;
+        }
+        match self.flow {
+            None => {
+                self.buf[VNET_HDR_LEN..VNET_HDR_LEN + frame.len()].copy_from_slice(frame);
+                self.len = VNET_HDR_LEN + frame.len();
+                self.flow = Some(Flow {
+                    l3: seg.l3,
+                    l4: seg.l4,
+                    hdr_end: seg.hdr_end,
+                    v4: seg.v4,
+                    udp: true,
+                    next_seq: 0,
+                    mss: seg.payload,
+                    segments: 1,
+                    closed: false,
+                });
+                Pushed::Merged
+            }
+            Some(f) => {
+                let head = &self.buf[VNET_HDR_LEN..VNET_HDR_LEN + f.hdr_end];
+                let fits = !f.closed
+                    && f.udp
+                    && seg.v4 == f.v4
+                    && seg.l3 == f.l3
+                    && seg.l4 == f.l4
+                    && seg.hdr_end == f.hdr_end
+                    && seg.payload <= f.mss
+                    && f.segments < MAX_UDP_SEGMENTS
+                    && self.len + seg.payload <= VNET_HDR_LEN + MAX_SUPER_FRAME
+                    && same_headers(head, frame, &f);
+                if !fits {
+                    return Pushed::Alone;
+                }
+                let payload = &frame[f.hdr_end..];
+                self.buf[self.len..self.len + payload.len()].copy_from_slice(payload);
+                self.len += payload.len();
+                self.flow = Some(Flow {
+                    segments: f.segments + 1,
+                    closed: seg.payload < f.mss,
                     ..f
                 });
                 Pushed::Merged
@@ -536,15 +606,23 @@ impl Coalescer {
         } else {
             csum_add(0, &fr[l3 + 8..l3 + 40])
         };
-        sum += u64::from(PROTO_TCP) + l4_len;
-        fr[l4 + 16..l4 + 18].copy_from_slice(&csum_fold(sum).to_be_bytes());
+        let (proto, csum_offset, gso_type) = if f.udp {
+            // The UDP length covers the whole super-frame; the kernel gives each
+            // datagram its own and adjusts the checksum by the difference.
+            fr[l4 + 4..l4 + 6].copy_from_slice(&(l4_len as u16).to_be_bytes());
+            (PROTO_UDP, 6, GSO_UDP_L4)
+        } else {
+            (PROTO_TCP, 16, if f.v4 { GSO_TCPV4 } else { GSO_TCPV6 })
+        };
+        sum += u64::from(proto) + l4_len;
+        fr[l4 + csum_offset..l4 + csum_offset + 2].copy_from_slice(&csum_fold(sum).to_be_bytes());
         let hdr = VnetHdr {
             flags: F_NEEDS_CSUM,
-            gso_type: if f.v4 { GSO_TCPV4 } else { GSO_TCPV6 },
+            gso_type,
             hdr_len: f.hdr_end as u16,
             gso_size: f.mss as u16,
             csum_start: l4 as u16,
-            csum_offset: 16,
+            csum_offset: csum_offset as u16,
         };
         self.buf[..VNET_HDR_LEN].copy_from_slice(&hdr.to_bytes());
         Some(&self.buf[..self.len])
@@ -561,17 +639,20 @@ struct TcpSeg {
     seq: u32,
     flags: u8,
     payload: usize,
+    /// A UDP datagram (`seq` and `flags` zero).
+    udp: bool,
 }
 
 /// Parses Ethernet + IPv4 (no options, not a fragment) or IPv6 (no extension
-/// headers) + TCP; `None` for anything else.
-fn parse_tcp(f: &[u8]) -> Option<TcpSeg> {
+/// headers) + TCP or UDP (its length field matching the IP length); `None` for
+/// anything else.
+fn parse_segment(f: &[u8]) -> Option<TcpSeg> {
     let et = u16::from_be_bytes([*f.get(12)?, *f.get(13)?]);
     let l3 = ETH_LEN;
     let (v4, l4, ip_end) = match et {
         ETHERTYPE_IPV4 => {
             let ip = f.get(l3..l3 + 20)?;
-            if ip[0] != 0x45 || ip[9] != PROTO_TCP {
+            if ip[0] != 0x45 || !matches!(ip[9], PROTO_TCP | PROTO_UDP) {
                 return None;
             }
             // Not a fragment: MF clear and offset zero.
@@ -583,7 +664,7 @@ fn parse_tcp(f: &[u8]) -> Option<TcpSeg> {
         }
         ETHERTYPE_IPV6 => {
             let ip = f.get(l3..l3 + 40)?;
-            if ip[0] >> 4 != 6 || ip[6] != PROTO_TCP {
+            if ip[0] >> 4 != 6 || !matches!(ip[6], PROTO_TCP | PROTO_UDP) {
                 return None;
             }
             let plen = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
@@ -594,6 +675,26 @@ fn parse_tcp(f: &[u8]) -> Option<TcpSeg> {
     // The IP length must cover the frame exactly (no Ethernet padding to strip).
     if ip_end != f.len() {
         return None;
+    }
+    let proto = if v4 { f[l3 + 9] } else { f[l3 + 6] };
+    if proto == PROTO_UDP {
+        let udp = f.get(l4..l4 + 8)?;
+        // The length must be the IP payload's; a zero checksum (IPv4: none) is
+        // not merged (there is nothing to verify).
+        if usize::from(u16::from_be_bytes([udp[4], udp[5]])) != f.len() - l4 || udp[6..8] == [0, 0]
+        {
+            return None;
+        }
+        return Some(TcpSeg {
+            l3,
+            l4,
+            hdr_end: l4 + 8,
+            v4,
+            seq: 0,
+            flags: 0,
+            payload: f.len() - l4 - 8,
+            udp: true,
+        });
     }
     let tcp = f.get(l4..l4 + 20)?;
     let doff = usize::from(tcp[12] >> 4) * 4;
@@ -608,10 +709,11 @@ fn parse_tcp(f: &[u8]) -> Option<TcpSeg> {
         seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
         flags: tcp[13],
         payload: f.len() - l4 - doff,
+        udp: false,
     })
 }
 
-/// The TCP checksum of a parsed segment verifies.
+/// The TCP or UDP checksum of a parsed segment verifies.
 fn seg_csum_ok(f: &[u8], s: &TcpSeg) -> bool {
     let l3 = s.l3;
     let mut sum = if s.v4 {
@@ -619,7 +721,8 @@ fn seg_csum_ok(f: &[u8], s: &TcpSeg) -> bool {
     } else {
         csum_add(0, &f[l3 + 8..l3 + 40])
     };
-    sum += u64::from(PROTO_TCP) + (f.len() - s.l4) as u64;
+    let proto = if s.udp { PROTO_UDP } else { PROTO_TCP };
+    sum += u64::from(proto) + (f.len() - s.l4) as u64;
     csum_fold(csum_add(sum, &f[s.l4..])) == 0xffff
 }
 
@@ -643,6 +746,10 @@ fn same_headers(head: &[u8], f: &[u8], fl: &Flow) -> bool {
     } else if head[l3..l3 + 4] != f[l3..l3 + 4] || head[l3 + 6..l3 + 40] != f[l3 + 6..l3 + 40] {
         // Version, class, flow label; next header, hop limit, addresses.
         return false;
+    }
+    if fl.udp {
+        // UDP: the ports (length and checksum change).
+        return head[l4..l4 + 4] == f[l4..l4 + 4];
     }
     // TCP: ports; ack, data offset and flags but PSH, window; options. Skip the
     // sequence number (4..8) and checksum (16..18); urgent pointer must match.
@@ -928,5 +1035,122 @@ mod tests {
         assert_eq!(c.take(), None);
         // Not TCP at all.
         assert_eq!(c.push(&[0u8; 60]), Pushed::Alone);
+    }
+
+    /// An Ethernet + IPv4/IPv6 + UDP datagram with `payload`, checksums correct.
+    fn udp_frame(v4: bool, payload: &[u8]) -> Vec<u8> {
+        udp_frame_from(v4, 40000, payload)
+    }
+
+    fn udp_frame_from(v4: bool, sport: u16, payload: &[u8]) -> Vec<u8> {
+        let mut f = tcp_frame(v4, 0, 0x10, &[]);
+        let l4 = if v4 { 34 } else { 54 };
+        f.truncate(l4);
+        let l4_len = 8 + payload.len();
+        if v4 {
+            f[23] = PROTO_UDP;
+            f[16..18].copy_from_slice(&((20 + l4_len) as u16).to_be_bytes());
+            f[24..26].fill(0);
+            let c = !csum_fold(csum_add(0, &f[14..34]));
+            f[24..26].copy_from_slice(&c.to_be_bytes());
+        } else {
+            f[20] = PROTO_UDP;
+            f[18..20].copy_from_slice(&(l4_len as u16).to_be_bytes());
+        }
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&5201u16.to_be_bytes());
+        f.extend_from_slice(&(l4_len as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(payload);
+        let mut sum = if v4 {
+            csum_add(0, &f[26..34])
+        } else {
+            csum_add(0, &f[22..54])
+        };
+        sum += u64::from(PROTO_UDP) + l4_len as u64;
+        let c = !csum_fold(csum_add(sum, &f[l4..]));
+        f[l4 + 6..l4 + 8].copy_from_slice(&c.to_be_bytes());
+        f
+    }
+
+    /// Consecutive UDP datagrams of one flow merge into a USO super-frame that
+    /// segments back into the same datagrams (UDP header, checksum and payload); the
+    /// merge ends at a shorter datagram or at [`MAX_UDP_SEGMENTS`]; bad or absent
+    /// checksums, other flows and other lengths are not merged.
+    #[test]
+    fn udp_datagrams_coalesce_and_segment_back() {
+        for v4 in [true, false] {
+            let l4 = if v4 { 34 } else { 54 };
+            let mut sent: Vec<Vec<u8>> = (0..10u8)
+                .map(|k| udp_frame(v4, &[k.wrapping_mul(37); 100]))
+                .collect();
+            sent.push(udp_frame(v4, &[0xee; 40]));
+            let mut c = Coalescer::new();
+            for f in &sent {
+                assert_eq!(c.push(f), Pushed::Merged);
+            }
+            // Closed by the shorter one.
+            assert_eq!(c.push(&sent[0]), Pushed::Alone);
+            let out = c.take().unwrap().to_vec();
+            let oh = VnetHdr::parse(&out).unwrap();
+            assert_eq!((oh.gso_type, oh.gso_size), (GSO_UDP_L4, 100));
+            assert_eq!((oh.csum_start, oh.csum_offset), (l4 as u16, 6));
+            // The super-frame's UDP length covers it whole, and its partial checksum
+            // completes (the kernel's way) to one that verifies with that length:
+            // the kernel adjusts it by each datagram's length.
+            let mut fr = out[VNET_HDR_LEN..].to_vec();
+            let ulen = fr.len() - l4;
+            assert_eq!(
+                usize::from(u16::from_be_bytes([fr[l4 + 4], fr[l4 + 5]])),
+                ulen
+            );
+            complete_csum(&oh, &mut fr).unwrap();
+            let ph = if v4 {
+                csum_add(0, &fr[26..34])
+            } else {
+                csum_add(0, &fr[22..54])
+            };
+            let sum = ph + u64::from(PROTO_UDP) + ulen as u64;
+            assert_eq!(csum_fold(csum_add(sum, &fr[l4..])), 0xffff);
+            let mut seg = Segmenter::new(&oh, &out[VNET_HDR_LEN..]).unwrap();
+            let mut buf = vec![0u8; 2000];
+            let mut back = Vec::new();
+            while let Some(n) = seg.next_into(&mut buf) {
+                back.push(buf[..n].to_vec());
+            }
+            assert_eq!(back.len(), sent.len());
+            for (b, f) in back.iter().zip(&sent) {
+                assert_eq!(b.len(), f.len());
+                assert_eq!(
+                    &b[..l4 - if v4 { 20 } else { 40 }],
+                    &f[..l4 - if v4 { 20 } else { 40 }]
+                );
+                // UDP header (ports, length, checksum) and payload as sent.
+                assert_eq!(&b[l4..], &f[l4..]);
+            }
+
+            // At most MAX_UDP_SEGMENTS per super-frame.
+            let d = udp_frame(v4, &[7; 64]);
+            for _ in 0..MAX_UDP_SEGMENTS {
+                assert_eq!(c.push(&d), Pushed::Merged);
+            }
+            assert_eq!(c.push(&d), Pushed::Alone);
+            let _ = c.take();
+
+            // Refused: a bad checksum, another port, a longer datagram after the
+            // first, a datagram with no payload.
+            assert_eq!(c.push(&d), Pushed::Merged);
+            let mut bad = d.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            let port = udp_frame_from(v4, 40001, &[7; 64]);
+            for f in [&bad, &port, &udp_frame(v4, &[7; 65]), &udp_frame(v4, &[])] {
+                assert_eq!(c.push(f), Pushed::Alone);
+            }
+            let _ = c.take();
+        }
+        // IPv4 without a UDP checksum: nothing to verify, not merged.
+        let mut none = udp_frame(true, &[1; 64]);
+        none[40..42].fill(0);
+        assert_eq!(Coalescer::new().push(&none), Pushed::Alone);
     }
 }

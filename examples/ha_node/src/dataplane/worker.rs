@@ -2,20 +2,20 @@
 //! [`rx_loop`] (underlay -> TAP, one for both sockets). Blocking I/O with `poll`
 //! and a 100 ms timeout, so that a stop request is seen within that time.
 
-use std::collections::HashMap;
 use std::io::{ErrorKind, IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 
 use ipsec_lite::natt::{self, NattPayload};
 use l2tpv3::DefaultSublayer;
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use quinn_udp::{RecvMeta, Transmit, UdpSockRef};
-use tun_rs::AsyncDevice;
+use tun_rs::{AsyncDevice, SyncDevice};
 
 use super::vnet::{
     self, Coalescer, F_NEEDS_CSUM, Pushed, Segmenter, VNET_HDR_LEN, VNET_HDR_NONE, VnetHdr,
@@ -29,8 +29,12 @@ const POLL_MS: u16 = 100;
 const TAP_READ: usize = VNET_HDR_LEN + 65536 + 32;
 /// Size of the transmit batch buffer: datagrams are laid out back to back in it.
 const TX_BATCH: usize = 256 * 1024;
-/// TAP reads per batch at most, so that a busy TAP is flushed regularly.
-const TX_READS_PER_BATCH: usize = 8;
+/// TAP reads per batch at most, so that a busy TAP is flushed regularly (a full
+/// batch buffer is flushed anyway: with 64 KB super-frames after four reads). With
+/// small frames (one TAP read per frame, a TAP has no batched read) it is the
+/// number of datagrams per `sendmsg` and per `poll`: 64 (it was 8) halves the
+/// transmit thread's system calls per 64-byte frame.
+const TX_READS_PER_BATCH: usize = 64;
 /// Bytes of one UDP GSO send at most (the kernel's limit is 64 KB of UDP payload).
 const GSO_BYTES: usize = 65000;
 /// Receive buffers per `recvmmsg`; each holds a GRO batch of up to 64 KB.
@@ -38,6 +42,23 @@ const RX_BATCH: usize = quinn_udp::BATCH_SIZE;
 const RX_BUF: usize = 65536;
 /// `recvmmsg` rounds per socket before the other socket gets its turn.
 const RX_ROUNDS: usize = 8;
+
+/// One queue of a TAP device: the first one (the daemon's device) or another queue
+/// of a multi-queue TAP.
+#[derive(Clone)]
+pub(crate) enum TapQueue {
+    Main(Arc<AsyncDevice>),
+    Extra(Arc<SyncDevice>),
+}
+
+impl AsFd for TapQueue {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        match self {
+            TapQueue::Main(d) => d.as_fd(),
+            TapQueue::Extra(d) => d.as_fd(),
+        }
+    }
+}
 
 fn stopped(s: &Shared) -> bool {
     s.stop.load(Ordering::Relaxed)
@@ -51,14 +72,11 @@ fn wait(fd: std::os::fd::BorrowedFd<'_>, flags: PollFlags) -> bool {
 
 /// Writes one frame to a TAP: behind the all-zero virtio-net header when offload
 /// is on (one `writev`, the frame is not copied).
-pub(crate) fn write_tap(s: &Shared, offload: bool, dev: &AsyncDevice, frame: &[u8]) {
+pub(crate) fn write_tap(s: &Shared, offload: bool, dev: std::os::fd::BorrowedFd<'_>, frame: &[u8]) {
     let r = if offload {
-        nix::sys::uio::writev(
-            dev.as_fd(),
-            &[IoSlice::new(&VNET_HDR_NONE), IoSlice::new(frame)],
-        )
+        nix::sys::uio::writev(dev, &[IoSlice::new(&VNET_HDR_NONE), IoSlice::new(frame)])
     } else {
-        nix::unistd::write(dev.as_fd(), frame)
+        nix::unistd::write(dev, frame)
     };
     match r {
         Ok(_) => Counters::bump(&s.counters.rx_frames),
@@ -232,21 +250,29 @@ fn finish(
     b.end = at + len;
 }
 
-/// TAP -> underlay for one pseudowire.
-pub(crate) fn tx_loop(s: &Shared, peer: &Peer, dev: &AsyncDevice, mtu: u16) {
+/// TAP -> underlay for one queue `q` of a pseudowire's TAP `main`.
+pub(crate) fn tx_loop(s: &Shared, peer: &Peer, main: &Arc<AsyncDevice>, q: &TapQueue, mtu: u16) {
     let mut rd = vec![0u8; TAP_READ];
     let mut b = Batch::new();
     let u = if peer.esp.is_some() { &s.esp } else { &s.clear };
     let max_frame = usize::from(mtu) + 18;
-    let offload = dev.tcp_gso();
+    let offload = main.tcp_gso();
     while !stopped(s) {
-        if !wait(dev.as_fd(), PollFlags::POLLIN) {
+        if !wait(q.as_fd(), PollFlags::POLLIN) {
             continue;
         }
         let path = peer.path();
         let now = Instant::now();
+        // Datagrams numbered here (ESP, sequenced L2TPv3) leave in their order:
+        // one transmit thread of the peer at a time from numbering to sending.
+        let ordered = peer.esp.is_some() || path.as_deref().is_some_and(|p| p.tx_seq.is_some());
+        let _turn = if ordered {
+            peer.tx_order.lock().ok()
+        } else {
+            None
+        };
         for _ in 0..TX_READS_PER_BATCH {
-            let n = match nix::unistd::read(dev.as_raw_fd(), &mut rd) {
+            let n = match nix::unistd::read(q.as_fd().as_raw_fd(), &mut rd) {
                 Ok(n) => n,
                 Err(Errno::EAGAIN) => break,
                 Err(Errno::EINTR) => continue,
@@ -254,7 +280,7 @@ pub(crate) fn tx_loop(s: &Shared, peer: &Peer, dev: &AsyncDevice, mtu: u16) {
                     // The device is gone (the self-healing code reopens it and
                     // starts a new thread for the new one): this thread ends.
                     let current = peer.tap.read().ok().and_then(|t| t.clone());
-                    if !current.is_some_and(|c| std::ptr::eq(&*c, dev)) {
+                    if !current.is_some_and(|c| Arc::ptr_eq(&c, main)) {
                         return;
                     }
                     tracing::debug!("TAP read: {e}");
@@ -324,11 +350,11 @@ pub(crate) fn tx_loop(s: &Shared, peer: &Peer, dev: &AsyncDevice, mtu: u16) {
     }
 }
 
-/// Underlay -> TAP, both sockets.
-pub(crate) fn rx_loop(s: &Shared) {
+/// Underlay -> TAP, both sockets: the receive thread. `sink` says who writes the
+/// frames it accepts to the TAPs: itself, or the writer threads.
+pub(crate) fn rx_loop(s: &Shared, mut sink: Sink) {
     let mut bufs: [Vec<u8>; RX_BATCH] = std::array::from_fn(|_| vec![0u8; RX_BUF]);
     let mut metas = [RecvMeta::default(); RX_BATCH];
-    let mut gro = Gro::default();
     while !stopped(s) {
         let (clear_ready, esp_ready) = {
             let mut fds = [
@@ -377,10 +403,11 @@ pub(crate) fn rx_loop(s: &Shared) {
                     let peer = peers.get(&from);
                     for dgram in buf[..meta.len].chunks_mut(stride) {
                         Counters::bump(&s.counters.rx_datagrams);
-                        handle(s, via, from, peer.map(|p| &**p), dgram, now, &mut gro);
+                        handle(s, via, from, peer, dgram, now, &mut sink);
                     }
                 }
-                gro.flush_all(s, &peers);
+                drop(peers);
+                sink.flush(s);
             }
         }
     }
@@ -391,10 +418,10 @@ fn handle(
     s: &Shared,
     via: Via,
     from: SocketAddr,
-    peer: Option<&Peer>,
+    peer: Option<&Arc<Peer>>,
     dgram: &mut [u8],
     now: Instant,
-    gro: &mut Gro,
+    sink: &mut Sink,
 ) {
     let Some(peer) = peer else {
         // Unknown source: the control loop counts and reports it as before.
@@ -443,49 +470,59 @@ fn handle(
         return;
     };
     match path.rx.decapsulate(msg) {
-        Ok(d) if !d.sublayer.is_some_and(|x| x.sequenced) => {
-            deliver(s, peer, &msg[d.payload], gro);
+        Ok(d) => {
+            // Sequenced data (the S bit, RFC 3931 section 4.6): the endpoint's
+            // rule, on the session's state handed over with it.
+            if d.sublayer.is_some_and(|x| x.sequenced) {
+                let verdict = match path.rx_seq.lock() {
+                    Ok(mut check) => check.accept(d.sublayer),
+                    Err(_) => return,
+                };
+                if verdict.is_err() {
+                    Counters::bump(&s.counters.rx_out_of_order);
+                    return;
+                }
+            }
+            deliver(s, peer, &msg[d.payload], sink);
         }
-        // Sequenced data, and what does not pass the template: the endpoint decides
-        // (sequence check, precise drop reason and counters).
-        _ => s.forward(from, Via::Clear, msg),
+        // What does not pass the template: the endpoint decides (precise drop
+        // reason and counters).
+        Err(_) => s.forward(from, Via::Clear, msg),
     }
 }
 
 /// Receive-side coalescing, one [`Coalescer`] per peer (when TAP offload is on).
 #[derive(Default)]
-struct Gro {
-    slots: Vec<(SocketAddr, Coalescer)>,
+pub(crate) struct Gro {
+    slots: Vec<(Arc<Peer>, Coalescer)>,
 }
 
 impl Gro {
-    fn slot(&mut self, peer: SocketAddr) -> &mut Coalescer {
-        let i = match self.slots.iter().position(|(a, _)| *a == peer) {
+    fn slot(&mut self, peer: &Arc<Peer>) -> &mut Coalescer {
+        let i = match self.slots.iter().position(|(p, _)| Arc::ptr_eq(p, peer)) {
             Some(i) => i,
             None => {
-                self.slots.push((peer, Coalescer::new()));
+                self.slots.push((peer.clone(), Coalescer::new()));
                 self.slots.len() - 1
             }
         };
         &mut self.slots[i].1
     }
 
-    /// Writes every pending super-frame (end of a receive batch).
-    fn flush_all(&mut self, s: &Shared, peers: &HashMap<SocketAddr, Arc<Peer>>) {
-        for (addr, c) in &mut self.slots {
-            if !c.is_empty()
-                && let Some(p) = peers.get(addr)
-            {
-                flush_one(s, p, c);
+    /// Writes every pending super-frame (end of a receive batch) through queue
+    /// `queue` of each TAP.
+    fn flush_all(&mut self, s: &Shared, queue: usize) {
+        for (p, c) in &mut self.slots {
+            if !c.is_empty() {
+                flush_one(s, p, queue, c);
             }
         }
     }
 }
 
-fn flush_one(s: &Shared, peer: &Peer, c: &mut Coalescer) {
+fn flush_one(s: &Shared, peer: &Peer, queue: usize, c: &mut Coalescer) {
     let Some(sup) = c.take() else { return };
-    let dev = peer.tap.read().ok().and_then(|t| t.clone());
-    let Some(dev) = dev else { return };
+    let Some(dev) = peer.queue(queue) else { return };
     match nix::unistd::write(dev.as_fd(), sup) {
         Ok(_) => Counters::bump(&s.counters.rx_frames),
         Err(e) => {
@@ -493,6 +530,222 @@ fn flush_one(s: &Shared, peer: &Peer, c: &mut Coalescer) {
             tracing::debug!("TAP write: {e}");
         }
     }
+}
+
+/// Where the receive thread's frames go.
+pub(crate) enum Sink {
+    /// Written to the TAPs by the receive thread itself (one data path thread).
+    Inline(Gro),
+    /// Handed to the writer threads, each flow always to the same one.
+    Writers(Vec<WriterLink>),
+}
+
+impl Sink {
+    /// End of a receive batch: writes or hands over what is pending.
+    fn flush(&mut self, s: &Shared) {
+        match self {
+            Sink::Inline(gro) => gro.flush_all(s, 0),
+            Sink::Writers(links) => {
+                for l in links {
+                    l.ship(s);
+                }
+            }
+        }
+    }
+}
+
+/// Frames (back to back in `buf`) from the receive thread to one writer thread.
+pub(crate) struct RxBatch {
+    buf: Vec<u8>,
+    /// (index in `peers`, start, length) of each frame.
+    frames: Vec<(usize, usize, usize)>,
+    peers: Vec<Arc<Peer>>,
+}
+
+impl RxBatch {
+    fn new() -> RxBatch {
+        RxBatch {
+            buf: Vec::with_capacity(RX_HANDOFF),
+            frames: Vec::with_capacity(RX_HANDOFF / 64),
+            peers: Vec::new(),
+        }
+    }
+
+    /// Appends `frame`; false when it does not fit.
+    fn push(&mut self, peer: &Arc<Peer>, frame: &[u8]) -> bool {
+        if self.buf.len() + frame.len() > RX_HANDOFF && !self.buf.is_empty() {
+            return false;
+        }
+        let p = match self.peers.iter().position(|x| Arc::ptr_eq(x, peer)) {
+            Some(p) => p,
+            None => {
+                self.peers.push(peer.clone());
+                self.peers.len() - 1
+            }
+        };
+        self.frames.push((p, self.buf.len(), frame.len()));
+        self.buf.extend_from_slice(frame);
+        true
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.frames.clear();
+        self.peers.clear();
+    }
+}
+
+/// Bytes of frames per hand-over to a writer thread.
+const RX_HANDOFF: usize = 256 * 1024;
+/// Hand-over batches per writer thread (in flight and free): a bounded pool, so
+/// nothing is allocated per batch and a slow writer holds the receive thread back
+/// (and so the socket buffer fills) rather than growing a queue.
+const RX_POOL: usize = 4;
+
+/// The receive thread's end of one writer thread: the batch being filled, the
+/// channel to the writer and the pool of free batches.
+pub(crate) struct WriterLink {
+    cur: Option<RxBatch>,
+    to: SyncSender<RxBatch>,
+    free: Receiver<RxBatch>,
+}
+
+impl WriterLink {
+    /// Hands the current batch to the writer (waits for room; dropped if the
+    /// writer is gone).
+    fn ship(&mut self, s: &Shared) {
+        if let Some(b) = self.cur.take_if(|b| !b.frames.is_empty()) {
+            let n = b.frames.len() as u64;
+            if self.to.send(b).is_err() {
+                s.counters
+                    .rx_handoff_dropped
+                    .fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The batch being filled, a free one from the pool if none (`None` when
+    /// stopping).
+    fn batch(&mut self, s: &Shared) -> Option<&mut RxBatch> {
+        while self.cur.is_none() {
+            match self
+                .free
+                .recv_timeout(Duration::from_millis(u64::from(POLL_MS)))
+            {
+                Ok(b) => self.cur = Some(b),
+                Err(RecvTimeoutError::Timeout) if !stopped(s) => {}
+                Err(_) => return None,
+            }
+        }
+        self.cur.as_mut()
+    }
+
+    fn push(&mut self, s: &Shared, peer: &Arc<Peer>, frame: &[u8]) {
+        let Some(b) = self.batch(s) else { return };
+        if b.push(peer, frame) {
+            return;
+        }
+        self.ship(s);
+        if !self.batch(s).is_some_and(|b| b.push(peer, frame)) {
+            Counters::bump(&s.counters.rx_handoff_dropped);
+        }
+    }
+}
+
+/// Makes `n` writer threads' channels: the receive thread's ends and the writers'
+/// (batches in, free batches back).
+#[allow(clippy::type_complexity)]
+pub(crate) fn writer_links(
+    n: usize,
+) -> (
+    Vec<WriterLink>,
+    Vec<(Receiver<RxBatch>, SyncSender<RxBatch>)>,
+) {
+    (0..n)
+        .map(|_| {
+            let (to, from_rx) = sync_channel(RX_POOL);
+            let (back, free) = sync_channel(RX_POOL);
+            for _ in 0..RX_POOL {
+                let _ = back.try_send(RxBatch::new());
+            }
+            (
+                WriterLink {
+                    cur: None,
+                    to,
+                    free,
+                },
+                (from_rx, back),
+            )
+        })
+        .unzip()
+}
+
+/// A writer thread: writes the frames the receive thread hands it to the TAPs
+/// through queue `queue`, merging in-order TCP segments into super-frames.
+pub(crate) fn writer_loop(
+    s: &Shared,
+    queue: usize,
+    batches: &Receiver<RxBatch>,
+    back: &SyncSender<RxBatch>,
+) {
+    let mut gro = Gro::default();
+    loop {
+        let mut b = match batches.recv_timeout(Duration::from_millis(u64::from(POLL_MS))) {
+            Ok(b) => b,
+            Err(RecvTimeoutError::Timeout) if !stopped(s) => continue,
+            Err(_) => return,
+        };
+        for &(p, start, len) in &b.frames {
+            write_frame(s, &b.peers[p], queue, &b.buf[start..start + len], &mut gro);
+        }
+        gro.flush_all(s, queue);
+        b.clear();
+        let _ = back.try_send(b);
+    }
+}
+
+/// A hash of the inner flow of an Ethernet frame (IPv4/IPv6 addresses, protocol,
+/// TCP/UDP ports; the MAC addresses for anything else): the writer thread it goes
+/// to, so that every flow's frames stay in order.
+fn flow_hash(frame: &[u8]) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    let mut mix = |bytes: &[u8]| {
+        for &b in bytes {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+    };
+    let mut at = 12;
+    let mut ethertype = frame.get(12..14).map(|t| [t[0], t[1]]);
+    if ethertype == Some([0x81, 0x00]) {
+        at = 16;
+        ethertype = frame.get(16..18).map(|t| [t[0], t[1]]);
+    }
+    let ip = frame.get(at + 2..).unwrap_or(&[]);
+    let (proto, addrs, l4) = match ethertype {
+        Some([0x08, 0x00]) if ip.len() >= 20 => {
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            // Fragments other than the first carry no ports.
+            let frag = u16::from_be_bytes([ip[6], ip[7]]) & 0x1fff != 0;
+            (
+                ip[9],
+                &ip[12..20],
+                if frag { None } else { ip.get(ihl..ihl + 4) },
+            )
+        }
+        Some([0x86, 0xdd]) if ip.len() >= 40 => (ip[6], &ip[8..40], ip.get(40..44)),
+        _ => {
+            mix(frame.get(..12).unwrap_or(frame));
+            return h;
+        }
+    };
+    mix(addrs);
+    mix(&[proto]);
+    if matches!(proto, 6 | 17)
+        && let Some(ports) = l4
+    {
+        mix(ports);
+    }
+    h
 }
 
 /// OSPFv3 (next header 89) or BFD (UDP to port 3784) in IPv6 in Ethernet, without
@@ -514,6 +767,15 @@ fn is_control(frame: &[u8]) -> bool {
 /// Encapsulates, seals and sends one frame at once (the control loop's OSPFv3 and
 /// BFD packets), without waiting for a batch.
 pub(crate) fn send_one(s: &Shared, peer: &Peer, path: &Path, frame: &[u8]) {
+    // A sequenced session accepts nothing older than the last number received:
+    // this packet is numbered and sent between two batches of the transmit threads,
+    // never inside one. (ESP's window absorbs that much reordering, so an ESP
+    // peer's packets do not wait for a batch.)
+    let _turn = if path.tx_seq.is_some() {
+        peer.tx_order.lock().ok()
+    } else {
+        None
+    };
     let lay = Layout::of(peer, path);
     let mut b = Batch {
         buf: vec![0u8; lay.room(frame.len())],
@@ -527,9 +789,9 @@ pub(crate) fn send_one(s: &Shared, peer: &Peer, path: &Path, frame: &[u8]) {
     b.flush(s, u, peer.addr);
 }
 
-/// A frame from the fast path to the peer's TAP: merged into the pending
-/// super-frame when it continues it (offload on), else written by itself after it.
-fn deliver(s: &Shared, peer: &Peer, frame: &[u8], gro: &mut Gro) {
+/// A frame from the fast path: OSPFv3 and BFD to the control loop, anything else
+/// to the peer's TAP (by this thread or a writer thread).
+fn deliver(s: &Shared, peer: &Arc<Peer>, frame: &[u8], sink: &mut Sink) {
     if s.divert_control.load(Ordering::Relaxed) && is_control(frame) {
         let ifindex = peer.ifindex.load(Ordering::Relaxed);
         if ifindex != 0 {
@@ -540,19 +802,172 @@ fn deliver(s: &Shared, peer: &Peer, frame: &[u8], gro: &mut Gro) {
             return;
         }
     }
+    match sink {
+        Sink::Inline(gro) => write_frame(s, peer, 0, frame, gro),
+        Sink::Writers(links) => {
+            let n = links.len();
+            links[flow_hash(frame) as usize % n].push(s, peer, frame);
+        }
+    }
+}
+
+/// Writes a frame to the peer's TAP through queue `queue`: merged into the pending
+/// super-frame when it continues it (offload on), else written by itself after it.
+fn write_frame(s: &Shared, peer: &Arc<Peer>, queue: usize, frame: &[u8], gro: &mut Gro) {
     let offload = peer.offload.load(Ordering::Relaxed);
     if offload {
-        let c = gro.slot(peer.addr);
+        let c = gro.slot(peer);
         if c.push(frame) == Pushed::Merged {
             return;
         }
-        flush_one(s, peer, c);
+        flush_one(s, peer, queue, c);
         if c.push(frame) == Pushed::Merged {
             return;
         }
     }
-    let dev = peer.tap.read().ok().and_then(|t| t.clone());
-    if let Some(dev) = dev {
-        write_tap(s, offload, &dev, frame);
+    if let Some(dev) = peer.queue(queue) {
+        write_tap(s, offload, dev.as_fd(), frame);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, AtomicU32};
+    use std::sync::{Mutex, RwLock};
+
+    use l2tpv3::data::SublayerKind;
+    use l2tpv3::{Cookie, Encapsulation, HeaderTemplate, MAX_DATA_HEADER_LEN, SequenceCheck};
+    use quinn_udp::UdpSocketState;
+
+    use super::*;
+    use crate::dataplane::{Counters, Underlay};
+
+    async fn underlay() -> Underlay {
+        let socket = Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let state = UdpSocketState::new(UdpSockRef::from(&*socket)).unwrap();
+        Underlay { socket, state }
+    }
+
+    fn peer(addr: SocketAddr, path: Option<Path>) -> Arc<Peer> {
+        Arc::new(Peer {
+            addr,
+            ifindex: AtomicU32::new(0),
+            mac: Mutex::new([0; 6]),
+            esp: None,
+            tap: RwLock::new(None),
+            queues: RwLock::new(Vec::new()),
+            tx_order: Mutex::new(()),
+            offload: AtomicBool::new(false),
+            path: RwLock::new(path.map(Arc::new)),
+        })
+    }
+
+    /// A datagram of session `sid` carrying `frame`, with sequence number `seq`
+    /// (the S bit set) or unsequenced.
+    fn datagram(sid: u32, seq: Option<u32>, frame: &[u8]) -> Vec<u8> {
+        let t = HeaderTemplate::new(Encapsulation::Udp, sid, Cookie::None, SublayerKind::Default)
+            .unwrap();
+        let mut buf = vec![0u8; MAX_DATA_HEADER_LEN + frame.len()];
+        buf[MAX_DATA_HEADER_LEN..].copy_from_slice(frame);
+        let sub = seq.map_or(DefaultSublayer::unsequenced(), DefaultSublayer::sequenced);
+        let start = t.encapsulate(&mut buf, MAX_DATA_HEADER_LEN, sub).unwrap();
+        buf.drain(..start);
+        buf
+    }
+
+    /// Sequenced data of an installed session stays on the fast path with the
+    /// endpoint's rule (RFC 3931 section 4.6): in order and after a gap it is
+    /// delivered, a duplicate or an older number is dropped and counted, never
+    /// handed to the control loop; unsequenced data passes.
+    #[tokio::test]
+    async fn sequenced_data_on_the_fast_path() {
+        let (to_core, mut core_rx) = tokio::sync::mpsc::channel(16);
+        let (to_control, _control_rx) = tokio::sync::mpsc::channel(16);
+        let s = Shared {
+            stop: AtomicBool::new(false),
+            offload: false,
+            peers: RwLock::new(HashMap::new()),
+            by_ifindex: RwLock::new(HashMap::new()),
+            clear: underlay().await,
+            esp: underlay().await,
+            to_core,
+            to_control,
+            divert_control: AtomicBool::new(true),
+            counters: Counters::default(),
+        };
+        let from: SocketAddr = "192.0.2.7:1701".parse().unwrap();
+        let sid = 0x0a0b_0c0d;
+        let t = HeaderTemplate::new(Encapsulation::Udp, sid, Cookie::None, SublayerKind::Default)
+            .unwrap();
+        let p = peer(
+            from,
+            Some(Path {
+                session_id: sid,
+                rx: t,
+                tx: t,
+                tx_seq: None,
+                rx_seq: Mutex::new(SequenceCheck::new(true)),
+            }),
+        );
+        let (links, ends) = writer_links(1);
+        let mut sink = Sink::Writers(links);
+        let now = Instant::now();
+        // Each frame's first byte says which one it is.
+        let sent = [
+            (Some(5), 1u8),
+            (Some(6), 2),
+            (Some(6), 3),  // duplicate: dropped
+            (Some(4), 4),  // older: dropped
+            (Some(9), 5),  // gap: delivered
+            (None, 6),     // unsequenced: delivered
+            (Some(10), 7), // in order again
+        ];
+        for (seq, tag) in sent {
+            let mut frame = [0u8; 60];
+            frame[0] = tag;
+            let mut d = datagram(sid, seq, &frame);
+            handle(&s, Via::Clear, from, Some(&p), &mut d, now, &mut sink);
+        }
+        sink.flush(&s);
+        let b = ends[0].0.try_recv().expect("a batch for the writer");
+        let tags: Vec<u8> = b.frames.iter().map(|&(_, at, _)| b.buf[at]).collect();
+        assert_eq!(tags, [1, 2, 5, 6, 7]);
+        assert_eq!(s.counters.rx_out_of_order.load(Ordering::Relaxed), 2);
+        assert!(
+            core_rx.try_recv().is_err(),
+            "nothing went to the control loop"
+        );
+
+        // Without an installed session, data goes to the control loop as before.
+        let q = peer(from, None);
+        let mut d = datagram(sid, Some(11), &[0u8; 60]);
+        handle(&s, Via::Clear, from, Some(&q), &mut d, now, &mut sink);
+        assert!(core_rx.try_recv().is_ok());
+    }
+
+    /// Every frame of a flow goes to the same writer (its order is kept), whatever
+    /// its payload; the two directions of a flow may differ.
+    #[test]
+    fn flow_hash_follows_the_flow() {
+        let mut a = vec![0u8; 14 + 40 + 20];
+        a[12..14].copy_from_slice(&[0x86, 0xdd]);
+        a[14 + 6] = 6;
+        a[14 + 8..14 + 24]
+            .copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        a[14 + 24..14 + 40]
+            .copy_from_slice(&[0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+        a[54..58].copy_from_slice(&[0xc0, 0x00, 0x14, 0x51]);
+        let mut b = a.clone();
+        b[60..].fill(0xee); // other payload, other TCP flags: same flow
+        b.extend_from_slice(&[1, 2, 3]);
+        assert_eq!(flow_hash(&a), flow_hash(&b));
+        let mut c = a.clone();
+        c[55] = 1; // another source port: another flow
+        assert_ne!(flow_hash(&a), flow_hash(&c));
+        // Short or odd frames hash without panicking.
+        for n in 0..a.len() {
+            let _ = flow_hash(&a[..n]);
+        }
     }
 }

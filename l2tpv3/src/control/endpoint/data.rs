@@ -33,13 +33,10 @@ use super::{CommandError, DataDrop, DataIn, Endpoint, IdMap, Transmit};
 use crate::avp::{DataSequencing, L2SublayerType};
 use crate::control::session::Session;
 use crate::data::{
-    DecapError, DefaultSublayer, HeaderTemplate, MAX_DATA_HEADER_LEN, SublayerKind, WIDE,
+    DecapError, DefaultSublayer, HeaderTemplate, MAX_DATA_HEADER_LEN, SequenceCheck, SublayerKind,
+    WIDE,
 };
 use crate::header::Encapsulation;
-
-/// Half the 24-bit sequence space: a sequence number this far or further ahead of
-/// the expected one is taken as old (section 4.6).
-const SEQ_HALF: u32 = 0x0080_0000;
 
 /// What [`DataPath::tx_word`] keeps after adding [`DataPath::tx_step`]: the S bit
 /// and the 24-bit sequence number, which so wraps to zero.
@@ -67,17 +64,10 @@ pub(crate) struct DataPath<A> {
     /// Added to `tx_word` per packet sent: 1 when sequenced, 0 otherwise (the
     /// word then stays zero).
     tx_step: u32,
-    /// The S bit where the receive template's check reads the sublayer word:
-    /// [`DefaultSublayer::S_BIT`] with a sublayer, zero without (whatever was
-    /// read then counts as unsequenced).
-    rx_s_bit: u32,
-    /// Next sequence number expected on data we receive, in its low 24 bits
-    /// (the bits above are not used).
-    rx_next: u32,
-    /// Selects the bit of `seq - rx_next` that says "half the space or less
-    /// behind": zero until the first sequenced packet (anything is accepted),
-    /// [`SEQ_HALF`] from then on.
-    rx_old: u32,
+    /// The sequence check of what we receive (section 4.6): the S bit where the
+    /// receive template's check reads the sublayer word (none without a
+    /// sublayer) and the next sequence number expected.
+    rx_seq: SequenceCheck,
 }
 
 impl<A> DataPath<A> {
@@ -116,13 +106,7 @@ impl<A> DataPath<A> {
                 0
             },
             tx_step: u32::from(tx_sequenced),
-            rx_s_bit: if s.local_sublayer == L2SublayerType::NONE {
-                0
-            } else {
-                DefaultSublayer::S_BIT
-            },
-            rx_next: 0,
-            rx_old: 0,
+            rx_seq: SequenceCheck::new(s.local_sublayer != L2SublayerType::NONE),
         })
     }
 
@@ -138,9 +122,7 @@ impl<A> DataPath<A> {
             peer,
             tx_word: 0,
             tx_step: 0,
-            rx_s_bit: 0,
-            rx_next: 0,
-            rx_old: 0,
+            rx_seq: SequenceCheck::new(false),
         }
     }
 
@@ -152,25 +134,10 @@ impl<A> DataPath<A> {
     }
 
     /// The sequence check of section 4.6 on a received sublayer word (ignored
-    /// when the session has no sublayer): a packet with the S bit clear passes
-    /// unsequenced; a sequenced one passes unless it is older than or equal to
-    /// the last accepted (half the sequence space or less behind the expected
-    /// number), and then moves the expected number on. `Err` for a drop.
+    /// when the session has no sublayer): [`SequenceCheck`]. `Err` for a drop.
     #[inline(always)]
     fn accept(&mut self, word: u32) -> Result<Option<u32>, ()> {
-        if word & self.rx_s_bit == 0 {
-            return Ok(None);
-        }
-        // `seq - rx_next` modulo 2^24 is at least half the space exactly when bit
-        // 23 of the difference is set; the low 24 bits of a difference depend on
-        // the low 24 bits of its operands only, so neither is masked first (the
-        // word's S bit and the carry out of `rx_next` stay above them).
-        if word.wrapping_sub(self.rx_next) & self.rx_old != 0 {
-            return Err(());
-        }
-        self.rx_next = word.wrapping_add(1);
-        self.rx_old = SEQ_HALF;
-        Ok(Some(word & DefaultSublayer::MAX_SEQUENCE))
+        self.rx_seq.accept_word(word).map_err(|_| ())
     }
 }
 
@@ -550,6 +517,10 @@ pub struct SessionTemplates<A> {
     /// The sequence number of the next packet to send when the peer asked us to
     /// sequence our data (section 4.6), `None` when we send unsequenced.
     pub tx_next_sequence: Option<u32>,
+    /// The receive sequence check as the endpoint has it now (section 4.6): a data
+    /// plane that takes received sequenced data applies
+    /// [`SequenceCheck::accept`] with it.
+    pub rx_sequence: SequenceCheck,
 }
 
 impl<A, R> Endpoint<A, R>
@@ -560,8 +531,9 @@ where
     /// The templates and sequence state of established session `session_id`, for a
     /// data plane that encapsulates and checks the session's data itself (see
     /// [`SessionTemplates`]); `None` when the session is not established. Received
-    /// data with the S bit set must still go through [`Endpoint::handle_data`]
-    /// (or the data plane must check sequence numbers itself).
+    /// data with the S bit set must still go through [`Endpoint::handle_data`],
+    /// or the data plane checks its sequence numbers itself with
+    /// [`SessionTemplates::rx_sequence`].
     ///
     /// ```
     /// # use l2tpv3::{Config, Endpoint, SessionRequest, MAX_DATA_HEADER_LEN};
@@ -604,6 +576,7 @@ where
             peer: path.peer.clone(),
             tx_next_sequence: (path.tx_step != 0)
                 .then_some(path.tx_word & DefaultSublayer::MAX_SEQUENCE),
+            rx_sequence: path.rx_seq,
         })
     }
 }
@@ -623,6 +596,7 @@ fn not_established(sessions: &IdMap<Session>, session_id: u32) -> CommandError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::SEQ_HALF;
 
     #[test]
     fn table_ids_index_slots_and_slots_are_reused() {
@@ -704,9 +678,7 @@ mod tests {
             peer: (),
             tx_word: 0,
             tx_step: 0,
-            rx_s_bit: DefaultSublayer::S_BIT,
-            rx_next: 0,
-            rx_old: 0,
+            rx_seq: SequenceCheck::new(true),
         };
         let s = |seq: u32| DefaultSublayer::S_BIT | seq;
         // S clear: unsequenced, passes and changes nothing.
