@@ -13,7 +13,7 @@
 //! hello = 1
 //! dead = 4
 //! cost = 10
-//! mtu = 1400
+//! mtu = 1360
 //!
 //! [bfd]                       # BFD for every OSPFv3 neighbor (RFC 5880/5881/5882)
 //! enabled = true
@@ -555,8 +555,12 @@ fn d_dead() -> u16 {
 fn d_cost() -> u16 {
     10
 }
+/// 1360: a full frame (+ 14 bytes of Ethernet) with the largest L2TPv3 data header
+/// (20 bytes: UDP flags word, Session ID, 8-byte cookie, sublayer), the largest ESP
+/// overhead of the suites offered (AES-CBC + HMAC-SHA-256: 57 bytes), UDP (8) and
+/// IPv6 (40) fits a 1500-byte underlay: 1360 + 14 + 20 + 57 + 8 + 40 = 1499.
 fn d_mtu() -> u16 {
-    1400
+    1360
 }
 
 impl Default for OspfSection {
@@ -642,6 +646,27 @@ impl PeerSection {
     /// Whether everything exchanged with this peer is ESP (static keys or IKEv2).
     pub fn protected(&self) -> bool {
         self.esp.is_some() || self.ipsec.is_some()
+    }
+}
+
+impl Config {
+    /// Bytes the underlay carries for a full frame to peer `p`, IP header aside:
+    /// the TAP MTU, the Ethernet header, the largest L2TPv3 data header, ESP's
+    /// largest overhead among the suites the peer may use, and UDP.
+    pub fn underlay_payload(&self, p: &PeerSection) -> usize {
+        let esp = match (&p.esp, &p.ipsec) {
+            (Some(e), _) => static_suite(&e.suite)
+                .map(|s| crate::esp::max_overhead([s]))
+                .unwrap_or(0),
+            (None, Some(x)) => crate::esp::max_overhead(
+                x.esp_proposals
+                    .iter()
+                    .filter_map(|t| t.parse::<ikev2::crypto::EspSuite>().ok())
+                    .filter_map(|s| s.ipsec_lite_suite()),
+            ),
+            (None, None) => 0,
+        };
+        usize::from(self.ospf.mtu) + 14 + l2tpv3::MAX_DATA_HEADER_LEN + esp + 8
     }
 }
 
@@ -1274,6 +1299,25 @@ kind = { command = { argv = ["/bin/true"] } }
             let e = Config::parse(&text).expect_err(bad);
             assert!(e.to_string().contains("l2tp."), "{bad}: {e}");
         }
+    }
+
+    /// The default MTU fits a 1500-byte underlay over IPv6 with the largest ESP
+    /// overhead of the default proposals (AES-CBC + HMAC-SHA-256).
+    #[test]
+    fn the_default_mtu_fits_a_1500_byte_underlay() {
+        let cfg = Config::parse(SAMPLE).unwrap();
+        let west = cfg.peers.iter().find(|p| p.ipsec.is_some()).unwrap();
+        let client = cfg.peers.iter().find(|p| !p.protected()).unwrap();
+        assert_eq!(cfg.underlay_payload(west), 1360 + 14 + 20 + 57 + 8);
+        assert!(cfg.underlay_payload(west) + 40 <= 1500);
+        assert_eq!(cfg.underlay_payload(client), 1360 + 14 + 20 + 8);
+        let gcm_only = SAMPLE.replace(
+            "ipsec = { psk = ",
+            "ipsec = { esp_proposals = [\"aes128gcm16\"], psk = ",
+        );
+        let cfg = Config::parse(&gcm_only).unwrap();
+        let west = cfg.peers.iter().find(|p| p.ipsec.is_some()).unwrap();
+        assert_eq!(cfg.underlay_payload(west), 1360 + 14 + 20 + 37 + 8);
     }
 
     #[test]

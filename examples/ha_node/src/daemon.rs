@@ -461,6 +461,48 @@ fn local_ip_towards(bound: IpAddr, peer: SocketAddr) -> Result<IpAddr, DaemonErr
     Ok(s.local_addr().map_err(io("route lookup"))?.ip())
 }
 
+/// The MTU of the interface that holds `ip`, if found.
+fn mtu_of_address(ip: IpAddr) -> Option<usize> {
+    let addrs = nix::ifaddrs::getifaddrs().ok()?;
+    for a in addrs {
+        let Some(sa) = a.address else { continue };
+        let here = match ip {
+            IpAddr::V4(v4) => sa.as_sockaddr_in().is_some_and(|s| s.ip() == v4),
+            IpAddr::V6(v6) => sa.as_sockaddr_in6().is_some_and(|s| s.ip() == v6),
+        };
+        if here {
+            let path = format!("/sys/class/net/{}/mtu", a.interface_name);
+            return std::fs::read_to_string(path).ok()?.trim().parse().ok();
+        }
+    }
+    None
+}
+
+/// Warns about each peer whose full frames would not fit the underlay interface
+/// towards it: the data plane sends with DF set, so they would be dropped (counted
+/// as transmit drops) rather than fragmented.
+fn check_path_mtu(cfg: &Config) {
+    for p in &cfg.peers {
+        let Ok(local) = local_ip_towards(cfg.listen.ip(), p.address) else {
+            continue;
+        };
+        let Some(link) = mtu_of_address(local) else {
+            continue;
+        };
+        let ip_header = if p.address.is_ipv4() { 20 } else { 40 };
+        let need = cfg.underlay_payload(p) + ip_header;
+        if need > link {
+            let fits = usize::from(cfg.ospf.mtu).saturating_sub(need - link);
+            tracing::warn!(
+                peer = %p.name,
+                "peer {}: a full frame needs {need} bytes on the underlay (MTU {} + Ethernet, L2TPv3, ESP, UDP, IP headers), the interface towards it carries {link}: frames above {fits} bytes will be dropped; set [ospf] mtu = {fits} or less",
+                p.name,
+                cfg.ospf.mtu
+            );
+        }
+    }
+}
+
 /// Sends what the IKEv2 side has queued.
 async fn send_ike(ike: &mut IkeNode, ike_udp: Option<&UdpSocket>, esp_udp: &UdpSocket) {
     while let Some(t) = ike.poll_transmit() {
@@ -658,6 +700,7 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     // IKEv2 keys the peers with `ipsec`: its own socket (500) for IKE_SA_INIT, the
     // ESP socket (non-ESP marker) after it.
     let mut ike = ike_node(&cfg, &core)?;
+    check_path_mtu(&cfg);
     let ike_udp = match ike.is_empty() {
         true => None,
         false => Some(bind(cfg.ike_listen()).await?),

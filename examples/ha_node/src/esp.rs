@@ -117,6 +117,16 @@ pub fn max_tailroom() -> usize {
         .unwrap_or(0)
 }
 
+/// Most bytes ESP adds to a message (header, IV, padding, trailer, ICV) with any of
+/// `suites`: what the underlay must carry beyond the L2TPv3 message.
+pub fn max_overhead(suites: impl IntoIterator<Item = Suite>) -> usize {
+    suites
+        .into_iter()
+        .map(|s| s.esp_headroom() + s.esp_max_tailroom())
+        .max()
+        .unwrap_or(0)
+}
+
 /// A short fingerprint of an SA's keys (the first 8 bytes of SHA-256 over them), for
 /// logs and status: two runs that derived the same keys show the same fingerprint,
 /// and it reveals nothing usable about a 128-bit or longer random key.
