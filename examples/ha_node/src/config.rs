@@ -370,10 +370,10 @@ pub struct IpsecSection {
     #[serde(default)]
     pub psk_file: Option<PathBuf>,
     /// IKE proposals in order of preference (`ikev2::crypto::IkeSuite` text:
-    /// encryption-[integrity-][prf-]group).
+    /// `encryption-[integrity-][prf-]group`).
     #[serde(default = "d_ike_proposals")]
     pub proposals: Vec<String>,
-    /// ESP proposals in order of preference (encryption-[integrity-][pfs group-][esn]).
+    /// ESP proposals in order of preference (`encryption-[integrity-][pfs group-][esn]`).
     #[serde(default = "d_esp_proposals")]
     pub esp_proposals: Vec<String>,
     /// Our identity: an IP address or a host name (FQDN); default our address.
