@@ -1200,6 +1200,10 @@ pub async fn run(cfg: Config, config_path: &Path) -> Result<(), DaemonError> {
     tracing::info!("closing control connections");
     core.close_all(Instant::now());
     ex.execute(&mut core).await;
+    // The StopCCNs left under the SAs; now the SAs go (the peers stop sending into
+    // them at once).
+    ike.shutdown(Instant::now());
+    send_ike(&mut ike, ike_udp.as_deref(), &esp_udp).await;
     // Let the installer finish what the policy asked (at most 2 s), then remove our
     // routes and addresses whatever it did.
     let settle = Instant::now() + Duration::from_secs(2);

@@ -40,7 +40,8 @@ use std::time::{Duration, Instant};
 
 use ikev2::wire::{IdPayload, TrafficSelector};
 use ikev2::{
-    ChildMode, Endpoint, EndpointConfig, Event, IkeSaId, PeerConfig, PeerId, Timers, Transmit,
+    ChildMode, DownReason, Endpoint, EndpointConfig, Event, IkeSaId, PeerConfig, PeerId, Timers,
+    Transmit,
 };
 use ipsec_lite::SaParams;
 use rand::rngs::StdRng;
@@ -148,6 +149,8 @@ pub struct IkeNode {
     restarted: Vec<SocketAddr>,
     /// First CHILD SAs we answered: (peer, our SPI, send on it from then on).
     send_at: Vec<(usize, u32, Instant)>,
+    /// [`IkeNode::shutdown`] was called: initiate nothing any more.
+    stopping: bool,
     ike_port: u16,
     natt_port: u16,
     /// Counters.
@@ -251,6 +254,7 @@ impl IkeNode {
             fresh: Vec::new(),
             restarted: Vec::new(),
             send_at: Vec::new(),
+            stopping: false,
             ike_port,
             natt_port,
             counts: IkeCounts::default(),
@@ -320,7 +324,7 @@ impl IkeNode {
         for i in 0..self.peers.len() {
             let p = &mut self.peers[i];
             let idle = p.sas.is_empty() && p.initiating.is_none();
-            if !idle {
+            if !idle || self.stopping {
                 continue;
             }
             match p.next_try {
@@ -468,6 +472,12 @@ impl IkeNode {
                     self.counts.setup_failed += 1;
                     p.next_try = Some(now + p.backoff);
                     p.backoff = (p.backoff * 2).min(RETRY_MAX);
+                } else if reason == DownReason::DeletedByPeer && p.sas.is_empty() {
+                    // The peer deleted its last SA with us: it is stopping (see
+                    // `shutdown`) and initiates itself when it is back. Initiating
+                    // now would cross its initiation then (two IKE SAs, and a
+                    // restart seen where there is none).
+                    p.next_try = Some(now + RETRY_MAX);
                 }
                 tracing::info!(peer = %p.spec.name, "IKEv2: IKE SA {:#018x} down: {reason:?}", sa.0);
             }
@@ -594,6 +604,23 @@ impl IkeNode {
                 tracing::debug!("IKEv2: delete {:#018x}: {e}", sa.0);
             }
         }
+    }
+
+    /// Deletes every IKE SA (RFC 7296 1.4.1), for a graceful stop: the peers drop
+    /// their SAs with us at once instead of sending into them until their liveness
+    /// check gives up. Nothing is initiated afterwards.
+    pub fn shutdown(&mut self, now: Instant) {
+        for p in &mut self.peers {
+            for (sa, ..) in std::mem::take(&mut p.sas) {
+                if let Err(e) = self.ep.delete_ike(now, sa) {
+                    tracing::debug!(peer = %p.spec.name, "IKEv2: delete {:#018x}: {e}", sa.0);
+                }
+            }
+            p.next_try = None;
+            p.initiating = None;
+        }
+        self.send_at.clear();
+        self.stopping = true;
     }
 
     /// Status of every peer.
@@ -774,6 +801,37 @@ mod tests {
                 "{old:?} used again"
             );
         }
+    }
+
+    /// A graceful stop deletes the IKE SA: the peer drops its SAs at once.
+    #[test]
+    fn shutdown_deletes_the_sas_on_both_sides() {
+        let now = Instant::now();
+        let (mut a, _) = node(A, B, 1, 1 << 31);
+        let (mut b, eb) = node(B, A, 2, 1 << 31);
+        up(now, &mut a, &mut b);
+        assert!(eb.ready());
+        a.shutdown(now);
+        pump(now, &mut a, &mut b);
+        assert!(
+            b.status(now)[0].ike_sas.is_empty(),
+            "b still has the IKE SA"
+        );
+        assert!(
+            !eb.ready() && eb.children().is_empty(),
+            "b still sends into the SA"
+        );
+        // a initiates nothing any more; b waits for a to come back and initiate.
+        let later = now + Duration::from_secs(5);
+        a.handle_timeout(later);
+        b.handle_timeout(later);
+        assert!(a.poll_transmit().is_none() && b.poll_transmit().is_none());
+        // a restarts and initiates: one IKE SA with b, traffic at once.
+        let (mut a, ea) = node(A, B, 7, 1 << 31);
+        a.start(later);
+        pump(later, &mut a, &mut b);
+        assert_eq!(b.status(later)[0].ike_sas.len(), 1);
+        assert!(carries(later, &ea, &eb));
     }
 
     /// The soft lifetime (in packets) starts a CHILD SA rekey, and traffic both ways
