@@ -29,6 +29,12 @@
 //!   soft lifetime (`rekey_packets`), both through CREATE_CHILD_SA; the new SA's
 //!   outbound half is used once the peer has it (RFC 7296 2.8), the old inbound
 //!   half stays for a grace period, so no packet is lost.
+//! * **Restarts**: a peer that starts an IKE SA while ours has been up for more
+//!   than [`INITIATE_DELAY`] has lost its state; [`IkeNode::poll_restarted`] tells
+//!   the daemon, which has the core replace the L2TPv3 connection with it at once
+//!   ([`crate::core::Core::peer_restarted`]). A graceful stop deletes the IKE SAs
+//!   ([`IkeNode::shutdown`]); the peer then waits for us to initiate when we are
+//!   back.
 //!
 //! Like the core this is sans-IO: the daemon hands in datagrams and time, sends
 //! what [`IkeNode::poll_transmit`] returns and calls [`IkeNode::handle_timeout`].
@@ -49,8 +55,8 @@ use rand::rngs::StdRng;
 use crate::config::IpsecConfig;
 use crate::esp::{ChildInfo, EspPeer, NEXT_HEADER_L2TPV3};
 
-/// How long the node with the higher underlay address waits for the other to
-/// initiate before it does.
+/// How long the node with the higher identity waits for the other to initiate
+/// before it does.
 pub const INITIATE_DELAY: Duration = Duration::from_secs(1);
 
 /// First retry after a failed IKE SA setup; doubles up to [`RETRY_MAX`].
