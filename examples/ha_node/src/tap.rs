@@ -82,6 +82,19 @@ pub async fn open(nl: &Netlink, name: &str, mac: Mac, mtu: u16) -> Result<Tap, T
             name: name.into(),
             source,
         })?;
+    ready(nl, name, mac, mtu, dev, Vec::new()).await
+}
+
+/// A created TAP device (`dev` and its extra `queues`) given its link-local
+/// address and MTU and brought up: the [`Tap`] the daemon keeps.
+pub(crate) async fn ready(
+    nl: &Netlink,
+    name: &str,
+    mac: Mac,
+    mtu: u16,
+    dev: AsyncDevice,
+    queues: Vec<Arc<tun_rs::SyncDevice>>,
+) -> Result<Tap, TapError> {
     let ifindex =
         nix::net::if_::if_nametoindex(name).map_err(|_| TapError::NoIndex(name.into()))?;
     tracing::debug!(target: "netlink", ifindex, "TAP {name} created");
@@ -93,7 +106,7 @@ pub async fn open(nl: &Netlink, name: &str, mac: Mac, mtu: u16) -> Result<Tap, T
         mac,
         link_local,
         dev: Arc::new(dev),
-        queues: Vec::new(),
+        queues,
     })
 }
 

@@ -100,7 +100,7 @@ use tun_rs::{AsyncDevice, DeviceBuilder, Layer, SyncDevice};
 
 use crate::core::Via;
 use crate::esp::EspPeer;
-use crate::frame::{Mac, link_local_for};
+use crate::frame::Mac;
 use crate::netlink::Netlink;
 use crate::tap::{Tap, TapError};
 
@@ -424,6 +424,15 @@ impl Dataplane {
         self.peer(peer).is_some_and(|p| p.esp.is_some())
     }
 
+    /// The peer whose TAP is interface `ifindex`.
+    fn peer_on(&self, ifindex: u32) -> Option<Arc<Peer>> {
+        self.shared
+            .by_ifindex
+            .read()
+            .ok()
+            .and_then(|m| m.get(&ifindex).cloned())
+    }
+
     fn peer(&self, addr: &SocketAddr) -> Option<Arc<Peer>> {
         self.shared
             .peers
@@ -538,13 +547,9 @@ impl Dataplane {
         hop_limit: u8,
         payload: &[u8],
     ) -> bool {
-        let peer = self
-            .shared
-            .by_ifindex
-            .read()
-            .ok()
-            .and_then(|m| m.get(&ifindex).cloned());
-        let Some(peer) = peer else { return false };
+        let Some(peer) = self.peer_on(ifindex) else {
+            return false;
+        };
         let Some(path) = peer.path() else {
             return false;
         };
@@ -567,13 +572,9 @@ impl Dataplane {
     /// the TAP `ifindex`, with the virtio-net header when offload is on; false when
     /// the TAP is not the data plane's (the caller writes it).
     pub fn write_frame(&self, ifindex: u32, frame: &[u8]) -> bool {
-        let peer = self
-            .shared
-            .by_ifindex
-            .read()
-            .ok()
-            .and_then(|m| m.get(&ifindex).cloned());
-        let Some(peer) = peer else { return false };
+        let Some(peer) = self.peer_on(ifindex) else {
+            return false;
+        };
         let offload = peer.offload.load(Ordering::Relaxed);
         let dev = peer.tap.read().ok().and_then(|t| t.clone());
         if let Some(dev) = dev {
@@ -750,16 +751,5 @@ pub async fn open_tap(
         }
     }
     let dev = AsyncDevice::new(first).map_err(create)?;
-    let ifindex =
-        nix::net::if_::if_nametoindex(name).map_err(|_| TapError::NoIndex(name.into()))?;
-    let link_local = link_local_for(mac);
-    nl.setup_tap(ifindex, mtu, link_local).await?;
-    Ok(Tap {
-        name: name.into(),
-        ifindex,
-        mac,
-        link_local,
-        dev: Arc::new(dev),
-        queues,
-    })
+    crate::tap::ready(nl, name, mac, mtu, dev, queues).await
 }

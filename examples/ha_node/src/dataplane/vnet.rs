@@ -879,20 +879,27 @@ mod tests {
         }
     }
 
+    /// The virtio-net header of a TCP super-frame from `tcp_frame` (Ethernet, IPv4
+    /// or IPv6, TCP without options), cut into `gso_size` segments.
+    fn tso_hdr(v4: bool, gso_size: u16) -> VnetHdr {
+        let l4: u16 = if v4 { 34 } else { 54 };
+        VnetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: if v4 { GSO_TCPV4 } else { GSO_TCPV6 },
+            hdr_len: l4 + 20,
+            gso_size,
+            csum_start: l4,
+            csum_offset: 16,
+        }
+    }
+
     #[test]
     fn tso_segments_reassemble_with_valid_checksums() {
         for v4 in [true, false] {
             let payload: Vec<u8> = (0..10_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
             let sup = tcp_frame(v4, 0xffff_f000, 0x19 | 0x80, &payload); // FIN PSH ACK CWR
             let l4 = if v4 { 34 } else { 54 };
-            let h = VnetHdr {
-                flags: F_NEEDS_CSUM,
-                gso_type: if v4 { GSO_TCPV4 } else { GSO_TCPV6 },
-                hdr_len: (l4 + 20) as u16,
-                gso_size: 1348,
-                csum_start: l4 as u16,
-                csum_offset: 16,
-            };
+            let h = tso_hdr(v4, 1348);
             let mut s = Segmenter::new(&h, &sup).unwrap();
             assert_eq!(s.remaining(), 8);
             let mut buf = vec![0u8; 2000];
@@ -967,14 +974,7 @@ mod tests {
             let payload: Vec<u8> = (0..20_000u32).map(|i| (i ^ (i >> 9)) as u8).collect();
             let sup = tcp_frame(v4, 1000, 0x18, &payload); // PSH ACK
             let l4 = if v4 { 34 } else { 54 };
-            let h = VnetHdr {
-                flags: F_NEEDS_CSUM,
-                gso_type: if v4 { GSO_TCPV4 } else { GSO_TCPV6 },
-                hdr_len: (l4 + 20) as u16,
-                gso_size: 1200,
-                csum_start: l4 as u16,
-                csum_offset: 16,
-            };
+            let h = tso_hdr(v4, 1200);
             let mut seg = Segmenter::new(&h, &sup).unwrap();
             let mut frames = Vec::new();
             let mut buf = vec![0u8; 2000];
